@@ -16,9 +16,6 @@ const ACT_TAG: &[u8] = b"tavdun/act/v1";
 const LEAF_TAG: &[u8] = b"tavdun/leaf/v1";
 const NODE_TAG: &[u8] = b"tavdun/node/v1";
 
-/// Deepest tree a valid model can have: 32 layers * 4096 units < 2^17 leaves.
-pub const MAX_PROOF_LEN: usize = 32;
-
 /// `h_k = sha256("tavdun/act/v1" || k || len || bytes)`; `k = 0` is the job input.
 pub fn activation_hash(k: u32, bytes: &[i8]) -> Hash {
     let mut h = Sha256::new();
@@ -89,13 +86,13 @@ pub struct MerkleTree {
     levels: Vec<Vec<Hash>>,
 }
 
-/// Inclusion proof of leaf `index` in a tree of `leaves` leaves: the sibling hashes from the
-/// leaf up, skipping levels where the node was promoted.
+/// Inclusion proof of leaf `index`: the sibling hashes from the leaf up, skipping levels where
+/// the node was promoted. The tree size is not part of the proof: the verifier takes it from
+/// the model's plan, so a prover cannot pick one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Proof {
     pub index: u32,
-    pub leaves: u32,
     /// Hex-encoded sibling hashes.
     pub siblings: Vec<HexHash>,
 }
@@ -176,36 +173,32 @@ impl MerkleTree {
             }
             i /= 2;
         }
-        Some(Proof {
-            index,
-            leaves: leaves as u32,
-            siblings,
-        })
+        Some(Proof { index, siblings })
     }
 }
 
 impl Proof {
-    /// Checks that `leaf` sits at `self.index` of a tree of `self.leaves` leaves with `root`.
-    /// Work is bounded by the proof length, itself capped at [`MAX_PROOF_LEN`].
-    pub fn verify(&self, root: &Hash, leaf: &Hash) -> Result<(), ProofError> {
-        if self.index >= self.leaves {
+    /// Checks that `leaf` sits at `self.index` of the tree of `leaves` leaves whose root is
+    /// `root`. Work is bounded by the tree's depth (at most 32 steps for a `u32` size).
+    pub fn verify(&self, root: &Hash, leaf: &Hash, leaves: u32) -> Result<(), ProofError> {
+        if self.index >= leaves {
             return Err(ProofError::IndexOutOfRange {
                 index: self.index,
-                leaves: self.leaves,
+                leaves,
             });
         }
-        let expected = proof_len(self.index, self.leaves);
+        let expected = proof_len(self.index, leaves);
         if self.siblings.len() != expected {
             return Err(ProofError::Length {
                 index: self.index,
-                leaves: self.leaves,
+                leaves,
                 found: self.siblings.len(),
                 expected,
             });
         }
         let mut acc = *leaf;
         let mut siblings = self.siblings.iter();
-        let (mut i, mut n) = (self.index, self.leaves);
+        let (mut i, mut n) = (self.index, leaves);
         while n > 1 {
             if (i ^ 1) < n {
                 // `proof_len` counted exactly these steps, so a sibling is always there.

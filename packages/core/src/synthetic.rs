@@ -123,3 +123,85 @@ pub fn mlp(name: &str, dims: &[u32], seed: u64) -> Result<Model, ModelError> {
     let plan = spec.validate()?;
     Ok(Model::new(spec, plan, weights)?)
 }
+
+/// A seeded random valid model that uses every layer kind the format has: for image inputs
+/// some conv2d and max-pool layers, then flatten; then one to three dense layers. Small
+/// enough to run thousands of times in property tests.
+pub fn random_model(seed: u64) -> Result<Model, ModelError> {
+    let mut rng = Rng::new(seed);
+    let image = rng.range(0, 3) > 0;
+    let input_shape = if image {
+        alloc::vec![
+            rng.range(1, 3) as u32,
+            rng.range(3, 9) as u32,
+            rng.range(3, 9) as u32
+        ]
+    } else {
+        alloc::vec![rng.range(1, 48) as u32]
+    };
+    let mut layers = Vec::new();
+    if image {
+        let (mut h, mut w) = (input_shape[1], input_shape[2]);
+        for _ in 0..rng.range(0, 3) {
+            if rng.range(0, 2) > 0 {
+                let kernel = rng.range(1, 3.min(h.min(w)) as i64) as u32;
+                let padding = rng.range(0, kernel as i64 - 1) as u32;
+                let stride = rng.range(1, 2) as u32;
+                h = (h + 2 * padding - kernel) / stride + 1;
+                w = (w + 2 * padding - kernel) / stride + 1;
+                layers.push(Layer::Conv2d {
+                    filters: rng.range(1, 4) as u32,
+                    kernel,
+                    stride,
+                    padding,
+                    shift: rng.range(0, 9) as u32,
+                    relu: rng.range(0, 1) > 0,
+                });
+            } else if h.min(w) >= 2 {
+                let size = rng.range(1, 2) as u32;
+                let stride = rng.range(1, 2) as u32;
+                h = (h - size) / stride + 1;
+                w = (w - size) / stride + 1;
+                layers.push(Layer::Maxpool2d { size, stride });
+            }
+        }
+        layers.push(Layer::Flatten);
+    }
+    for _ in 0..rng.range(1, 3) {
+        layers.push(Layer::Dense {
+            units: rng.range(1, 24) as u32,
+            shift: rng.range(0, 12) as u32,
+            relu: rng.range(0, 1) > 0,
+        });
+    }
+    let spec = ModelSpec {
+        version: SPEC_VERSION,
+        name: String::from("random"),
+        input: InputSpec {
+            shape: input_shape,
+            quant: InputQuant {
+                scale: String::from("1"),
+                zero_point: 0,
+            },
+        },
+        layers,
+    };
+    let plan = spec.validate()?;
+    let weights = plan
+        .layers
+        .iter()
+        .map(|lp| {
+            (lp.leaves > 0).then(|| {
+                let n = lp.leaves as usize * lp.fan_in as usize;
+                let bound = lp.max_bias.min(1 << 16) as i64;
+                LayerWeights {
+                    weight: (0..n).map(|_| rng.range(-127, 127) as i8).collect(),
+                    bias: (0..lp.leaves)
+                        .map(|_| rng.range(-bound, bound) as i32)
+                        .collect(),
+                }
+            })
+        })
+        .collect();
+    Ok(Model::new(spec, plan, weights)?)
+}
