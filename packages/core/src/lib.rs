@@ -7,7 +7,9 @@
 //!
 //! No I/O and no floating point on the verification path (only [`spec::InputQuant::quantize`],
 //! which clients call, uses floats); builds for `wasm32-unknown-unknown`.
-#![no_std]
+// schemars derives name `std` and prelude types, so the schema feature (off chain, and in
+// contracts, which link std anyway) builds with std.
+#![cfg_attr(not(feature = "schema"), no_std)]
 extern crate alloc;
 
 pub mod commit;
