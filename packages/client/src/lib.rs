@@ -1,0 +1,19 @@
+//! Tavdun's chain client: gRPC queries, key derivation, gas simulation, signing,
+//! broadcasting with inclusion wait and sequence tracking, and CosmWasm helpers.
+//!
+//! It knows nothing of jobs or models: callers pass the contracts' own message types.
+
+mod chain;
+mod config;
+mod error;
+mod retry;
+mod signer;
+mod tx;
+mod wasm;
+
+pub use chain::{AccountInfo, ChainClient};
+pub use config::{ChainConfig, GasPrice, RetryPolicy};
+pub use cosmrs::Any;
+pub use error::{ClientError, Result};
+pub use signer::{Signer, HD_PATH};
+pub use tx::{Event, TxResult, Wallet};

@@ -1,0 +1,178 @@
+//! The client against a real wasmd node on loopback, started by this test with
+//! `localnet/start` (never a mock chain): queries, gas simulation, signing, inclusion,
+//! contract errors, sequence recovery and a node restart in the middle.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::{json, Value};
+use tavdun_client::{ChainClient, ChainConfig, ClientError, Signer, Wallet};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn mnemonic(name: &str) -> String {
+    let accounts: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("localnet/accounts.json")).unwrap(),
+    )
+    .unwrap();
+    accounts["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == name)
+        .unwrap()["mnemonic"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// A local network in its own data directory, stopped and removed on drop.
+struct Localnet {
+    data: PathBuf,
+}
+
+impl Localnet {
+    fn start() -> Localnet {
+        let data = std::env::temp_dir().join(format!("tavdun-client-test-{}", std::process::id()));
+        let net = Localnet { data };
+        net.script("wipe");
+        net.script("start");
+        net
+    }
+
+    fn script(&self, name: &str) {
+        let status = Command::new(repo().join("localnet").join(name))
+            .env("TAVDUN_LOCALNET_DIR", &self.data)
+            .status()
+            .unwrap();
+        assert!(status.success(), "localnet/{name} failed");
+    }
+}
+
+impl Drop for Localnet {
+    fn drop(&mut self) {
+        let _ = Command::new(repo().join("localnet/wipe"))
+            .env("TAVDUN_LOCALNET_DIR", &self.data)
+            .status();
+    }
+}
+
+fn wallet(chain: &ChainClient, name: &str) -> Wallet {
+    let signer = Signer::from_mnemonic(&mnemonic(name), "wasm").unwrap();
+    Wallet::new(chain.clone(), signer).unwrap()
+}
+
+fn token_wasm() -> Vec<u8> {
+    let dir = std::env::var_os("TAVDUN_ARTIFACTS")
+        .map_or_else(|| repo().join("artifacts"), PathBuf::from);
+    let path = dir.join("tavdun_token.wasm");
+    std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "{} is missing ({e}): run scripts/build-wasm first",
+            path.display()
+        )
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_against_a_real_node() {
+    let net = Localnet::start();
+    let chain = ChainClient::new(ChainConfig::localnet()).unwrap();
+    let deployer = wallet(&chain, "deployer");
+    let client1 = wallet(&chain, "client1");
+
+    // Accounts and native balances of the genesis accounts.
+    let info = chain.account(&deployer.address()).await.unwrap();
+    assert_eq!(info.sequence, 0);
+    assert_eq!(
+        chain.balance(&deployer.address(), "stake").await.unwrap(),
+        1_000_000_000_000
+    );
+    // The BIP39 test vector: a valid key that no genesis account uses.
+    let abandon = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about";
+    let stranger = Signer::from_mnemonic(abandon, "wasm").unwrap();
+    assert!(matches!(
+        chain.account(&stranger.address().to_string()).await,
+        Err(ClientError::AccountNotFound { .. })
+    ));
+
+    // Store and instantiate the TRN token; gas is simulated and the fee paid in stake.
+    let (code_id, stored) = deployer.store_code(token_wasm()).await.unwrap();
+    assert!(code_id > 0 && stored.gas_used > 0 && stored.gas_used <= stored.gas_wanted);
+    let before = chain.balance(&deployer.address(), "stake").await.unwrap();
+    let init = json!({
+        "name": "Tavdun Token", "symbol": "TRN", "decimals": 6,
+        "initial_balances": [{"address": deployer.address(), "amount": "1000000"}],
+        "mint": {"minter": deployer.address()},
+    });
+    let (token, tx) = deployer.instantiate(code_id, "trn", &init).await.unwrap();
+    let fee_paid = before - chain.balance(&deployer.address(), "stake").await.unwrap();
+    assert_eq!(
+        fee_paid,
+        (tx.gas_wanted as u128).div_ceil(1000),
+        "fee = gas * 0.001stake"
+    );
+
+    // A typed smart query and a transfer.
+    let transfer = json!({"transfer": {"recipient": client1.address(), "amount": "2500"}});
+    deployer.execute_contract(&token, &transfer).await.unwrap();
+    let balance: Value = chain
+        .query(&token, &json!({"balance": {"address": client1.address()}}))
+        .await
+        .unwrap();
+    assert_eq!(balance["balance"], "2500");
+
+    // The contract's refusal comes back as its own message, in a typed error.
+    let too_much = json!({"transfer": {"recipient": deployer.address(), "amount": "999999"}});
+    let err = client1
+        .execute_contract(&token, &too_much)
+        .await
+        .unwrap_err();
+    let message = err
+        .contract_message()
+        .expect("a contract error")
+        .to_string();
+    assert!(
+        message.contains("Overflow") || message.contains("overflow"),
+        "{message}"
+    );
+    let err = chain
+        .query::<_, Value>(&token, &json!({"no_such_query": {}}))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ClientError::Contract { .. }), "{err}");
+
+    // A second wallet on the same key makes the first one's cached sequence stale: the
+    // first recovers from the "account sequence mismatch" by itself.
+    let twin = wallet(&chain, "deployer");
+    twin.execute_contract(&token, &transfer).await.unwrap();
+    deployer.execute_contract(&token, &transfer).await.unwrap();
+    let balance: Value = chain
+        .query(&token, &json!({"balance": {"address": client1.address()}}))
+        .await
+        .unwrap();
+    assert_eq!(balance["balance"], "7500");
+
+    // The node goes away and comes back: the same client carries on.
+    net.script("stop");
+    let restart = {
+        let data = net.data.clone();
+        tokio::task::spawn_blocking(move || {
+            std::thread::sleep(std::time::Duration::from_secs(2));
+            Command::new(repo().join("localnet/start"))
+                .env("TAVDUN_LOCALNET_DIR", data)
+                .status()
+                .unwrap()
+        })
+    };
+    let during: Value = chain
+        .query(&token, &json!({"balance": {"address": client1.address()}}))
+        .await
+        .expect("the query is retried until the node is back");
+    assert_eq!(during["balance"], "7500");
+    assert!(restart.await.unwrap().success());
+    deployer.execute_contract(&token, &transfer).await.unwrap();
+    assert!(chain.latest_height().await.unwrap() > 2);
+}
