@@ -86,8 +86,8 @@ pub fn register_model(
     };
     MODELS.save(deps.storage, &model_id, &model)?;
     MODEL_COUNT.update(deps.storage, |n| -> Result<u64, ContractError> {
-        Ok(n.checked_add(1)
-            .ok_or(ContractError::Empty("model counter overflow"))?)
+        n.checked_add(1)
+            .ok_or(ContractError::Empty("model counter overflow"))
     })?;
     Ok(Response::new()
         .add_attribute("action", "register_model")

@@ -1,0 +1,440 @@
+//! The dispute matrix: a worker wrong at each layer, wrong output only, a withheld reveal, a
+//! false challenge and each party late. The side that is right and on time wins every case.
+
+use tavdun_core::{forward, synthetic, Leaf, Model, Proof};
+use tavdun_market::msg::{ExecuteMsg, ReceiveMsg};
+use tavdun_market::state::{DisputeOutcome, JobStatus};
+use tavdun_market::ContractError;
+
+use crate::common::*;
+
+const BOND: u128 = 1_000;
+const COLLATERAL: u128 = 5_000;
+const FEE: u128 = 10_000;
+
+/// A small model with every layer kind: conv2d, max-pool, flatten and dense, so the matrix
+/// covers layers with and without weights. The digits model replaces it once it is shipped.
+fn matrix_model() -> Model {
+    for seed in 0.. {
+        let m = synthetic::random_model(seed).expect("valid model");
+        let kinds: Vec<&str> = m
+            .spec
+            .layers
+            .iter()
+            .map(|l| match l {
+                tavdun_core::Layer::Dense { .. } => "dense",
+                tavdun_core::Layer::Conv2d { .. } => "conv",
+                tavdun_core::Layer::Maxpool2d { .. } => "pool",
+                tavdun_core::Layer::Flatten => "flatten",
+            })
+            .collect();
+        if ["dense", "conv", "pool", "flatten"]
+            .iter()
+            .all(|k| kinds.contains(k))
+        {
+            return m;
+        }
+    }
+    unreachable!()
+}
+
+struct Game {
+    s: Suite,
+    m: Model,
+    input: Vec<i8>,
+    job: u64,
+    posted: Vec<Vec<i8>>,
+    honest: Vec<Vec<i8>>,
+}
+
+/// A job claimed by `worker` and posted with `posted` activations.
+fn game(wrong_layer: Option<usize>) -> Game {
+    let mut s = Suite::new(&["client", "worker", "checker", "anyone"]);
+    let m = matrix_model();
+    let model_id = s.register(&m, 1, 0);
+    let (client, worker) = (s.addr("client"), s.addr("worker"));
+    s.bond(&worker, 20_000);
+    let input = synthetic::input(m.plan.input.len(), 42);
+    let job = s.submit(&client, &model_id, FEE, &input, 100_000).unwrap();
+    s.claim(&worker, &model_id, 1).unwrap();
+    let honest = forward(&m, &input).unwrap();
+    let posted = match wrong_layer {
+        Some(k) => lying_acts(&m, &input, k),
+        None => honest.clone(),
+    };
+    s.post(&worker, job, &posted).unwrap();
+    Game {
+        s,
+        m,
+        input,
+        job,
+        posted,
+        honest,
+    }
+}
+
+impl Game {
+    fn challenge(
+        &mut self,
+        claimed: &[Vec<i8>],
+        layer: usize,
+    ) -> anyhow::Result<cw_multi_test::AppResponse> {
+        let checker = self.s.addr("checker");
+        let activation = bytes(act(&self.input, claimed, layer - 1));
+        self.s.send(
+            &checker,
+            BOND,
+            &ReceiveMsg::Challenge {
+                job_id: self.job,
+                hashes: hashes(claimed),
+                activation,
+            },
+        )
+    }
+
+    fn reveal(&mut self, layer: usize) -> anyhow::Result<cw_multi_test::AppResponse> {
+        let worker = self.s.addr("worker");
+        let activation = bytes(&self.posted[layer - 1]);
+        self.s.exec(
+            &worker,
+            &ExecuteMsg::Reveal {
+                job_id: self.job,
+                activation,
+            },
+        )
+    }
+
+    /// The leaf and proof for output `unit` of 1-based `layer`, if that layer has weights.
+    fn witness(&self, layer: usize, unit: u32) -> (Option<Leaf>, Option<Proof>) {
+        let core = layer - 1;
+        match self.m.plan.leaf_unit(core, unit) {
+            None => (None, None),
+            Some(leaf_unit) => {
+                let leaf = self.m.leaf(core, leaf_unit).expect("leaf");
+                let index = self.m.plan.leaf_index(core, leaf_unit).expect("index");
+                let proof = self.m.weights_tree().proof(index).expect("proof");
+                (Some(leaf), Some(proof))
+            }
+        }
+    }
+
+    fn resolve(&mut self, layer: usize, unit: u32) -> anyhow::Result<cw_multi_test::AppResponse> {
+        let (leaf, proof) = self.witness(layer, unit);
+        let anyone = self.s.addr("anyone");
+        self.s.exec(
+            &anyone,
+            &ExecuteMsg::Resolve {
+                job_id: self.job,
+                unit,
+                leaf,
+                proof,
+            },
+        )
+    }
+
+    fn layers(&self) -> usize {
+        self.honest.len()
+    }
+
+    fn assert_worker_slashed(&self, challenger_claimable: u128) {
+        let worker = self.s.worker(&self.s.addr("worker")).worker;
+        assert_eq!(worker.stake.u128(), 20_000 - COLLATERAL);
+        assert_eq!(worker.locked.u128(), 0);
+        assert_eq!(worker.jobs_slashed, 1);
+        // Bond back plus half the collateral (challenger_reward_bps 5,000).
+        assert_eq!(
+            self.s.claimable(&self.s.addr("checker")),
+            challenger_claimable
+        );
+        assert_eq!(self.s.stats().totals.treasury.u128(), COLLATERAL / 2);
+        let job = self.s.job(self.job);
+        assert_eq!(
+            job.status,
+            JobStatus::Open,
+            "the job goes back to the queue"
+        );
+        assert_eq!(
+            job.fee.u128(),
+            FEE,
+            "the client's fee stays escrowed for the re-run"
+        );
+        assert_eq!(job.failed_attempts, 1);
+        self.s.assert_invariant();
+    }
+}
+
+#[test]
+fn worker_wrong_at_each_layer_is_slashed() {
+    let layers = game(None).layers();
+    assert!(layers >= 4);
+    for k in 1..=layers {
+        let mut g = game(Some(k));
+        let honest = g.honest.clone();
+        let res = g.challenge(&honest, k).unwrap();
+        assert_eq!(
+            attr(&res, "layer"),
+            Some(k.to_string()),
+            "first divergence is layer {k}"
+        );
+        g.reveal(k).unwrap();
+        // Unit 0 is where the lie is; any unit the worker got right is refused.
+        if let Some(right) =
+            (1..g.posted[k - 1].len()).find(|&u| g.posted[k - 1][u] == honest[k - 1][u])
+        {
+            let err = market_err(g.resolve(k, right as u32).unwrap_err());
+            assert!(
+                matches!(err, ContractError::NoMismatch { .. }),
+                "layer {k}: {err:?}"
+            );
+        }
+        g.resolve(k, 0).unwrap();
+        let d = g.s.dispute(g.job);
+        assert_eq!(d.outcome, Some(DisputeOutcome::WorkerSlashed { unit: 0 }));
+        g.assert_worker_slashed(BOND + COLLATERAL / 2);
+    }
+}
+
+#[test]
+fn wrong_output_only_is_slashed_at_the_last_layer() {
+    let n = game(None).layers();
+    let mut g = game(Some(n));
+    assert_eq!(
+        g.posted[..n - 1],
+        g.honest[..n - 1],
+        "only the output is wrong"
+    );
+    let honest = g.honest.clone();
+    g.challenge(&honest, n).unwrap();
+    assert_eq!(g.s.dispute(g.job).layer, n as u32);
+    g.reveal(n).unwrap();
+    g.resolve(n, 0).unwrap();
+    g.assert_worker_slashed(BOND + COLLATERAL / 2);
+}
+
+#[test]
+fn withheld_reveal_loses_after_the_timeout() {
+    let mut g = game(Some(2));
+    let honest = g.honest.clone();
+    g.challenge(&honest, 2).unwrap();
+    let anyone = g.s.addr("anyone");
+    let err = market_err(
+        g.s.exec(&anyone, &ExecuteMsg::ClaimTimeout { job_id: g.job })
+            .unwrap_err(),
+    );
+    assert!(matches!(err, ContractError::TooEarly { .. }), "{err:?}");
+    g.s.advance(301);
+    // Late reveal: refused.
+    let err = market_err(g.reveal(2).unwrap_err());
+    assert!(matches!(err, ContractError::TooLate { .. }), "{err:?}");
+    g.s.exec(&anyone, &ExecuteMsg::ClaimTimeout { job_id: g.job })
+        .unwrap();
+    assert_eq!(
+        g.s.dispute(g.job).outcome,
+        Some(DisputeOutcome::RevealWithheld)
+    );
+    g.assert_worker_slashed(BOND + COLLATERAL / 2);
+}
+
+#[test]
+fn false_challenge_pays_its_bond_to_the_worker() {
+    let mut g = game(None);
+    let n = g.layers();
+    // The challenger claims layer n-1 differs; the worker is honest everywhere.
+    let fake = lying_acts(&g.m, &g.input, n - 1);
+    g.challenge(&fake, n - 1).unwrap();
+    g.reveal(n - 1).unwrap();
+    for unit in 0..g.honest[n - 2].len() as u32 {
+        let err = market_err(g.resolve(n - 1, unit).unwrap_err());
+        assert!(
+            matches!(err, ContractError::NoMismatch { .. }),
+            "unit {unit}: {err:?}"
+        );
+    }
+    let anyone = g.s.addr("anyone");
+    let err = market_err(
+        g.s.exec(&anyone, &ExecuteMsg::ClaimTimeout { job_id: g.job })
+            .unwrap_err(),
+    );
+    assert!(matches!(err, ContractError::TooEarly { .. }), "{err:?}");
+    g.s.advance(301);
+    // Late resolver: refused.
+    let err = market_err(g.resolve(n - 1, 0).unwrap_err());
+    assert!(matches!(err, ContractError::TooLate { .. }), "{err:?}");
+    g.s.exec(&anyone, &ExecuteMsg::ClaimTimeout { job_id: g.job })
+        .unwrap();
+    let worker = g.s.addr("worker");
+    assert_eq!(g.s.claimable(&worker), BOND);
+    assert_eq!(
+        g.s.dispute(g.job).outcome,
+        Some(DisputeOutcome::ChallengeFailed)
+    );
+    assert_eq!(g.s.job(g.job).status, JobStatus::Posted);
+    // A fresh window, then the worker is paid as usual.
+    g.s.advance(600);
+    g.s.exec(
+        &anyone,
+        &ExecuteMsg::Finalize {
+            job_ids: vec![g.job],
+        },
+    )
+    .unwrap();
+    assert_eq!(g.s.claimable(&worker), BOND + FEE - FEE / 20);
+    assert_eq!(g.s.worker(&worker).worker.stake.u128(), 20_000);
+    g.s.assert_invariant();
+}
+
+#[test]
+fn late_challenger_is_refused_and_the_result_stands() {
+    let mut g = game(Some(1));
+    g.s.advance(600);
+    let honest = g.honest.clone();
+    let err = market_err(g.challenge(&honest, 1).unwrap_err());
+    assert!(matches!(err, ContractError::TooLate { .. }), "{err:?}");
+    let anyone = g.s.addr("anyone");
+    g.s.exec(
+        &anyone,
+        &ExecuteMsg::Finalize {
+            job_ids: vec![g.job],
+        },
+    )
+    .unwrap();
+    assert_eq!(g.s.job(g.job).status, JobStatus::Finalized);
+    assert_eq!(
+        g.s.balance(&g.s.addr("checker")),
+        START_BALANCE,
+        "a refused challenge costs nothing"
+    );
+    g.s.assert_invariant();
+}
+
+#[test]
+fn late_worker_claim_is_expired() {
+    let mut s = Suite::new(&["client", "worker", "anyone"]);
+    let m = matrix_model();
+    let id = s.register(&m, 1, 0);
+    let (client, worker, anyone) = (s.addr("client"), s.addr("worker"), s.addr("anyone"));
+    s.bond(&worker, 20_000);
+    let input = synthetic::input(m.plan.input.len(), 1);
+    let job = s.submit(&client, &id, FEE, &input, 100_000).unwrap();
+    s.claim(&worker, &id, 1).unwrap();
+    s.advance(301);
+    let err = market_err(
+        s.post(&worker, job, &forward(&m, &input).unwrap())
+            .unwrap_err(),
+    );
+    assert!(matches!(err, ContractError::TooLate { .. }), "{err:?}");
+    s.exec(&anyone, &ExecuteMsg::ExpireClaims { job_ids: vec![job] })
+        .unwrap();
+    assert_eq!(s.job(job).status, JobStatus::Open);
+    assert_eq!(s.worker(&worker).worker.stake.u128(), 19_500);
+    s.assert_invariant();
+}
+
+#[test]
+fn challenge_and_reveal_are_checked_against_commitments() {
+    let mut g = game(Some(3));
+    let honest = g.honest.clone();
+    let checker = g.s.addr("checker");
+    // Activation 2 that does not hash to the worker's h_2.
+    let mut wrong_prev = honest[1].clone();
+    wrong_prev[0] = wrong_prev[0].wrapping_add(1);
+    let err = market_err(
+        g.s.send(
+            &checker,
+            BOND,
+            &ReceiveMsg::Challenge {
+                job_id: g.job,
+                hashes: hashes(&honest),
+                activation: bytes(&wrong_prev),
+            },
+        )
+        .unwrap_err(),
+    );
+    assert_eq!(err, ContractError::ActivationMismatch { index: 2 });
+    let err = market_err(
+        g.s.send(
+            &checker,
+            BOND - 1,
+            &ReceiveMsg::Challenge {
+                job_id: g.job,
+                hashes: hashes(&honest),
+                activation: bytes(&honest[1]),
+            },
+        )
+        .unwrap_err(),
+    );
+    assert!(matches!(err, ContractError::WrongBond { .. }), "{err:?}");
+    let posted = g.posted.clone();
+    let err = market_err(g.challenge(&posted, 1).unwrap_err());
+    assert!(matches!(err, ContractError::NoDivergence { .. }), "{err:?}");
+    let worker = g.s.addr("worker");
+    let err = market_err(
+        g.s.send(
+            &worker,
+            BOND,
+            &ReceiveMsg::Challenge {
+                job_id: g.job,
+                hashes: hashes(&honest),
+                activation: bytes(&honest[1]),
+            },
+        )
+        .unwrap_err(),
+    );
+    assert_eq!(err, ContractError::SelfChallenge);
+    g.challenge(&honest, 3).unwrap();
+    // A reveal of the honest activation does not match what the worker committed to.
+    let err = market_err(
+        g.s.exec(
+            &worker,
+            &ExecuteMsg::Reveal {
+                job_id: g.job,
+                activation: bytes(&honest[2]),
+            },
+        )
+        .unwrap_err(),
+    );
+    assert_eq!(err, ContractError::ActivationMismatch { index: 3 });
+    let err = market_err(g.resolve(3, 0).unwrap_err());
+    assert!(matches!(err, ContractError::NotRevealed { .. }), "{err:?}");
+    g.reveal(3).unwrap();
+    let err = market_err(g.reveal(3).unwrap_err());
+    assert!(
+        matches!(err, ContractError::AlreadyRevealed { .. }),
+        "{err:?}"
+    );
+    // A forged leaf fails its Merkle proof when layer 3 has weights; a leafless resolve of a
+    // weighted layer is refused.
+    let (leaf, proof) = g.witness(3, 0);
+    if let (Some(mut leaf), Some(proof)) = (leaf, proof) {
+        let anyone = g.s.addr("anyone");
+        let err = market_err(
+            g.s.exec(
+                &anyone,
+                &ExecuteMsg::Resolve {
+                    job_id: g.job,
+                    unit: 0,
+                    leaf: None,
+                    proof: None,
+                },
+            )
+            .unwrap_err(),
+        );
+        assert!(matches!(err, ContractError::LeafRequired { .. }), "{err:?}");
+        leaf.bias += 1;
+        let err = market_err(
+            g.s.exec(
+                &anyone,
+                &ExecuteMsg::Resolve {
+                    job_id: g.job,
+                    unit: 0,
+                    leaf: Some(leaf),
+                    proof: Some(proof),
+                },
+            )
+            .unwrap_err(),
+        );
+        assert!(matches!(err, ContractError::Proof(_)), "{err:?}");
+    }
+    g.resolve(3, 0).unwrap();
+    g.assert_worker_slashed(BOND + COLLATERAL / 2);
+}

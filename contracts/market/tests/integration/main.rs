@@ -1,0 +1,7 @@
+//! Market integration tests on cw-multi-test with the real TRN token.
+
+mod common;
+mod disputes;
+mod flows;
+mod invariant;
+mod roles;
