@@ -4,7 +4,7 @@ use cw20::Cw20ReceiveMsg;
 use tavdun_core::{HexHash, Leaf, ModelSpec, Proof};
 
 use crate::state::{
-    Config, Dispute, EndReason, Hardware, Job, JobInput, JobStatus, ModelInfo, Totals, Worker,
+    Config, EndReason, Hardware, Job, JobInput, JobStatus, ModelInfo, Totals, Worker,
 };
 
 #[cw_serde]
@@ -237,7 +237,7 @@ pub enum QueryMsg {
         start_after: Option<String>,
         limit: Option<u32>,
     },
-    #[returns(Dispute)]
+    #[returns(crate::state::Dispute)]
     Dispute { job_id: u64 },
     #[returns(ClaimableResponse)]
     Claimable { address: String },
