@@ -232,6 +232,11 @@ pub fn claim_jobs(
     let config = CONFIG.load(deps.storage)?;
     let mut w = load_worker(deps.storage, &info.sender)?;
     let model = load_model(deps.storage, &model_id)?;
+    // An inactive model's weights may be withdrawn: its open jobs wait for reactivation,
+    // cancellation or their deadline.
+    if !model.active {
+        return Err(ContractError::ModelInactive { model_id });
+    }
     if w.tier < model.min_tier {
         return Err(ContractError::TierTooLow {
             tier: w.tier,

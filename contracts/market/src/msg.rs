@@ -306,7 +306,7 @@ pub struct DiagnosticResponse {
     pub job_id: u64,
     pub status: JobStatus,
     pub end_reason: Option<EndReason>,
-    /// True when nothing stops a worker from claiming the job now.
+    /// True when a worker could claim the job now (it may still have jobs ahead of it).
     pub claimable_now: bool,
     pub reasons: Vec<NotServedReason>,
     /// Open jobs of the same model ahead of this one (counted up to `max_batch * 10`).
@@ -319,17 +319,12 @@ pub enum NotServedReason {
     NotOpen,
     /// The deadline passed; `RefundExpired` returns the fee.
     DeadlinePassed,
+    /// Claims of the model are refused until its owner reactivates it.
     ModelInactive,
-    FeeBelowMinimum {
-        fee: Uint128,
-        min_fee: Uint128,
-    },
+    /// The model's minimum fee was raised after submission; workers may pass the job by.
+    FeeBelowMinimum { fee: Uint128, min_fee: Uint128 },
     /// No bonded worker has the model's tier.
-    NoWorkerOfTier {
-        min_tier: u8,
-    },
+    NoWorkerOfTier { min_tier: u8 },
     /// Higher-paying or older jobs of the model come first.
-    QueuedBehindOthers {
-        ahead: u32,
-    },
+    QueuedBehindOthers { ahead: u32 },
 }

@@ -222,10 +222,16 @@ pub fn diagnose(deps: Deps, env: Env, job_id: u64) -> Result<DiagnosticResponse,
             reasons.push(NotServedReason::QueuedBehindOthers { ahead: jobs_ahead });
         }
     }
+    // A fee under a raised minimum and a place in the queue only delay a job; the other
+    // reasons stop every claim.
     let claimable_now = job.status == JobStatus::Open
-        && reasons
-            .iter()
-            .all(|r| matches!(r, NotServedReason::QueuedBehindOthers { .. }));
+        && reasons.iter().all(|r| {
+            matches!(
+                r,
+                NotServedReason::QueuedBehindOthers { .. }
+                    | NotServedReason::FeeBelowMinimum { .. }
+            )
+        });
     Ok(DiagnosticResponse {
         job_id,
         status: job.status,

@@ -315,7 +315,7 @@ export interface JobResult {
   output: Binary;
   posted_at: Timestamp;
 }
-export type NotServedReason = "model_inactive" | "not_open" | "deadline_passed" | {
+export type NotServedReason = "not_open" | "deadline_passed" | "model_inactive" | {
   fee_below_minimum: {
     fee: Uint128;
     min_fee: Uint128;

@@ -424,7 +424,14 @@ fn diagnostic_explains_unserved_jobs() {
             NotServedReason::QueuedBehindOthers { ahead: 1 },
         ]
     );
+    assert!(!d.claimable_now);
     let err = market_err(s.submit(&client, &id, 2_000, &input, 1_000).unwrap_err());
+    assert!(
+        matches!(err, ContractError::ModelInactive { .. }),
+        "{err:?}"
+    );
+    s.bond(&worker, 100_000);
+    let err = market_err(s.claim(&worker, &id, 1).unwrap_err());
     assert!(
         matches!(err, ContractError::ModelInactive { .. }),
         "{err:?}"
@@ -440,7 +447,6 @@ fn diagnostic_explains_unserved_jobs() {
         },
     )
     .unwrap();
-    s.bond(&worker, 100_000);
     let d: DiagnosticResponse = s.query(&QueryMsg::JobDiagnostic { job_id: first });
     assert!(d.claimable_now, "{d:?}");
     assert!(d.reasons.is_empty());
