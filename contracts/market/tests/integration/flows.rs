@@ -558,3 +558,87 @@ fn model_registration_validates_on_chain() {
     assert_eq!(list.models.len(), 1);
     assert_eq!(s.stats().models, 2);
 }
+
+#[test]
+fn blob_inputs_commit_to_h0_and_a_layer_one_challenge_checks_it() {
+    let (mut s, m, id) = setup();
+    let (client, worker, checker) = (s.addr("client"), s.addr("worker"), s.addr("checker"));
+    s.bond(&worker, 20_000);
+    let input = synthetic::input(16, 12);
+    let deadline = s.now().plus_seconds(1_000);
+    let res = s
+        .send(
+            &client,
+            1_000,
+            &ReceiveMsg::SubmitJob {
+                model_id: id.clone(),
+                input: JobInput::Blob {
+                    hash: tavdun_core::HexHash(tavdun_core::activation_hash(0, &input)),
+                    uri: "https://blobs.example/input".into(),
+                },
+                deadline,
+            },
+        )
+        .unwrap();
+    let job = job_ids(&res)[0];
+    s.claim(&worker, &id, 1).unwrap();
+    let lie = lying_acts(&m, &input, 1);
+    s.post(&worker, job, &lie).unwrap();
+    let honest = forward(&m, &input).unwrap();
+    let challenge = |data: &[i8]| ReceiveMsg::Challenge {
+        job_id: job,
+        hashes: hashes(&honest),
+        activation: bytes(data),
+    };
+    let other = synthetic::input(16, 13);
+    let err = market_err(s.send(&checker, 1_000, &challenge(&other)).unwrap_err());
+    assert_eq!(err, ContractError::ActivationMismatch { index: 0 });
+    s.send(&checker, 1_000, &challenge(&input)).unwrap();
+    let d = s.dispute(job);
+    assert_eq!((d.layer, d.input.to_vec()), (1, bytes(&input).to_vec()));
+    s.assert_invariant();
+}
+
+#[test]
+fn job_and_worker_lists_paginate() {
+    let (mut s, _m, id) = setup();
+    let (client, client2) = (s.addr("client"), s.addr("client2"));
+    let input = synthetic::input(16, 14);
+    let mine: Vec<u64> = (0..5)
+        .map(|_| s.submit(&client, &id, 1_000, &input, 1_000).unwrap())
+        .collect();
+    s.submit(&client2, &id, 1_000, &input, 1_000).unwrap();
+    let page = |s: &Suite, start_after: Option<u64>| -> Vec<u64> {
+        let r: JobsResponse = s.query(&QueryMsg::Jobs {
+            filter: Some(JobFilter::Client(client.to_string())),
+            start_after,
+            limit: Some(2),
+        });
+        r.jobs.into_iter().map(|j| j.id).collect()
+    };
+    assert_eq!(page(&s, None), mine[..2]);
+    assert_eq!(page(&s, Some(mine[1])), mine[2..4]);
+    assert_eq!(page(&s, Some(mine[3])), mine[4..]);
+    let by_model: JobsResponse = s.query(&QueryMsg::Jobs {
+        filter: Some(JobFilter::Model(id.clone())),
+        start_after: None,
+        limit: Some(100),
+    });
+    assert_eq!(by_model.jobs.len(), 6);
+    for name in ["worker", "worker2"] {
+        let w = s.addr(name);
+        s.bond(&w, 10_000);
+    }
+    let all: tavdun_market::msg::WorkersResponse = s.query(&QueryMsg::Workers {
+        start_after: None,
+        limit: Some(1),
+    });
+    assert_eq!(all.workers.len(), 1);
+    let rest: tavdun_market::msg::WorkersResponse = s.query(&QueryMsg::Workers {
+        start_after: Some(all.workers[0].address.clone()),
+        limit: None,
+    });
+    assert_eq!(rest.workers.len(), 1);
+    assert_ne!(rest.workers[0].address, all.workers[0].address);
+    assert_eq!(s.stats().workers_per_tier[0], 2);
+}
