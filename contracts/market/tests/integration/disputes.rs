@@ -13,8 +13,8 @@ const COLLATERAL: u128 = 5_000;
 const FEE: u128 = 10_000;
 
 /// A small model with every layer kind: conv2d, max-pool, flatten and dense, so the matrix
-/// covers layers with and without weights. The digits model replaces it once it is shipped.
-fn matrix_model() -> Model {
+/// covers layers with and without weights whatever else is shipped.
+fn synthetic_model() -> Model {
     for seed in 0.. {
         let m = synthetic::random_model(seed).expect("valid model");
         let kinds: Vec<&str> = m
@@ -48,9 +48,9 @@ struct Game {
 }
 
 /// A job claimed by `worker` and posted with `posted` activations.
-fn game(wrong_layer: Option<usize>) -> Game {
+fn game(m: &Model, wrong_layer: Option<usize>) -> Game {
     let mut s = Suite::new(&["client", "worker", "checker", "anyone"]);
-    let m = matrix_model();
+    let m = m.clone();
     let model_id = s.register(&m, 1, 0);
     let (client, worker) = (s.addr("client"), s.addr("worker"));
     s.bond(&worker, 20_000);
@@ -163,12 +163,10 @@ impl Game {
     }
 }
 
-#[test]
-fn worker_wrong_at_each_layer_is_slashed() {
-    let layers = game(None).layers();
-    assert!(layers >= 4);
+fn worker_wrong_at_each_layer_is_slashed(m: &Model) {
+    let layers = m.plan.layers.len();
     for k in 1..=layers {
-        let mut g = game(Some(k));
+        let mut g = game(m, Some(k));
         let honest = g.honest.clone();
         let res = g.challenge(&honest, k).unwrap();
         assert_eq!(
@@ -194,10 +192,9 @@ fn worker_wrong_at_each_layer_is_slashed() {
     }
 }
 
-#[test]
-fn wrong_output_only_is_slashed_at_the_last_layer() {
-    let n = game(None).layers();
-    let mut g = game(Some(n));
+fn wrong_output_only_is_slashed_at_the_last_layer(m: &Model) {
+    let n = game(m, None).layers();
+    let mut g = game(m, Some(n));
     assert_eq!(
         g.posted[..n - 1],
         g.honest[..n - 1],
@@ -211,9 +208,8 @@ fn wrong_output_only_is_slashed_at_the_last_layer() {
     g.assert_worker_slashed(BOND + COLLATERAL / 2);
 }
 
-#[test]
-fn withheld_reveal_loses_after_the_timeout() {
-    let mut g = game(Some(2));
+fn withheld_reveal_loses_after_the_timeout(m: &Model) {
+    let mut g = game(m, Some(2));
     let honest = g.honest.clone();
     g.challenge(&honest, 2).unwrap();
     let anyone = g.s.addr("anyone");
@@ -235,9 +231,8 @@ fn withheld_reveal_loses_after_the_timeout() {
     g.assert_worker_slashed(BOND + COLLATERAL / 2);
 }
 
-#[test]
-fn false_challenge_pays_its_bond_to_the_worker() {
-    let mut g = game(None);
+fn false_challenge_pays_its_bond_to_the_worker(m: &Model) {
+    let mut g = game(m, None);
     let n = g.layers();
     // The challenger claims layer n-1 differs; the worker is honest everywhere.
     let fake = lying_acts(&g.m, &g.input, n - 1);
@@ -283,9 +278,8 @@ fn false_challenge_pays_its_bond_to_the_worker() {
     g.s.assert_invariant();
 }
 
-#[test]
-fn late_challenger_is_refused_and_the_result_stands() {
-    let mut g = game(Some(1));
+fn late_challenger_is_refused_and_the_result_stands(m: &Model) {
+    let mut g = game(m, Some(1));
     g.s.advance(600);
     let honest = g.honest.clone();
     let err = market_err(g.challenge(&honest, 1).unwrap_err());
@@ -307,10 +301,8 @@ fn late_challenger_is_refused_and_the_result_stands() {
     g.s.assert_invariant();
 }
 
-#[test]
-fn late_worker_claim_is_expired() {
+fn late_worker_claim_is_expired(m: &Model) {
     let mut s = Suite::new(&["client", "worker", "anyone"]);
-    let m = matrix_model();
     let id = s.register(&m, 1, 0);
     let (client, worker, anyone) = (s.addr("client"), s.addr("worker"), s.addr("anyone"));
     s.bond(&worker, 20_000);
@@ -330,9 +322,12 @@ fn late_worker_claim_is_expired() {
     s.assert_invariant();
 }
 
-#[test]
-fn challenge_and_reveal_are_checked_against_commitments() {
-    let mut g = game(Some(3));
+fn challenge_and_reveal_are_checked_against_commitments(m: &Model) {
+    // The checks below lie at layer 3 and show activation 2.
+    if m.plan.layers.len() < 3 {
+        return;
+    }
+    let mut g = game(m, Some(3));
     let honest = g.honest.clone();
     let checker = g.s.addr("checker");
     // Activation 2 that does not hash to the worker's h_2.
@@ -437,4 +432,66 @@ fn challenge_and_reveal_are_checked_against_commitments() {
     }
     g.resolve(3, 0).unwrap();
     g.assert_worker_slashed(BOND + COLLATERAL / 2);
+}
+
+/// The synthetic model, and the trained digits model once `models/digits/` is committed.
+fn matrix_models() -> Vec<Model> {
+    let mut models = vec![synthetic_model()];
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/digits");
+    if let (Ok(spec), Ok(weights)) = (
+        std::fs::read(dir.join("spec.json")),
+        std::fs::read(dir.join("weights.safetensors")),
+    ) {
+        models.push(Model::load(&spec, &weights).expect("models/digits loads"));
+    }
+    models
+}
+
+#[test]
+fn worker_wrong_at_each_layer_is_slashed_on_every_model() {
+    for m in matrix_models() {
+        worker_wrong_at_each_layer_is_slashed(&m);
+    }
+}
+
+#[test]
+fn wrong_output_only_is_slashed_at_the_last_layer_on_every_model() {
+    for m in matrix_models() {
+        wrong_output_only_is_slashed_at_the_last_layer(&m);
+    }
+}
+
+#[test]
+fn withheld_reveal_loses_after_the_timeout_on_every_model() {
+    for m in matrix_models() {
+        withheld_reveal_loses_after_the_timeout(&m);
+    }
+}
+
+#[test]
+fn false_challenge_pays_its_bond_to_the_worker_on_every_model() {
+    for m in matrix_models() {
+        false_challenge_pays_its_bond_to_the_worker(&m);
+    }
+}
+
+#[test]
+fn late_challenger_is_refused_and_the_result_stands_on_every_model() {
+    for m in matrix_models() {
+        late_challenger_is_refused_and_the_result_stands(&m);
+    }
+}
+
+#[test]
+fn late_worker_claim_is_expired_on_every_model() {
+    for m in matrix_models() {
+        late_worker_claim_is_expired(&m);
+    }
+}
+
+#[test]
+fn challenge_and_reveal_are_checked_against_commitments_on_every_model() {
+    for m in matrix_models() {
+        challenge_and_reveal_are_checked_against_commitments(&m);
+    }
 }
