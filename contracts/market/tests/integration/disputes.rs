@@ -303,7 +303,7 @@ fn late_challenger_is_refused_and_the_result_stands(m: &Model) {
 
 fn late_worker_claim_is_expired(m: &Model) {
     let mut s = Suite::new(&["client", "worker", "anyone"]);
-    let id = s.register(&m, 1, 0);
+    let id = s.register(m, 1, 0);
     let (client, worker, anyone) = (s.addr("client"), s.addr("worker"), s.addr("anyone"));
     s.bond(&worker, 20_000);
     let input = synthetic::input(m.plan.input.len(), 1);
@@ -311,7 +311,7 @@ fn late_worker_claim_is_expired(m: &Model) {
     s.claim(&worker, &id, 1).unwrap();
     s.advance(301);
     let err = market_err(
-        s.post(&worker, job, &forward(&m, &input).unwrap())
+        s.post(&worker, job, &forward(m, &input).unwrap())
             .unwrap_err(),
     );
     assert!(matches!(err, ContractError::TooLate { .. }), "{err:?}");
