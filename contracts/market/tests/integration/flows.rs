@@ -642,3 +642,61 @@ fn job_and_worker_lists_paginate() {
     assert_ne!(rest.workers[0].address, all.workers[0].address);
     assert_eq!(s.stats().workers_per_tier[0], 2);
 }
+
+#[test]
+fn unbonding_entries_are_capped_and_hardware_caps_the_tier() {
+    let (mut s, _m, _id) = setup();
+    let worker = s.addr("worker");
+    s.bond(&worker, 200_000);
+    assert_eq!(s.worker(&worker).worker.tier, 2);
+    s.exec(
+        &worker,
+        &ExecuteMsg::DeclareHardware {
+            hardware: hardware(1),
+        },
+    )
+    .unwrap();
+    assert_eq!(s.worker(&worker).worker.tier, 1);
+    assert_eq!(s.stats().workers_per_tier[..2], [1, 0]);
+    for _ in 0..8 {
+        s.exec(
+            &worker,
+            &ExecuteMsg::Unbond {
+                amount: Uint128::new(10),
+            },
+        )
+        .unwrap();
+    }
+    let err = market_err(
+        s.exec(
+            &worker,
+            &ExecuteMsg::Unbond {
+                amount: Uint128::new(10),
+            },
+        )
+        .unwrap_err(),
+    );
+    assert_eq!(err, ContractError::TooManyUnbondings { max: 8 });
+    let err = market_err(
+        s.exec(
+            &worker,
+            &ExecuteMsg::Unbond {
+                amount: Uint128::zero(),
+            },
+        )
+        .unwrap_err(),
+    );
+    assert!(matches!(err, ContractError::Empty(_)), "{err:?}");
+    s.advance(3_600);
+    s.exec(&worker, &ExecuteMsg::Withdraw { amount: None })
+        .unwrap();
+    s.exec(
+        &worker,
+        &ExecuteMsg::Unbond {
+            amount: Uint128::new(10),
+        },
+    )
+    .unwrap();
+    assert_eq!(s.worker(&worker).worker.unbonding.len(), 1);
+    s.assert_invariant();
+}
