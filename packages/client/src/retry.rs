@@ -8,10 +8,14 @@ use crate::error::{ClientError, Result};
 /// Whether a failed call may succeed if repeated unchanged: the node was unreachable, busy or
 /// restarting. Anything the node answered deliberately is final.
 fn transient(status: &tonic::Status) -> bool {
+    // A node that has just restarted serves gRPC before its first block is committed and
+    // answers queries with "invalid height" until then.
+    const STARTING: &str = "context did not contain latest block height";
     matches!(
         status.code(),
         Code::Unavailable | Code::DeadlineExceeded | Code::ResourceExhausted | Code::Aborted
-    ) || (status.code() == Code::Unknown && status.message().contains("transport error"))
+    ) || (status.code() == Code::Unknown
+        && (status.message().contains("transport error") || status.message().contains(STARTING)))
 }
 
 /// Runs `call` until it succeeds, fails for good, or the policy's attempts are spent, backing

@@ -94,7 +94,7 @@ async fn client_against_a_real_node() {
     let abandon = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about";
     let stranger = Signer::from_mnemonic(abandon, "wasm").unwrap();
     assert!(matches!(
-        chain.account(&stranger.address().to_string()).await,
+        chain.account(stranger.address().as_ref()).await,
         Err(ClientError::AccountNotFound { .. })
     ));
 
@@ -102,11 +102,15 @@ async fn client_against_a_real_node() {
     let (code_id, stored) = deployer.store_code(token_wasm()).await.unwrap();
     assert!(code_id > 0 && stored.gas_used > 0 && stored.gas_used <= stored.gas_wanted);
     let before = chain.balance(&deployer.address(), "stake").await.unwrap();
-    let init = json!({
-        "name": "Tavdun Token", "symbol": "TRN", "decimals": 6,
-        "initial_balances": [{"address": deployer.address(), "amount": "1000000"}],
-        "mint": {"minter": deployer.address()},
-    });
+    let init = tavdun_token::msg::InstantiateMsg {
+        initial_balances: vec![cw20::Cw20Coin {
+            address: deployer.address(),
+            amount: 1_000_000u128.into(),
+        }],
+        minter: Some(deployer.address()),
+        cap: None,
+        marketing: None,
+    };
     let (token, tx) = deployer.instantiate(code_id, "trn", &init).await.unwrap();
     let fee_paid = before - chain.balance(&deployer.address(), "stake").await.unwrap();
     assert_eq!(

@@ -1,0 +1,634 @@
+//! End-to-end on a real wasmd node started by this test (localnet/start, never a mock chain):
+//! `tavdun deploy`, the full job lifecycle with balances checked on chain, a wrong result
+//! slashed through the dispute game, an unclaimed job refunded after its deadline, bad inputs
+//! refused with the contract's error, and the node restarted in the middle. Prints the gas of
+//! every message type (recorded in BENCHMARKS.md).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use cosmwasm_std::{Binary, Timestamp, Uint128};
+use serde_json::Value;
+use tavdun_cli::deploy::load_model;
+use tavdun_cli::deployment::Deployment;
+use tavdun_client::{ChainClient, ChainConfig, ClientError, Signer, TxResult, Wallet};
+use tavdun_core::{activation_hash, activation_hashes, eval_unit, forward, HexHash, Model};
+use tavdun_market::msg::{
+    ClaimableResponse, ExecuteMsg, JobRequest, JobResultMsg, QueryMsg, ReceiveMsg, StatsResponse,
+    WorkerResponse,
+};
+use tavdun_market::state::{Dispute, DisputeOutcome, Job, JobInput, JobStatus};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+struct Localnet {
+    data: PathBuf,
+}
+
+impl Localnet {
+    fn start(data: PathBuf) -> Localnet {
+        let net = Localnet { data };
+        net.script("wipe");
+        net.script("start");
+        net
+    }
+
+    fn script(&self, name: &str) {
+        let ok = Command::new(repo().join("localnet").join(name))
+            .env("TAVDUN_LOCALNET_DIR", &self.data)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "localnet/{name} failed");
+    }
+}
+
+impl Drop for Localnet {
+    fn drop(&mut self) {
+        let _ = Command::new(repo().join("localnet/wipe"))
+            .env("TAVDUN_LOCALNET_DIR", &self.data)
+            .status();
+    }
+}
+
+fn artifacts() -> PathBuf {
+    std::env::var_os("TAVDUN_ARTIFACTS").map_or_else(|| repo().join("artifacts"), PathBuf::from)
+}
+
+/// The shipped digits model; `TAVDUN_E2E_MODEL` names another model directory.
+fn model_dir() -> PathBuf {
+    std::env::var_os("TAVDUN_E2E_MODEL").map_or_else(|| repo().join("models/digits"), PathBuf::from)
+}
+
+/// Runs the real `tavdun` binary with `--json` and returns its JSON answer.
+fn tavdun(deployment: &Path, from: &str, args: &[&str]) -> (bool, Value) {
+    let out = Command::new(env!("CARGO_BIN_EXE_tavdun"))
+        .current_dir(repo())
+        .args(["--json", "--from", from, "--deployment"])
+        .arg(deployment)
+        .args(args)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("tavdun {args:?} printed non-JSON ({e}): {text}"));
+    (out.status.success(), value)
+}
+
+fn wallet(chain: &ChainClient, name: &str) -> Wallet {
+    let phrase =
+        tavdun_cli::config::test_mnemonic(&repo().join("localnet/accounts.json"), name).unwrap();
+    Wallet::new(
+        chain.clone(),
+        Signer::from_mnemonic(&phrase, "wasm").unwrap(),
+    )
+    .unwrap()
+}
+
+struct World {
+    chain: ChainClient,
+    d: Deployment,
+    model: Model,
+    gas: BTreeMap<String, Vec<i64>>,
+}
+
+impl World {
+    fn record(&mut self, what: &str, tx: &TxResult) {
+        self.gas
+            .entry(what.to_string())
+            .or_default()
+            .push(tx.gas_used);
+    }
+
+    async fn trn(&self, address: &str) -> u128 {
+        let r: cw20::BalanceResponse = self
+            .chain
+            .query(
+                &self.d.token.address,
+                &cw20::Cw20QueryMsg::Balance {
+                    address: address.to_string(),
+                },
+            )
+            .await
+            .unwrap();
+        r.balance.u128()
+    }
+
+    async fn claimable(&self, address: &str) -> u128 {
+        let r: ClaimableResponse = self
+            .chain
+            .query(
+                &self.d.market.address,
+                &QueryMsg::Claimable {
+                    address: address.to_string(),
+                },
+            )
+            .await
+            .unwrap();
+        r.amount.u128()
+    }
+
+    async fn job(&self, job_id: u64) -> Job {
+        self.chain
+            .query(&self.d.market.address, &QueryMsg::Job { job_id })
+            .await
+            .unwrap()
+    }
+
+    async fn stake(&self, address: &str) -> Uint128 {
+        let r: WorkerResponse = self
+            .chain
+            .query(
+                &self.d.market.address,
+                &QueryMsg::Worker {
+                    address: address.to_string(),
+                },
+            )
+            .await
+            .unwrap();
+        r.worker.stake
+    }
+
+    /// The market's TRN balance equals what its books say it holds.
+    async fn assert_books_balance(&self) {
+        let stats: StatsResponse = self
+            .chain
+            .query(&self.d.market.address, &QueryMsg::Stats {})
+            .await
+            .unwrap();
+        assert_eq!(stats.held.u128(), self.trn(&self.d.market.address).await);
+    }
+
+    async fn exec(&mut self, what: &str, w: &Wallet, msg: &ExecuteMsg) -> TxResult {
+        let tx = w
+            .execute_contract(&self.d.market.address, msg)
+            .await
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        self.record(what, &tx);
+        tx
+    }
+
+    async fn send(&mut self, what: &str, w: &Wallet, amount: u128, hook: &ReceiveMsg) -> TxResult {
+        let tx = w
+            .cw20_send(&self.d.token.address, &self.d.market.address, amount, hook)
+            .await
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        self.record(what, &tx);
+        tx
+    }
+}
+
+fn job_ids(tx: &TxResult) -> Vec<u64> {
+    tx.wasm_attributes("job_id")
+        .map(|s| s.parse().unwrap())
+        .collect()
+}
+
+fn inline(input: &[i8]) -> JobInput {
+    JobInput::Inline {
+        data: Binary::new(input.iter().map(|&b| b as u8).collect()),
+    }
+}
+
+fn bytes(v: &[i8]) -> Binary {
+    Binary::new(v.iter().map(|&b| b as u8).collect())
+}
+
+fn hex_hashes(acts: &[Vec<i8>]) -> Vec<HexHash> {
+    activation_hashes(acts).into_iter().map(HexHash).collect()
+}
+
+fn now_plus(secs: u64) -> Timestamp {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    Timestamp::from_seconds(now + secs)
+}
+
+/// Seeded non-negative inputs (the digits model's inputs are pixel intensities).
+fn inputs(model: &Model, n: usize) -> Vec<Vec<i8>> {
+    let len = model.plan.input.len();
+    (0..n as u64)
+        .map(|i| {
+            tavdun_core::synthetic::input(len, i)
+                .iter()
+                .map(|&v| v.max(0))
+                .collect()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deploy_lifecycle_dispute_refund_and_bad_inputs() {
+    let tmp = std::env::temp_dir().join(format!("tavdun-e2e-{}", std::process::id()));
+    let net = Localnet::start(tmp.join("chain"));
+    let deployment = tmp.join("deployment.json");
+    let artifacts = artifacts();
+
+    // Deploy through the CLI, as a newcomer would.
+    let (ok, out) = tavdun(
+        &deployment,
+        "deployer",
+        &[
+            "deploy",
+            "--artifacts",
+            artifacts.to_str().unwrap(),
+            "--model",
+            model_dir().to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "deploy failed: {out}");
+    let d = Deployment::load(&deployment).unwrap();
+    assert_eq!(out["market"]["address"], d.market.address.as_str());
+    let model = load_model(&model_dir()).unwrap();
+    let model_id = hex::encode(model.id());
+    assert_eq!(d.models[0].model_id, model_id);
+
+    let chain = ChainClient::new(ChainConfig::localnet()).unwrap();
+    let mut w = World {
+        chain: chain.clone(),
+        d: d.clone(),
+        model,
+        gas: BTreeMap::new(),
+    };
+    let worker = wallet(&chain, "worker1");
+    let client = wallet(&chain, "client1");
+    let challenger = wallet(&chain, "challenger");
+    let trn = |s: &str| tavdun_cli::amount::parse_trn(s).unwrap();
+
+    // The worker bonds through the CLI.
+    let (ok, out) = tavdun(
+        &deployment,
+        "worker1",
+        &["worker", "bond", "200", "--hardware", "cpu (test)"],
+    );
+    assert!(ok, "bond failed: {out}");
+    assert_eq!(w.stake(&worker.address()).await.u128(), trn("200"));
+    w.assert_books_balance().await;
+
+    // Stake through the client too, for the gas figures: bond, then unbond a part.
+    let worker2 = wallet(&chain, "worker2");
+    let hardware = tavdun_market::state::Hardware {
+        description: "cpu (test)".into(),
+        max_tier: 1,
+    };
+    w.send(
+        "bond",
+        &worker2,
+        trn("150"),
+        &ReceiveMsg::Bond {
+            hardware: Some(hardware),
+        },
+    )
+    .await;
+    w.exec(
+        "unbond",
+        &worker2,
+        &ExecuteMsg::Unbond {
+            amount: Uint128::new(trn("10")),
+        },
+    )
+    .await;
+
+    // Three jobs: A (honest), B (will be answered wrongly), C (never claimed).
+    let xs = inputs(&w.model, 3);
+    let client_start = w.trn(&client.address()).await;
+    let submit = |input: &[i8], deadline: u64| ReceiveMsg::SubmitJob {
+        model_id: model_id.clone(),
+        input: inline(input),
+        deadline: now_plus(deadline),
+    };
+    let a = job_ids(
+        &w.send("submit_job", &client, trn("0.3"), &submit(&xs[0], 900))
+            .await,
+    )[0];
+    let b = job_ids(
+        &w.send("submit_job", &client, trn("0.2"), &submit(&xs[1], 900))
+            .await,
+    )[0];
+    let c = job_ids(
+        &w.send("submit_job", &client, trn("0.1"), &submit(&xs[2], 8))
+            .await,
+    )[0];
+    assert_eq!(w.trn(&client.address()).await, client_start - trn("0.6"));
+    // A fourth job, cancelled by its client before anyone claims it: the fee comes back.
+    let cancelled = job_ids(
+        &w.send("submit_job", &client, trn("0.05"), &submit(&xs[2], 900))
+            .await,
+    )[0];
+    w.exec(
+        "cancel_jobs",
+        &client,
+        &ExecuteMsg::CancelJobs {
+            job_ids: vec![cancelled],
+        },
+    )
+    .await;
+    assert_eq!(w.job(cancelled).await.status, JobStatus::Cancelled);
+    // Money leaves the market only by withdrawal: the refund is claimable.
+    assert_eq!(w.claimable(&client.address()).await, trn("0.05"));
+
+    // Bad inputs are refused with the contract's own error, and nothing moves.
+    let bad = |model_id: &str, input: &[i8]| ReceiveMsg::SubmitJob {
+        model_id: model_id.to_string(),
+        input: inline(input),
+        deadline: now_plus(900),
+    };
+    let before = w.trn(&client.address()).await;
+    for (what, hook, fee) in [
+        ("unknown model", bad(&"00".repeat(32), &xs[0]), trn("0.3")),
+        ("fee below minimum", bad(&model_id, &xs[0]), 1),
+        ("oversize input", bad(&model_id, &vec![0; 5000]), trn("0.3")),
+        (
+            "wrong input length",
+            bad(&model_id, &xs[0][1..]),
+            trn("0.3"),
+        ),
+    ] {
+        let err = client
+            .cw20_send(&d.token.address, &d.market.address, fee, &hook)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ClientError::Contract { .. }), "{what}: {err}");
+    }
+    let err = client
+        .execute_contract(
+            &d.market.address,
+            &ExecuteMsg::PostResults { results: vec![] },
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ClientError::Contract { .. }),
+        "wrong role: {err}"
+    );
+    let (ok, out) = tavdun(
+        &deployment,
+        "client1",
+        &["job", "submit", "--model", "nope", "--values", "[1]"],
+    );
+    assert!(
+        !ok && out["error"] == "contract",
+        "CLI surfaces the contract error: {out}"
+    );
+    assert_eq!(w.trn(&client.address()).await, before);
+
+    // The worker claims the two best-paying jobs, A then B (C pays least).
+    let tx = w
+        .exec(
+            "claim_jobs",
+            &worker,
+            &ExecuteMsg::ClaimJobs {
+                model_id: model_id.clone(),
+                max: 2,
+            },
+        )
+        .await;
+    assert_eq!(job_ids(&tx), vec![a, b]);
+
+    // It posts A correctly and B with a wrong output, in one batch.
+    let acts_a = forward(&w.model, &xs[0]).unwrap();
+    let acts_b = forward(&w.model, &xs[1]).unwrap();
+    let mut wrong_b = acts_b.clone();
+    let last = wrong_b.len() - 1;
+    wrong_b[last][0] = wrong_b[last][0].wrapping_add(1);
+    let post = ExecuteMsg::PostResults {
+        results: vec![
+            JobResultMsg {
+                job_id: a,
+                output: bytes(acts_a.last().unwrap()),
+                hashes: hex_hashes(&acts_a),
+            },
+            JobResultMsg {
+                job_id: b,
+                output: bytes(&wrong_b[last]),
+                hashes: hex_hashes(&wrong_b),
+            },
+        ],
+    };
+    w.exec("post_results(2)", &worker, &post).await;
+    assert_eq!(w.job(a).await.status, JobStatus::Posted);
+    w.assert_books_balance().await;
+
+    // The challenger disputes B: the first divergent layer is the last one.
+    let bond = trn("10");
+    let challenge = ReceiveMsg::Challenge {
+        job_id: b,
+        hashes: hex_hashes(&acts_b),
+        activation: bytes(&acts_b[last - 1]),
+    };
+    w.send("challenge", &challenger, bond, &challenge).await;
+    let dispute: Dispute = chain
+        .query(&d.market.address, &QueryMsg::Dispute { job_id: b })
+        .await
+        .unwrap();
+    assert_eq!(dispute.layer as usize, last + 1);
+    w.exec(
+        "reveal",
+        &worker,
+        &ExecuteMsg::Reveal {
+            job_id: b,
+            activation: bytes(&wrong_b[last]),
+        },
+    )
+    .await;
+
+    // Anyone shows the wrong unit with its leaf and Merkle proof; the contract recomputes it.
+    let unit = (0..wrong_b[last].len() as u32)
+        .find(|&j| {
+            let leaf = w
+                .model
+                .plan
+                .leaf_unit(last, j)
+                .and_then(|l| w.model.leaf(last, l));
+            eval_unit(
+                &w.model.spec,
+                &w.model.plan,
+                last,
+                &acts_b[last - 1],
+                j,
+                leaf.as_ref(),
+            )
+            .unwrap()
+                != wrong_b[last][j as usize]
+        })
+        .unwrap();
+    let leaf = w
+        .model
+        .plan
+        .leaf_unit(last, unit)
+        .and_then(|l| w.model.leaf(last, l))
+        .unwrap();
+    let proof = w
+        .model
+        .weights_tree()
+        .proof(w.model.plan.leaf_index(last, leaf.unit).unwrap())
+        .unwrap();
+    let stake_before = w.stake(&worker.address()).await;
+    w.exec(
+        "resolve",
+        &challenger,
+        &ExecuteMsg::Resolve {
+            job_id: b,
+            unit,
+            leaf: Some(leaf),
+            proof: Some(proof),
+        },
+    )
+    .await;
+    let dispute: Dispute = chain
+        .query(&d.market.address, &QueryMsg::Dispute { job_id: b })
+        .await
+        .unwrap();
+    assert!(
+        matches!(dispute.outcome, Some(DisputeOutcome::WorkerSlashed { .. })),
+        "{dispute:?}"
+    );
+    assert!(
+        w.stake(&worker.address()).await < stake_before,
+        "the liar's collateral is slashed"
+    );
+    assert!(
+        w.claimable(&challenger.address()).await > bond,
+        "bond back plus a reward"
+    );
+    assert_eq!(
+        w.job(b).await.status,
+        JobStatus::Open,
+        "B goes back to the queue"
+    );
+    w.assert_books_balance().await;
+
+    // C was never claimed: after its deadline anyone refunds it to the client in full.
+    tokio::time::sleep(Duration::from_secs(9)).await;
+    let before = w.claimable(&client.address()).await;
+    w.exec(
+        "refund_expired",
+        &challenger,
+        &ExecuteMsg::RefundExpired { job_ids: vec![c] },
+    )
+    .await;
+    assert_eq!(w.claimable(&client.address()).await, before + trn("0.1"));
+    assert_eq!(w.job(c).await.status, JobStatus::Refunded);
+
+    // The node restarts while A's challenge window runs; the clients carry on.
+    net.script("stop");
+    net.script("start");
+    w.assert_books_balance().await;
+
+    // A batch of 32 jobs through the whole lifecycle, for the amortised gas figure.
+    let batch: Vec<Vec<i8>> = inputs(&w.model, 32);
+    let requests: Vec<JobRequest> = batch
+        .iter()
+        .map(|x| JobRequest {
+            model_id: model_id.clone(),
+            input: inline(x),
+            fee: Uint128::new(trn("0.5")),
+            deadline: now_plus(900),
+        })
+        .collect();
+    let tx = w
+        .send(
+            "submit_jobs(32)",
+            &client,
+            trn("16"),
+            &ReceiveMsg::SubmitJobs { jobs: requests },
+        )
+        .await;
+    let batch_ids = job_ids(&tx);
+    assert_eq!(batch_ids.len(), 32);
+    let tx = w
+        .exec(
+            "claim_jobs(32)",
+            &worker,
+            &ExecuteMsg::ClaimJobs {
+                model_id: model_id.clone(),
+                max: 32,
+            },
+        )
+        .await;
+    assert_eq!(
+        job_ids(&tx),
+        batch_ids,
+        "the batch pays more than B, so it comes first"
+    );
+    let results = batch_ids
+        .iter()
+        .zip(&batch)
+        .map(|(&id, x)| {
+            let acts = forward(&w.model, x).unwrap();
+            JobResultMsg {
+                job_id: id,
+                output: bytes(acts.last().unwrap()),
+                hashes: hex_hashes(&acts),
+            }
+        })
+        .collect();
+    w.exec(
+        "post_results(32)",
+        &worker,
+        &ExecuteMsg::PostResults { results },
+    )
+    .await;
+
+    // After the window, anyone finalizes; the worker is paid the fee less the protocol fee.
+    let window = w.job(batch_ids[0]).await.result.unwrap().challenge_ends;
+    // Block time follows this machine's clock on the local network.
+    while now_plus(0) <= window.plus_seconds(2) {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    let earned_before = w.claimable(&worker.address()).await;
+    w.exec(
+        "finalize(1)",
+        &challenger,
+        &ExecuteMsg::Finalize { job_ids: vec![a] },
+    )
+    .await;
+    w.exec(
+        "finalize(32)",
+        &challenger,
+        &ExecuteMsg::Finalize {
+            job_ids: batch_ids.clone(),
+        },
+    )
+    .await;
+    assert_eq!(w.job(a).await.status, JobStatus::Finalized);
+    let fee_bps = 500u128;
+    let expected = (trn("0.3") + 32 * trn("0.5")) * (10_000 - fee_bps) / 10_000;
+    let earned = w.claimable(&worker.address()).await - earned_before;
+    assert!(
+        earned.abs_diff(expected) <= 33,
+        "earned {earned}, expected about {expected}"
+    );
+    let wallet_before = w.trn(&worker.address()).await;
+    let claim = w.claimable(&worker.address()).await;
+    w.exec("withdraw", &worker, &ExecuteMsg::Withdraw { amount: None })
+        .await;
+    assert_eq!(w.trn(&worker.address()).await, wallet_before + claim);
+    assert_eq!(w.claimable(&worker.address()).await, 0);
+    w.assert_books_balance().await;
+
+    // The CLI reads the verified result back.
+    let (ok, out) = tavdun(&deployment, "client1", &["job", "show", &a.to_string()]);
+    assert!(ok);
+    assert_eq!(out["job"]["status"], "finalized");
+    let expected_out: Vec<i64> = acts_a.last().unwrap().iter().map(|&v| v.into()).collect();
+    assert_eq!(out["output"], serde_json::json!(expected_out));
+    assert_eq!(
+        w.job(a).await.input_hash,
+        HexHash(activation_hash(0, &xs[0]))
+    );
+
+    println!("\ngas used per message (median of the calls in this run):");
+    for (what, gas) in &w.gas {
+        let mut g = gas.clone();
+        g.sort();
+        println!("  {what:<18} {:>9}", g[g.len() / 2]);
+    }
+    drop(net);
+}
