@@ -48,7 +48,11 @@ pub fn challenge(
     let mut job = load_job(deps.storage, job_id)?;
     expect_status(&job, JobStatus::Posted)?;
     let (Some(result), Some(worker)) = (job.result.clone(), job.worker.clone()) else {
-        return Err(ContractError::NoOpenDispute { job_id });
+        return Err(ContractError::WrongJobStatus {
+            job_id,
+            status: "posted without a result",
+            expected: JobStatus::Posted.key(),
+        });
     };
     let now = env.block.time;
     if now >= result.challenge_ends {
