@@ -1,0 +1,185 @@
+//! The engine: one device, models loaded onto it once, batches of jobs run in one pass.
+
+use std::time::{Duration, Instant};
+
+use burn::tensor::{Device, Transaction};
+use tavdun_core::{Model, Shape};
+
+use crate::config::EngineConfig;
+use crate::error::EngineError;
+use crate::graph::{Activation, Graph};
+use crate::hardware::{self, Backend, Hardware};
+use crate::throughput::flops_per_inference;
+
+/// Every layer's output bytes for one job, in layer order: what `tavdun_core::forward`
+/// returns and what the worker hashes.
+pub type Activations = Vec<Vec<i8>>;
+
+/// An open device and the configuration it was opened with.
+pub struct Engine {
+    device: Device,
+    hardware: Hardware,
+    config: EngineConfig,
+}
+
+impl Engine {
+    /// Opens the device the configuration names; with `backend = auto`, falls back to the CPU
+    /// when no hardware GPU adapter opens (the reason is in [`Hardware::fallback_reason`]).
+    pub fn new(config: EngineConfig) -> Result<Engine, EngineError> {
+        let (device, hardware) = hardware::open(&config)?;
+        Ok(Engine {
+            device,
+            hardware,
+            config,
+        })
+    }
+
+    pub fn hardware(&self) -> &Hardware {
+        &self.hardware
+    }
+
+    /// Uploads the model's weights and runs the configured warm-up batches, so that kernel
+    /// compilation and first allocations are paid here rather than by the first jobs.
+    pub fn load(&self, model: &Model) -> Result<LoadedModel, EngineError> {
+        let started = Instant::now();
+        let mut loaded = LoadedModel {
+            graph: Graph::build(model, &self.device)?,
+            device: self.device.clone(),
+            backend: self.hardware.backend,
+            input: model.plan.input,
+            output_lens: model.plan.layers.iter().map(|lp| lp.output.len()).collect(),
+            flops_per_inference: flops_per_inference(&model.plan),
+            max_batch: self.config.max_batch.max(1),
+            load_time: Duration::ZERO,
+        };
+        for &batch in &self.config.warmup_batches {
+            let zeros = vec![0i8; batch * loaded.input.len()];
+            loaded.run_pass(&zeros, batch)?;
+        }
+        loaded.load_time = started.elapsed();
+        Ok(loaded)
+    }
+}
+
+/// A model resident on the engine's device.
+pub struct LoadedModel {
+    graph: Graph,
+    device: Device,
+    backend: Backend,
+    input: Shape,
+    output_lens: Vec<usize>,
+    flops_per_inference: u64,
+    max_batch: usize,
+    load_time: Duration,
+}
+
+impl LoadedModel {
+    /// Runs every job and returns each job's activations, in job order. Jobs are run in passes
+    /// of at most `max_batch`; an empty job list costs nothing.
+    pub fn run<J: AsRef<[i8]>>(&self, jobs: &[J]) -> Result<Vec<Activations>, EngineError> {
+        let expected = self.input.len();
+        if let Some((job, found)) = jobs
+            .iter()
+            .map(|j| j.as_ref().len())
+            .enumerate()
+            .find(|&(_, len)| len != expected)
+        {
+            return Err(EngineError::InputLen {
+                job,
+                found,
+                expected,
+            });
+        }
+        let mut results = Vec::with_capacity(jobs.len());
+        for chunk in jobs.chunks(self.max_batch) {
+            let inputs: Vec<i8> = chunk.iter().flat_map(|j| j.as_ref()).copied().collect();
+            results.extend(self.run_pass(&inputs, chunk.len())?);
+        }
+        Ok(results)
+    }
+
+    /// One forward pass over `batch` concatenated inputs.
+    fn run_pass(&self, inputs: &[i8], batch: usize) -> Result<Vec<Activations>, EngineError> {
+        let input = Activation::input(inputs, batch, self.input, &self.device);
+        // One read-back for all layers: one synchronisation with the device per pass.
+        let transaction = self
+            .graph
+            .forward(input)
+            .into_iter()
+            .enumerate()
+            .filter(|&(i, _)| !self.graph.is_view(i))
+            .fold(Transaction::default(), |tx, (_, out)| out.register(tx));
+        let backend_error = |message: String| EngineError::Backend {
+            backend: self.backend.name(),
+            message,
+        };
+        let mut read = transaction
+            .try_execute()
+            .map_err(|e| backend_error(format!("{e:?}")))?
+            .into_iter();
+        let in_len = self.input.len();
+        let mut results: Vec<Activations> = (0..batch)
+            .map(|_| Vec::with_capacity(self.output_lens.len()))
+            .collect();
+        for (layer, &len) in self.output_lens.iter().enumerate() {
+            if self.graph.is_view(layer) {
+                for (j, acts) in results.iter_mut().enumerate() {
+                    let previous = match acts.last() {
+                        Some(previous) => previous.clone(),
+                        None => inputs[j * in_len..(j + 1) * in_len].to_vec(),
+                    };
+                    acts.push(previous);
+                }
+                continue;
+            }
+            let data = read
+                .next()
+                .ok_or_else(|| backend_error(format!("layer {layer} was not read back")))?;
+            let values = data
+                .as_slice::<f32>()
+                .map_err(|e| backend_error(format!("layer {layer}: {e:?}")))?;
+            if values.len() != batch * len {
+                return Err(backend_error(format!(
+                    "layer {layer}: read {} values, expected {}",
+                    values.len(),
+                    batch * len
+                )));
+            }
+            for (acts, row) in results.iter_mut().zip(values.chunks_exact(len)) {
+                acts.push(to_int8(layer, row)?);
+            }
+        }
+        Ok(results)
+    }
+
+    /// Weight upload plus warm-up: what a first job would otherwise wait for.
+    pub fn load_time(&self) -> Duration {
+        self.load_time
+    }
+
+    pub fn flops_per_inference(&self) -> u64 {
+        self.flops_per_inference
+    }
+
+    pub fn input_len(&self) -> usize {
+        self.input.len()
+    }
+
+    pub fn max_batch(&self) -> usize {
+        self.max_batch
+    }
+}
+
+/// The exact int8 value of each element; anything else means the backend broke exactness.
+fn to_int8(layer: usize, row: &[f32]) -> Result<Vec<i8>, EngineError> {
+    row.iter()
+        .map(|&v| {
+            let int = v as i8;
+            if f32::from(int) == v {
+                Ok(int)
+            } else {
+                Err(EngineError::NotInt8 { layer, value: v })
+            }
+        })
+        .collect()
+}
