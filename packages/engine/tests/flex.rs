@@ -83,3 +83,8 @@ fn cpu_backend_reports_its_hardware_and_throughput() {
         .unwrap();
     assert!(figure.inferences_per_s > 0.0 && figure.gflops > 0.0);
 }
+
+#[test]
+fn digits_model_matches_the_reference() {
+    check_digits(&engine(BackendChoice::Cpu));
+}

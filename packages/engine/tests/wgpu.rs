@@ -41,3 +41,8 @@ fn worst_case_accumulators_are_exact() {
     let loaded = engine(BackendChoice::Wgpu).load(&model).unwrap();
     assert_exact(&loaded, &model, &jobs, "worst case");
 }
+
+#[test]
+fn digits_model_matches_the_reference() {
+    check_digits(&engine(BackendChoice::Wgpu));
+}

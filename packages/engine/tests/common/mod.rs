@@ -190,3 +190,30 @@ pub fn worst_case() -> (Model, Vec<Vec<i8>>) {
 pub fn bench_mlp() -> Model {
     synthetic::mlp("bench-mlp", &[784, 512, 256, 10], 7).expect("bench model")
 }
+
+/// The shipped digits classifier (`models/digits`), trained with burn and quantised to int8.
+pub fn digits() -> Model {
+    Model::load(
+        include_bytes!("../../../../models/digits/spec.json"),
+        include_bytes!("../../../../models/digits/weights.safetensors"),
+    )
+    .expect("models/digits loads")
+}
+
+/// The digits model's shipped example image, quantised as a client would.
+pub fn digits_example(model: &Model) -> Vec<i8> {
+    let pixels: Vec<f32> =
+        serde_json::from_slice(include_bytes!("../../../../models/digits/example.json"))
+            .expect("example.json is a list of numbers");
+    model.spec.input.quant.quantize(&pixels)
+}
+
+/// The digits model at batch sizes 1, 7 and 64 of random images, plus its real example.
+pub fn check_digits(engine: &Engine) {
+    let model = digits();
+    check_model(engine, &model, "digits");
+    let loaded = engine.load(&model).expect("digits loads");
+    let example = digits_example(&model);
+    assert_eq!(example.len(), 64);
+    assert_exact(&loaded, &model, &[example], "digits example");
+}
