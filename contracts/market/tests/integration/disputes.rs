@@ -54,7 +54,7 @@ fn game(m: &Model, wrong_layer: Option<usize>) -> Game {
     let model_id = s.register(&m, 1, 0);
     let (client, worker) = (s.addr("client"), s.addr("worker"));
     s.bond(&worker, 20_000);
-    let input = synthetic::input(m.plan.input.len(), 42);
+    let input = input_for(&m);
     let job = s.submit(&client, &model_id, FEE, &input, 100_000).unwrap();
     s.claim(&worker, &model_id, 1).unwrap();
     let honest = forward(&m, &input).unwrap();
@@ -306,7 +306,7 @@ fn late_worker_claim_is_expired(m: &Model) {
     let id = s.register(m, 1, 0);
     let (client, worker, anyone) = (s.addr("client"), s.addr("worker"), s.addr("anyone"));
     s.bond(&worker, 20_000);
-    let input = synthetic::input(m.plan.input.len(), 1);
+    let input = input_for(m);
     let job = s.submit(&client, &id, FEE, &input, 100_000).unwrap();
     s.claim(&worker, &id, 1).unwrap();
     s.advance(301);
@@ -434,17 +434,46 @@ fn challenge_and_reveal_are_checked_against_commitments(m: &Model) {
     g.assert_worker_slashed(BOND + COLLATERAL / 2);
 }
 
-/// The synthetic model, and the trained digits model once `models/digits/` is committed.
+fn digits_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/digits")
+}
+
+/// The trained digits model (`models/digits/`) and the synthetic one.
 fn matrix_models() -> Vec<Model> {
-    let mut models = vec![synthetic_model()];
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/digits");
-    if let (Ok(spec), Ok(weights)) = (
-        std::fs::read(dir.join("spec.json")),
-        std::fs::read(dir.join("weights.safetensors")),
-    ) {
-        models.push(Model::load(&spec, &weights).expect("models/digits loads"));
+    let read = |f: &str| std::fs::read(digits_dir().join(f)).expect("models/digits is committed");
+    let digits =
+        Model::load(&read("spec.json"), &read("weights.safetensors")).expect("digits loads");
+    vec![digits, synthetic_model()]
+}
+
+/// The digits model's shipped example image (`example.json`, pixels 0..=16, quantised as
+/// `q = 4 * pixel`), a seeded random input for the others.
+fn input_for(m: &Model) -> Vec<i8> {
+    if m.spec.name != "digits" {
+        return synthetic::input(m.plan.input.len(), 42);
     }
-    models
+    let text = std::fs::read_to_string(digits_dir().join("example.json")).expect("example.json");
+    text.trim()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .split(',')
+        .map(|v| {
+            let pixel: f32 = v.trim().parse().expect("a pixel value");
+            (pixel * 4.0) as i8
+        })
+        .collect()
+}
+
+#[test]
+fn the_market_registers_digits_under_its_published_id() {
+    let m = &matrix_models()[0];
+    let mut s = Suite::new(&[]);
+    let id = s.register(m, 1, 0);
+    assert_eq!(
+        id,
+        "195b123b87a373c33a385dac21d2f274599fcbaa51a7d8aed97a3aaec9978e95"
+    );
+    assert_eq!(input_for(m).len(), 64);
 }
 
 #[test]
