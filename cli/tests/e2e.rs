@@ -378,40 +378,32 @@ async fn deploy_lifecycle_dispute_refund_and_bad_inputs() {
     );
     assert_eq!(w.trn(&client.address()).await, before);
 
-    // The worker claims the two best-paying jobs, A then B (C pays least).
-    let tx = w
-        .exec(
-            "claim_jobs",
-            &worker,
-            &ExecuteMsg::ClaimJobs {
-                model_id: model_id.clone(),
-                max: 2,
-            },
-        )
-        .await;
-    assert_eq!(job_ids(&tx), vec![a, b]);
-
-    // It posts A correctly and B with a wrong output, in one batch.
+    // The worker claims the best-paying jobs one at a time (A, then B; C pays least) and
+    // posts A correctly and B with a wrong output: one job per message, for the unbatched
+    // gas figures.
     let acts_a = forward(&w.model, &xs[0]).unwrap();
     let acts_b = forward(&w.model, &xs[1]).unwrap();
     let mut wrong_b = acts_b.clone();
     let last = wrong_b.len() - 1;
     wrong_b[last][0] = wrong_b[last][0].wrapping_add(1);
-    let post = ExecuteMsg::PostResults {
-        results: vec![
-            JobResultMsg {
-                job_id: a,
-                output: bytes(acts_a.last().unwrap()),
-                hashes: hex_hashes(&acts_a),
-            },
-            JobResultMsg {
-                job_id: b,
-                output: bytes(&wrong_b[last]),
-                hashes: hex_hashes(&wrong_b),
-            },
-        ],
-    };
-    w.exec("post_results(2)", &worker, &post).await;
+    for (id, acts) in [(a, &acts_a), (b, &wrong_b)] {
+        let claim = ExecuteMsg::ClaimJobs {
+            model_id: model_id.clone(),
+            max: 1,
+        };
+        assert_eq!(
+            job_ids(&w.exec("claim_jobs(1)", &worker, &claim).await),
+            vec![id]
+        );
+        let post = ExecuteMsg::PostResults {
+            results: vec![JobResultMsg {
+                job_id: id,
+                output: bytes(&acts[last]),
+                hashes: hex_hashes(acts),
+            }],
+        };
+        w.exec("post_results(1)", &worker, &post).await;
+    }
     assert_eq!(w.job(a).await.status, JobStatus::Posted);
     w.assert_books_balance().await;
 
