@@ -7,7 +7,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
 use std::time::Duration;
+use tavdun_testkit::{self as testkit, Localnet};
 
 use cosmwasm_std::{Binary, Timestamp, Uint128};
 use serde_json::Value;
@@ -21,53 +23,16 @@ use tavdun_market::msg::{
 };
 use tavdun_market::state::{Dispute, DisputeOutcome, Job, JobInput, JobStatus};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-struct Localnet {
-    data: PathBuf,
-}
-
-impl Localnet {
-    fn start(data: PathBuf) -> Localnet {
-        let net = Localnet { data };
-        net.script("wipe");
-        net.script("start");
-        net
-    }
-
-    fn script(&self, name: &str) {
-        let ok = Command::new(repo().join("localnet").join(name))
-            .env("TAVDUN_LOCALNET_DIR", &self.data)
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "localnet/{name} failed");
-    }
-}
-
-impl Drop for Localnet {
-    fn drop(&mut self) {
-        let _ = Command::new(repo().join("localnet/wipe"))
-            .env("TAVDUN_LOCALNET_DIR", &self.data)
-            .status();
-    }
-}
-
-fn artifacts() -> PathBuf {
-    std::env::var_os("TAVDUN_ARTIFACTS").map_or_else(|| repo().join("artifacts"), PathBuf::from)
-}
-
 /// The shipped digits model; `TAVDUN_E2E_MODEL` names another model directory.
 fn model_dir() -> PathBuf {
-    std::env::var_os("TAVDUN_E2E_MODEL").map_or_else(|| repo().join("models/digits"), PathBuf::from)
+    std::env::var_os("TAVDUN_E2E_MODEL")
+        .map_or_else(|| testkit::repo().join("models/digits"), PathBuf::from)
 }
 
 /// Runs the real `tavdun` binary with `--json` and returns its JSON answer.
 fn tavdun(deployment: &Path, from: &str, args: &[&str]) -> (bool, Value) {
     let out = Command::new(env!("CARGO_BIN_EXE_tavdun"))
-        .current_dir(repo())
+        .current_dir(testkit::repo())
         .args(["--json", "--from", from, "--deployment"])
         .arg(deployment)
         .args(args)
@@ -80,13 +45,8 @@ fn tavdun(deployment: &Path, from: &str, args: &[&str]) -> (bool, Value) {
 }
 
 fn wallet(chain: &ChainClient, name: &str) -> Wallet {
-    let phrase =
-        tavdun_cli::config::test_mnemonic(&repo().join("localnet/accounts.json"), name).unwrap();
-    Wallet::new(
-        chain.clone(),
-        Signer::from_mnemonic(&phrase, "wasm").unwrap(),
-    )
-    .unwrap()
+    let signer = Signer::from_mnemonic(&testkit::mnemonic(name), "wasm").unwrap();
+    Wallet::new(chain.clone(), signer).unwrap()
 }
 
 struct World {
@@ -228,7 +188,7 @@ async fn deploy_lifecycle_dispute_refund_and_bad_inputs() {
     let tmp = std::env::temp_dir().join(format!("tavdun-e2e-{}", std::process::id()));
     let net = Localnet::start(tmp.join("chain"));
     let deployment = tmp.join("deployment.json");
-    let artifacts = artifacts();
+    let artifacts = testkit::artifacts();
 
     // Deploy through the CLI, as a newcomer would.
     let (ok, out) = tavdun(
@@ -509,8 +469,8 @@ async fn deploy_lifecycle_dispute_refund_and_bad_inputs() {
     assert_eq!(w.job(c).await.status, JobStatus::Refunded);
 
     // The node restarts while A's challenge window runs; the clients carry on.
-    net.script("stop");
-    net.script("start");
+    net.stop();
+    net.restart();
     w.assert_books_balance().await;
 
     // A batch of 32 jobs through the whole lifecycle, for the amortised gas figure.

@@ -2,72 +2,17 @@
 //! `localnet/start` (never a mock chain): queries, gas simulation, signing, inclusion,
 //! contract errors, sequence recovery and a node restart in the middle.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
 use serde_json::{json, Value};
 use tavdun_client::{ChainClient, ChainConfig, ClientError, Signer, Wallet};
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn mnemonic(name: &str) -> String {
-    let accounts: Value = serde_json::from_str(
-        &std::fs::read_to_string(repo().join("localnet/accounts.json")).unwrap(),
-    )
-    .unwrap();
-    accounts["accounts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["name"] == name)
-        .unwrap()["mnemonic"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
-/// A local network in its own data directory, stopped and removed on drop.
-struct Localnet {
-    data: PathBuf,
-}
-
-impl Localnet {
-    fn start() -> Localnet {
-        let data = std::env::temp_dir().join(format!("tavdun-client-test-{}", std::process::id()));
-        let net = Localnet { data };
-        net.script("wipe");
-        net.script("start");
-        net
-    }
-
-    fn script(&self, name: &str) {
-        let status = Command::new(repo().join("localnet").join(name))
-            .env("TAVDUN_LOCALNET_DIR", &self.data)
-            .status()
-            .unwrap();
-        assert!(status.success(), "localnet/{name} failed");
-    }
-}
-
-impl Drop for Localnet {
-    fn drop(&mut self) {
-        let _ = Command::new(repo().join("localnet/wipe"))
-            .env("TAVDUN_LOCALNET_DIR", &self.data)
-            .status();
-    }
-}
+use tavdun_testkit::{self as testkit, Localnet};
 
 fn wallet(chain: &ChainClient, name: &str) -> Wallet {
-    let signer = Signer::from_mnemonic(&mnemonic(name), "wasm").unwrap();
+    let signer = Signer::from_mnemonic(&testkit::mnemonic(name), "wasm").unwrap();
     Wallet::new(chain.clone(), signer).unwrap()
 }
 
 fn token_wasm() -> Vec<u8> {
-    let dir = std::env::var_os("TAVDUN_ARTIFACTS")
-        .map_or_else(|| repo().join("artifacts"), PathBuf::from);
-    let path = dir.join("tavdun_token.wasm");
+    let path = testkit::artifacts().join("tavdun_token.wasm");
     std::fs::read(&path).unwrap_or_else(|e| {
         panic!(
             "{} is missing ({e}): run scripts/build-wasm first",
@@ -78,7 +23,8 @@ fn token_wasm() -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_against_a_real_node() {
-    let net = Localnet::start();
+    let dir = std::env::temp_dir().join(format!("tavdun-client-test-{}", std::process::id()));
+    let net = Localnet::start(dir);
     let chain = ChainClient::new(ChainConfig::localnet()).unwrap();
     let deployer = wallet(&chain, "deployer");
     let client1 = wallet(&chain, "client1");
@@ -160,15 +106,12 @@ async fn client_against_a_real_node() {
     assert_eq!(balance["balance"], "7500");
 
     // The node goes away and comes back: the same client carries on.
-    net.script("stop");
+    net.stop();
     let restart = {
-        let data = net.data.clone();
+        let dir = net.dir().to_path_buf();
         tokio::task::spawn_blocking(move || {
             std::thread::sleep(std::time::Duration::from_secs(2));
-            Command::new(repo().join("localnet/start"))
-                .env("TAVDUN_LOCALNET_DIR", data)
-                .status()
-                .unwrap()
+            testkit::script(&dir, "start")
         })
     };
     let during: Value = chain
