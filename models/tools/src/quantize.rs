@@ -41,45 +41,56 @@ pub enum FloatLayer {
     },
 }
 
+/// A weighted layer's float weights and bias.
+type Params<'a> = (&'a [f32], &'a [f32]);
+
 impl FloatLayer {
-    /// The spec layer with the given shift, and the weights and bias when the layer has them.
-    fn spec_layer(&self, shift: u32) -> (Layer, Option<(&[f32], &[f32])>) {
+    /// The spec layer this float layer becomes with the given shift.
+    fn spec_layer(&self, shift: u32) -> Layer {
         match self {
             FloatLayer::Conv2d {
                 kernel,
                 stride,
                 padding,
                 relu,
-                weight,
                 bias,
-            } => (
-                Layer::Conv2d {
-                    filters: bias.len() as u32,
-                    kernel: *kernel,
-                    stride: *stride,
-                    padding: *padding,
-                    shift,
-                    relu: *relu,
-                },
-                Some((weight, bias)),
-            ),
-            FloatLayer::Maxpool2d { size, stride } => (
-                Layer::Maxpool2d {
-                    size: *size,
-                    stride: *stride,
-                },
-                None,
-            ),
-            FloatLayer::Flatten => (Layer::Flatten, None),
-            FloatLayer::Dense { relu, weight, bias } => (
-                Layer::Dense {
-                    units: bias.len() as u32,
-                    shift,
-                    relu: *relu,
-                },
-                Some((weight, bias)),
-            ),
+                ..
+            } => Layer::Conv2d {
+                filters: bias.len() as u32,
+                kernel: *kernel,
+                stride: *stride,
+                padding: *padding,
+                shift,
+                relu: *relu,
+            },
+            FloatLayer::Maxpool2d { size, stride } => Layer::Maxpool2d {
+                size: *size,
+                stride: *stride,
+            },
+            FloatLayer::Flatten => Layer::Flatten,
+            FloatLayer::Dense { relu, bias, .. } => Layer::Dense {
+                units: bias.len() as u32,
+                shift,
+                relu: *relu,
+            },
         }
+    }
+
+    /// Weights and bias, for the layers that have them.
+    fn params(&self) -> Option<Params<'_>> {
+        match self {
+            FloatLayer::Conv2d { weight, bias, .. } | FloatLayer::Dense { weight, bias, .. } => {
+                Some((weight, bias))
+            }
+            FloatLayer::Maxpool2d { .. } | FloatLayer::Flatten => None,
+        }
+    }
+
+    fn relu(&self) -> bool {
+        matches!(
+            self,
+            FloatLayer::Conv2d { relu: true, .. } | FloatLayer::Dense { relu: true, .. }
+        )
     }
 }
 
@@ -105,7 +116,7 @@ const OUTPUT_SATURATION: f64 = 0.0;
 pub fn quantize(target: &Target, layers: &[FloatLayer]) -> anyhow::Result<Model> {
     let last_weighted = layers
         .iter()
-        .rposition(|l| l.spec_layer(0).1.is_some())
+        .rposition(|l| l.params().is_some())
         .context("the network has no weighted layer")?;
     let mut spec_layers = Vec::with_capacity(layers.len());
     let mut weights = Vec::with_capacity(layers.len());
@@ -116,10 +127,9 @@ pub fn quantize(target: &Target, layers: &[FloatLayer]) -> anyhow::Result<Model>
     let mut exp = target.input_exp;
     let mut pending: Vec<Layer> = Vec::new();
     for (i, layer) in layers.iter().enumerate() {
-        let (spec_layer, params) = layer.spec_layer(0);
-        let Some((w, b)) = params else {
-            pending.push(spec_layer.clone());
-            spec_layers.push(spec_layer);
+        let Some((w, b)) = layer.params() else {
+            pending.push(layer.spec_layer(0));
+            spec_layers.push(layer.spec_layer(0));
             weights.push(None);
             continue;
         };
@@ -140,13 +150,13 @@ pub fn quantize(target: &Target, layers: &[FloatLayer]) -> anyhow::Result<Model>
         } else {
             HIDDEN_SATURATION
         };
-        let (shift, outs, out_shape) = calibrate_shift(layer, &lw, &shape, &pending, &acts, budget)
+        let calibrated = calibrate_shift(layer, &lw, &shape, &pending, &acts, budget)
             .with_context(|| format!("calibrating layer {i}"))?;
-        spec_layers.push(layer.spec_layer(shift).0);
+        spec_layers.push(layer.spec_layer(calibrated.shift));
         weights.push(Some(lw));
-        acts = outs;
-        shape = out_shape;
-        exp = acc_exp - shift as i32;
+        acts = calibrated.outputs;
+        shape = calibrated.shape;
+        exp = acc_exp - calibrated.shift as i32;
         pending.clear();
     }
     let spec = ModelSpec {
@@ -176,10 +186,15 @@ fn scale_round(v: f32, exp: i32) -> i64 {
     (f64::from(v) * 2f64.powi(exp)).round() as i64
 }
 
-type Calibrated = (u32, Vec<Vec<i8>>, Vec<u32>);
+/// A layer's calibrated shift, and its int8 outputs on the calibration inputs and their shape,
+/// which the next weighted layer is calibrated on.
+struct Calibrated {
+    shift: u32,
+    outputs: Vec<Vec<i8>>,
+    shape: Vec<u32>,
+}
 
-/// The smallest shift at which at most `budget` of the layer's outputs on `acts` saturate,
-/// with those outputs and their shape. Runs the `pending` unweighted layers and this layer as
+/// The smallest shift at which at most `budget` of the layer's outputs on `acts` saturate. Runs the `pending` unweighted layers and this layer as
 /// one small model through core's executor, so calibration sees exactly what nodes compute.
 fn calibrate_shift(
     layer: &FloatLayer,
@@ -190,13 +205,8 @@ fn calibrate_shift(
     budget: f64,
 ) -> anyhow::Result<Calibrated> {
     for shift in 0..=MAX_SHIFT {
-        let (this, _) = layer.spec_layer(shift);
-        let relu = matches!(
-            this,
-            Layer::Dense { relu: true, .. } | Layer::Conv2d { relu: true, .. }
-        );
         let mut layers = pending.to_vec();
-        layers.push(this);
+        layers.push(layer.spec_layer(shift));
         let weights = std::iter::repeat_n(None, pending.len())
             .chain([Some(lw.clone())])
             .collect();
@@ -226,10 +236,14 @@ fn calibrate_shift(
         let saturated = outs
             .iter()
             .flatten()
-            .filter(|&&y| y == 127 || (!relu && y == -128))
+            .filter(|&&y| y == 127 || (!layer.relu() && y == -128))
             .count();
         if saturated as f64 <= budget * total as f64 {
-            return Ok((shift, outs, out_shape));
+            return Ok(Calibrated {
+                shift,
+                outputs: outs,
+                shape: out_shape,
+            });
         }
     }
     bail!("no shift up to {MAX_SHIFT} keeps the outputs in int8")
