@@ -25,11 +25,15 @@ pub fn requantize(acc: i64, shift: u32, relu: bool) -> i8 {
     }
 }
 
-fn dense_value(row: &[i8], bias: i32, x: &[i8], shift: u32, relu: bool) -> i8 {
-    let acc = row.iter().zip(x).fold(i64::from(bias), |acc, (&w, &v)| {
+/// A dense unit's exact accumulator `bias + sum_i row_i * x_i`, before requantisation.
+pub(crate) fn dense_acc(row: &[i8], bias: i32, x: &[i8]) -> i64 {
+    row.iter().zip(x).fold(i64::from(bias), |acc, (&w, &v)| {
         acc + i64::from(w) * i64::from(v)
-    });
-    requantize(acc, shift, relu)
+    })
+}
+
+fn dense_value(row: &[i8], bias: i32, x: &[i8], shift: u32, relu: bool) -> i8 {
+    requantize(dense_acc(row, bias, x), shift, relu)
 }
 
 /// Where one output value of a windowed layer reads from.

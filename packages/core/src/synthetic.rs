@@ -84,14 +84,7 @@ pub fn mlp(name: &str, dims: &[u32], seed: u64) -> Result<Model, ModelError> {
             .iter()
             .map(|x| {
                 (0..units)
-                    .map(|u| {
-                        lw.row(u, fan_in)
-                            .iter()
-                            .zip(x)
-                            .fold(i64::from(lw.bias[u]), |a, (&w, &v)| {
-                                a + i64::from(w) * i64::from(v)
-                            })
-                    })
+                    .map(|u| crate::exec::dense_acc(lw.row(u, fan_in), lw.bias[u], x))
                     .collect()
             })
             .collect();
