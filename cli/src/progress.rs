@@ -15,13 +15,12 @@ impl Progress {
         Progress(bar)
     }
 
+    /// Starts the next step: the first call names step 1, each later one counts the last done.
     pub fn step(&self, message: &str) {
-        if self.0.message().is_empty() {
-            self.0.set_message(message.to_string());
-        } else {
+        if !self.0.message().is_empty() {
             self.0.inc(1);
-            self.0.set_message(message.to_string());
         }
+        self.0.set_message(message.to_string());
     }
 
     pub fn message(&self, message: &str) {

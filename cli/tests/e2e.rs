@@ -149,9 +149,7 @@ fn job_ids(tx: &TxResult) -> Vec<u64> {
 }
 
 fn inline(input: &[i8]) -> JobInput {
-    JobInput::Inline {
-        data: Binary::new(input.iter().map(|&b| b as u8).collect()),
-    }
+    JobInput::Inline { data: bytes(input) }
 }
 
 fn bytes(v: &[i8]) -> Binary {
