@@ -33,6 +33,7 @@ fn model_dir() -> PathBuf {
 fn tavdun(deployment: &Path, from: &str, args: &[&str]) -> (bool, Value) {
     let out = Command::new(env!("CARGO_BIN_EXE_tavdun"))
         .current_dir(testkit::repo())
+        .env("TAVDUN_GRPC_URL", testkit::grpc_url())
         .args(["--json", "--from", from, "--deployment"])
         .arg(deployment)
         .args(args)
@@ -207,7 +208,11 @@ async fn deploy_lifecycle_dispute_refund_and_bad_inputs() {
     let model_id = hex::encode(model.id());
     assert_eq!(d.models[0].model_id, model_id);
 
-    let chain = ChainClient::new(ChainConfig::localnet()).unwrap();
+    let chain = ChainClient::new(ChainConfig {
+        grpc_url: net.grpc_url(),
+        ..ChainConfig::localnet()
+    })
+    .unwrap();
     let mut w = World {
         chain: chain.clone(),
         d: d.clone(),

@@ -25,7 +25,11 @@ fn token_wasm() -> Vec<u8> {
 async fn client_against_a_real_node() {
     let dir = std::env::temp_dir().join(format!("tavdun-client-test-{}", std::process::id()));
     let net = Localnet::start(dir);
-    let chain = ChainClient::new(ChainConfig::localnet()).unwrap();
+    let chain = ChainClient::new(ChainConfig {
+        grpc_url: net.grpc_url(),
+        ..ChainConfig::localnet()
+    })
+    .unwrap();
     let deployer = wallet(&chain, "deployer");
     let client1 = wallet(&chain, "client1");
 

@@ -30,19 +30,46 @@ pub fn mnemonic(name: &str) -> String {
         .to_string()
 }
 
-/// A one-validator local network on the standard localnet ports (so tests that use it run
-/// one at a time), with its data in `dir`; stopped and deleted on drop.
+fn port_offset() -> u16 {
+    std::env::var("TAVDUN_LOCALNET_PORT_OFFSET")
+        .ok()
+        .map(|v| {
+            v.parse()
+                .expect("TAVDUN_LOCALNET_PORT_OFFSET is a port offset")
+        })
+        .unwrap_or(0)
+}
+
+/// The gRPC endpoint of the network [`Localnet::start`] starts in this process.
+pub fn grpc_url() -> String {
+    format!("http://127.0.0.1:{}", 9090 + port_offset())
+}
+
+/// A one-validator local network with its data in `dir`; stopped and deleted on drop.
+///
+/// It listens on the standard localnet ports shifted by `$TAVDUN_LOCALNET_PORT_OFFSET`
+/// (default 0): tests in one process share the ports, so each test binary starts one network
+/// at a time; two binaries run side by side only with different offsets.
 pub struct Localnet {
     dir: PathBuf,
+    port_offset: u16,
 }
 
 impl Localnet {
     /// Wipes `dir` and starts a fresh chain there; returns once blocks are produced.
     pub fn start(dir: PathBuf) -> Localnet {
-        let net = Localnet { dir };
+        let net = Localnet {
+            dir,
+            port_offset: port_offset(),
+        };
         net.script("wipe");
         net.script("start");
         net
+    }
+
+    /// The validator's gRPC endpoint.
+    pub fn grpc_url(&self) -> String {
+        format!("http://127.0.0.1:{}", 9090 + self.port_offset)
     }
 
     /// Stops the node, keeping its data.
