@@ -18,6 +18,10 @@ pub enum InputSource<'a> {
     File(&'a Path),
     /// A JSON array of real numbers.
     Json(&'a str),
+    /// Real numbers, already parsed.
+    Values(&'a [f32]),
+    /// Raw int8 bytes, already decoded.
+    Raw(&'a [u8]),
 }
 
 /// The int8 input bytes for `model`, quantising real numbers with the model's input spec.
@@ -33,6 +37,8 @@ pub fn read_input(model: &ModelInfo, source: InputSource<'_>) -> Result<Vec<i8>>
             model.spec.input.quant.quantize(&floats(&text)?)
         }
         InputSource::File(path) => read(path)?.into_iter().map(|b| b as i8).collect(),
+        InputSource::Values(values) => model.spec.input.quant.quantize(values),
+        InputSource::Raw(bytes) => bytes.iter().map(|&b| b as i8).collect(),
     };
     if bytes.len() != model.input_len as usize {
         return Err(CliError::Input(format!(
