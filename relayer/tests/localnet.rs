@@ -1,0 +1,320 @@
+//! The relayer over HTTP against a real wasmd node (localnet/start, never a mock chain) with
+//! the market deployed: models listed, bad job requests answered with their typed errors,
+//! API keys and quotas enforced, any job on chain readable, and a job submitted over HTTP,
+//! paid from the relayer's account and followed over HTTP and server-sent events.
+//! One network for the whole binary: the scenarios run in sequence in one test.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use base64::Engine;
+use reqwest::header;
+use serde_json::{json as j, Value};
+use support::{expect_error, json, read_events, Server, TempDir, KEY, TIGHT_KEY};
+use tavdun_cli::amount::parse_trn;
+use tavdun_cli::config::{KeySource, Settings};
+use tavdun_cli::deploy::{self, DeployOptions};
+use tavdun_cli::deployment::Deployment;
+use tavdun_client::{ChainClient, ChainConfig, Signer, Wallet};
+use tavdun_relayer::error::ErrorCode;
+use tavdun_relayer::jobs::{JobResponse, JobState, SubmittedJob};
+use tavdun_relayer::models::ModelList;
+use tavdun_testkit::{self as testkit, Localnet};
+
+fn digits_dir() -> PathBuf {
+    testkit::repo().join("models/digits")
+}
+
+/// The shipped example image (a handwritten 0): 64 pixel values.
+fn example_image() -> Vec<f32> {
+    let text = std::fs::read_to_string(digits_dir().join("example.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+/// `tavdun deploy` as a library call: TRN, the market, the digits model (min fee 0.01 TRN),
+/// every test account (the relayer's included) funded.
+async fn deploy(dir: &Path, grpc_url: &str) -> (Deployment, PathBuf) {
+    let path = dir.join("deployment.json");
+    let settings = Settings {
+        chain: ChainConfig {
+            grpc_url: grpc_url.into(),
+            ..ChainConfig::localnet()
+        },
+        deployment: path.clone(),
+        accounts: testkit::repo().join("localnet/accounts.json"),
+        key: Some(KeySource::TestAccount("deployer".into())),
+    };
+    let opts = DeployOptions {
+        artifacts: testkit::artifacts(),
+        models: vec![digits_dir()],
+        fund: deploy::TEST_ACCOUNTS
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        fund_amount: parse_trn("100000").unwrap(),
+        min_fee: parse_trn("0.01").unwrap(),
+        params: deploy::localnet_params(),
+    };
+    let d = deploy::deploy(&settings, &opts).await.expect("deploy");
+    (d, path)
+}
+
+struct World {
+    s: Server,
+    chain: ChainClient,
+    d: Deployment,
+    digits: String,
+}
+
+impl World {
+    fn wallet(&self, name: &str) -> Wallet {
+        let signer = Signer::from_mnemonic(&testkit::mnemonic(name), "wasm").unwrap();
+        Wallet::new(self.chain.clone(), signer).unwrap()
+    }
+
+    async fn trn(&self, address: &str) -> u128 {
+        let query = cw20::Cw20QueryMsg::Balance {
+            address: address.into(),
+        };
+        let r: cw20::BalanceResponse = self
+            .chain
+            .query(&self.d.token.address, &query)
+            .await
+            .unwrap();
+        r.balance.u128()
+    }
+
+    async fn job(&self, id: u64) -> JobResponse {
+        let response = self.s.get(&format!("/v1/jobs/{id}")).send().await.unwrap();
+        serde_json::from_value(json(response, 200).await).unwrap()
+    }
+
+    async fn submit(&self, key: &str, body: &Value) -> SubmittedJob {
+        let request = self.s.post("/v1/jobs").bearer_auth(key).json(body);
+        let response = request.send().await.unwrap();
+        let location = response.headers().get(header::LOCATION).cloned();
+        let job: SubmittedJob = serde_json::from_value(json(response, 202).await).unwrap();
+        assert_eq!(location.expect("a Location header"), job.url.as_str());
+        job
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn relayer_over_http_on_a_real_chain() {
+    let tmp = TempDir::new("localnet");
+    let net = Localnet::start(tmp.0.join("chain"));
+    let (d, deployment) = deploy(&tmp.0, &net.grpc_url()).await;
+    let s = Server::start(support::config(&tmp.0, &deployment, &net.grpc_url())).await;
+    let chain = ChainClient::new(ChainConfig {
+        grpc_url: net.grpc_url(),
+        ..ChainConfig::localnet()
+    })
+    .unwrap();
+    let w = World {
+        s,
+        chain,
+        digits: d.models[0].model_id.clone(),
+        d,
+    };
+
+    health_and_models(&w).await;
+    bad_job_requests_get_typed_errors(&w).await;
+    keys_and_quotas_are_enforced(&w).await;
+    any_job_on_chain_is_readable(&w).await;
+    a_job_submitted_over_http_is_paid_by_the_relayer_and_streamed(&w).await;
+
+    w.s.stop().await;
+    drop(net);
+}
+
+async fn health_and_models(w: &World) {
+    let health = json(w.s.get("/healthz").send().await.unwrap(), 200).await;
+    assert!(health["chain_height"].as_u64().unwrap() > 0);
+    assert_eq!(health["relayer_address"], w.s.address.as_str());
+    assert_eq!(w.s.address, w.wallet("relayer").address());
+
+    let list: ModelList =
+        serde_json::from_value(json(w.s.get("/v1/models").send().await.unwrap(), 200).await)
+            .unwrap();
+    let [digits] = list.models.as_slice() else {
+        panic!("one model is registered: {list:?}")
+    };
+    assert_eq!(digits.model_id, w.digits);
+    assert_eq!(digits.name, "digits");
+    assert!(digits.active && digits.classifier);
+    assert_eq!(digits.min_fee, "0.01");
+    assert_eq!(digits.min_fee_utrn, "10000");
+    assert_eq!(digits.input_shape, vec![1, 8, 8]);
+    assert_eq!(
+        (digits.input_scale.as_str(), digits.input_zero_point),
+        ("0.25", 0)
+    );
+    assert_eq!(digits.output_shape, vec![10]);
+    assert_eq!(digits.layers, 5);
+}
+
+async fn bad_job_requests_get_typed_errors(w: &World) {
+    let s = &w.s;
+    let post = |body: Value| s.post("/v1/jobs").bearer_auth(KEY).json(&body);
+    let image = example_image();
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+
+    let message = expect_error(
+        post(j!({"model": "no-such-model", "input": {"values": image}})),
+        404,
+        ErrorCode::UnknownModel,
+    )
+    .await;
+    assert!(message.contains("no-such-model"), "{message}");
+    expect_error(
+        post(j!({"model": "ab".repeat(32), "input": {"values": image}})),
+        404,
+        ErrorCode::UnknownModel,
+    )
+    .await;
+    let message = expect_error(
+        post(j!({"model": "digits", "input": {"values": [1.0, 2.0, 3.0]}})),
+        400,
+        ErrorCode::WrongInputLength,
+    )
+    .await;
+    assert!(message.contains("64") && message.contains('3'), "{message}");
+    expect_error(
+        post(j!({"model": w.digits, "input": {"base64": b64(&[0u8; 65])}})),
+        400,
+        ErrorCode::WrongInputLength,
+    )
+    .await;
+    for bad in ["not base64!", "AAA", "AA==AA=="] {
+        expect_error(
+            post(j!({"model": "digits", "input": {"base64": bad}})),
+            400,
+            ErrorCode::BadBase64,
+        )
+        .await;
+    }
+    for bad in ["abc", "-1", "1e3", "0.0000001"] {
+        expect_error(
+            post(j!({"model": "digits", "input": {"values": image}, "fee": bad})),
+            400,
+            ErrorCode::InvalidFee,
+        )
+        .await;
+    }
+    let message = expect_error(
+        post(j!({"model": "digits", "input": {"values": image}, "fee": "0.001"})),
+        400,
+        ErrorCode::FeeBelowMinimum,
+    )
+    .await;
+    assert!(message.contains("0.01"), "{message}");
+    for bad in [0, 1, 365 * 24 * 3600] {
+        expect_error(
+            post(j!({"model": "digits", "input": {"values": image}, "deadline_secs": bad})),
+            400,
+            ErrorCode::InvalidDeadline,
+        )
+        .await;
+    }
+    expect_error(s.get("/v1/jobs/1000000"), 404, ErrorCode::UnknownJob).await;
+    expect_error(s.get("/v1/jobs/1000000/events"), 404, ErrorCode::UnknownJob).await;
+}
+
+async fn keys_and_quotas_are_enforced(w: &World) {
+    let s = &w.s;
+    let body = j!({"model": "digits", "input": {"values": example_image()}});
+    expect_error(s.post("/v1/jobs").json(&body), 401, ErrorCode::Unauthorized).await;
+    expect_error(
+        s.post("/v1/jobs")
+            .bearer_auth("test-key-with-a-large-quotb")
+            .json(&body),
+        401,
+        ErrorCode::Unauthorized,
+    )
+    .await;
+    let mut pricey = body.clone();
+    pricey["fee"] = j!("0.05");
+    let message = expect_error(
+        s.post("/v1/jobs").bearer_auth(TIGHT_KEY).json(&pricey),
+        403,
+        ErrorCode::FeeAboveLimit,
+    )
+    .await;
+    assert!(message.contains("0.02"), "{message}");
+    // The refused request did not use the key's one job per hour.
+    w.submit(TIGHT_KEY, &body).await;
+    let request = s.post("/v1/jobs").bearer_auth(TIGHT_KEY).json(&body);
+    let response = request.try_clone().unwrap().send().await.unwrap();
+    let retry_after: u64 = response.headers()[header::RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (3000..=3600).contains(&retry_after),
+        "Retry-After {retry_after}"
+    );
+    expect_error(request, 429, ErrorCode::QuotaExceeded).await;
+    // Other keys are not affected.
+    w.submit(KEY, &body).await;
+}
+
+async fn any_job_on_chain_is_readable(w: &World) {
+    let client = w.wallet("client1");
+    let input: Vec<i8> = example_image().iter().map(|&p| (p * 4.0) as i8).collect();
+    let id = tavdun_cli::jobs::submit(&client, &w.d, &w.digits, &input, 20_000, 600)
+        .await
+        .unwrap();
+    let job = w.job(id).await;
+    assert_eq!(job.id, id);
+    assert_eq!(job.client, client.address());
+    assert_eq!(job.status, JobState::Open);
+    assert_eq!((job.fee.as_str(), job.fee_utrn.as_str()), ("0.02", "20000"));
+    assert_eq!(job.model_id, w.digits);
+    assert!(job.output.is_none() && job.worker.is_none());
+    let v = &job.verification;
+    assert!(!v.posted && !v.finalized && !v.disputed && !v.slashed);
+    assert!(v.window_ends_at.is_none());
+}
+
+async fn a_job_submitted_over_http_is_paid_by_the_relayer_and_streamed(w: &World) {
+    let before = w.trn(&w.s.address).await;
+    let image = example_image();
+    let submitted = w
+        .submit(
+            KEY,
+            &j!({"model": "digits", "input": {"values": image}, "fee": "0.05"}),
+        )
+        .await;
+    assert_eq!(submitted.model_id, w.digits);
+    assert_eq!(
+        (submitted.fee.as_str(), submitted.fee_utrn.as_str()),
+        ("0.05", "50000")
+    );
+    assert_eq!(submitted.url, format!("/v1/jobs/{}", submitted.job_id));
+    assert_eq!(w.trn(&w.s.address).await, before - 50_000);
+
+    let job = w.job(submitted.job_id).await;
+    assert_eq!(job.client, w.s.address);
+    assert_eq!(job.status, JobState::Open);
+
+    // The same image as base64 int8 is the same input: q = 4 * pixel.
+    let bytes: Vec<u8> = image.iter().map(|&p| (p * 4.0) as u8).collect();
+    let twin = w
+        .submit(
+            KEY,
+            &j!({"model": w.digits, "input": {"base64": base64::engine::general_purpose::STANDARD.encode(bytes)}}),
+        )
+        .await;
+    assert_eq!(w.job(twin.job_id).await.input_hash, job.input_hash);
+
+    // Without a worker the stream shows the open job and stays open.
+    let response = w.s.get(&submitted.events_url).send().await.unwrap();
+    let events = read_events(response, Duration::from_secs(2)).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].event, "job");
+    let streamed: JobResponse = serde_json::from_str(&events[0].data).unwrap();
+    assert_eq!(streamed, job);
+}
