@@ -31,7 +31,8 @@ fn field(field: impl Into<String>, reason: impl Into<String>) -> ConfigError {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// Not `Debug`: it holds the mnemonic and the API keys, which must never reach a log.
+#[derive(Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Address the HTTP server binds (`TAVDUN_RELAYER_LISTEN`).
@@ -90,7 +91,7 @@ pub struct JobsConfig {
     pub poll_interval_ms: u64,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApiKeyConfig {
     /// Who holds the key; shown in logs, never the key itself.

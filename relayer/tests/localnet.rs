@@ -21,6 +21,7 @@ use tavdun_client::{ChainClient, ChainConfig, Signer, Wallet};
 use tavdun_relayer::error::ErrorCode;
 use tavdun_relayer::jobs::{JobResponse, JobState, SubmittedJob};
 use tavdun_relayer::models::ModelList;
+use tavdun_relayer::Config;
 use tavdun_testkit::{self as testkit, Localnet};
 
 fn digits_dir() -> PathBuf {
@@ -106,7 +107,8 @@ async fn relayer_over_http_on_a_real_chain() {
     let tmp = TempDir::new("localnet");
     let net = Localnet::start(tmp.0.join("chain"));
     let (d, deployment) = deploy(&tmp.0, &net.grpc_url()).await;
-    let s = Server::start(support::config(&tmp.0, &deployment, &net.grpc_url())).await;
+    let config = support::config(&tmp.0, &deployment, &net.grpc_url());
+    let s = Server::start(config.clone()).await;
     let chain = ChainClient::new(ChainConfig {
         grpc_url: net.grpc_url(),
         ..ChainConfig::localnet()
@@ -122,7 +124,8 @@ async fn relayer_over_http_on_a_real_chain() {
     health_and_models(&w).await;
     bad_job_requests_get_typed_errors(&w).await;
     keys_and_quotas_are_enforced(&w).await;
-    any_job_on_chain_is_readable(&w).await;
+    let open_job = any_job_on_chain_is_readable(&w).await;
+    stopping_the_server_ends_open_event_streams(config, open_job).await;
     a_job_submitted_over_http_is_paid_by_the_relayer_and_streamed(&w).await;
 
     w.s.stop().await;
@@ -261,7 +264,7 @@ async fn keys_and_quotas_are_enforced(w: &World) {
     w.submit(KEY, &body).await;
 }
 
-async fn any_job_on_chain_is_readable(w: &World) {
+async fn any_job_on_chain_is_readable(w: &World) -> u64 {
     let client = w.wallet("client1");
     let input: Vec<i8> = example_image().iter().map(|&p| (p * 4.0) as i8).collect();
     let id = tavdun_cli::jobs::submit(&client, &w.d, &w.digits, &input, 20_000, 600)
@@ -277,6 +280,24 @@ async fn any_job_on_chain_is_readable(w: &World) {
     let v = &job.verification;
     assert!(!v.posted && !v.finalized && !v.disputed && !v.slashed);
     assert!(v.window_ends_at.is_none());
+    id
+}
+
+async fn stopping_the_server_ends_open_event_streams(config: Config, job_id: u64) {
+    let s = Server::start(config).await;
+    let response = s
+        .get(&format!("/v1/jobs/{job_id}/events"))
+        .send()
+        .await
+        .unwrap();
+    let reader = tokio::spawn(read_events(response, Duration::from_secs(60)));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let started = std::time::Instant::now();
+    s.stop().await;
+    let events = reader.await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].event, "job");
 }
 
 async fn a_job_submitted_over_http_is_paid_by_the_relayer_and_streamed(w: &World) {
