@@ -31,6 +31,13 @@ pub struct ChainClient {
     pub(crate) config: ChainConfig,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockInfo {
+    pub height: u64,
+    /// Block time in seconds since the Unix epoch.
+    pub time: u64,
+}
+
 /// An account's number and next sequence, which every signature commits to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AccountInfo {
@@ -60,17 +67,25 @@ impl ChainClient {
     }
 
     pub async fn latest_height(&self) -> Result<u64> {
+        Ok(self.latest_block().await?.height)
+    }
+
+    /// Height and time of the latest block: the clock the contracts' deadlines run on.
+    pub async fn latest_block(&self) -> Result<BlockInfo> {
         let response = with_retry(&self.config.retry, "latest block", || {
             let mut c = NodeService::new(self.channel.clone());
             async move { c.get_latest_block(GetLatestBlockRequest {}).await }
         })
         .await?;
-        let height = response
-            .into_inner()
-            .sdk_block
-            .and_then(|b| b.header)
-            .map_or(0, |h| h.height);
-        Ok(u64::try_from(height).unwrap_or(0))
+        let header = response.into_inner().sdk_block.and_then(|b| b.header);
+        Ok(BlockInfo {
+            height: header
+                .as_ref()
+                .map_or(0, |h| u64::try_from(h.height).unwrap_or(0)),
+            time: header
+                .and_then(|h| h.time)
+                .map_or(0, |t| u64::try_from(t.seconds).unwrap_or(0)),
+        })
     }
 
     pub async fn account(&self, address: &str) -> Result<AccountInfo> {

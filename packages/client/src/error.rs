@@ -104,14 +104,16 @@ pub(crate) fn expected_sequence(log: &str) -> Option<u64> {
         .ok()
 }
 
-/// A failed smart query reads `... query wasm contract failed: <contract error>: unknown request`
-/// or `Generic error: Querier contract error: <contract error>`.
+/// A failed smart query's status reads `<contract error>: query wasm contract failed: unknown
+/// request` (wasmd v0.61); older nodes put the contract error after the marker instead.
 pub(crate) fn contract_query_message(status: &str) -> Option<String> {
     let marker = "query wasm contract failed";
-    let rest = &status[status.find(marker)? + marker.len()..];
-    let rest = rest.trim_start_matches(':').trim();
-    let rest = rest.strip_suffix(": unknown request").unwrap_or(rest);
-    Some(rest.trim().to_string())
+    let at = status.find(marker)?;
+    let before = status[..at].trim().trim_end_matches(':').trim();
+    let after = status[at + marker.len()..].trim_start_matches(':').trim();
+    let after = after.strip_suffix("unknown request").unwrap_or(after);
+    let after = after.trim().trim_end_matches(':').trim();
+    Some(if before.is_empty() { after } else { before }.to_string())
 }
 
 #[cfg(test)]
@@ -128,6 +130,18 @@ mod tests {
         let sim = "rpc error: code = Unknown desc = failed to execute message; message index: 2: Unauthorized: execute wasm contract failed [CosmWasm/wasmd/x/wasm/keeper/keeper.go:427] With gas wanted: '0' and gas used: '1234' : unknown request";
         assert_eq!(contract_message(sim).as_deref(), Some("Unauthorized"));
         assert_eq!(contract_message("insufficient fees; got: 1stake"), None);
+    }
+
+    #[test]
+    fn query_errors_are_unwrapped() {
+        let v061 = "wasm1xyz is not a bonded worker; bond TRN through a CW20 Send first: query wasm contract failed: unknown request";
+        assert_eq!(
+            contract_query_message(v061).as_deref(),
+            Some("wasm1xyz is not a bonded worker; bond TRN through a CW20 Send first")
+        );
+        let older = "query wasm contract failed: no job 7: unknown request";
+        assert_eq!(contract_query_message(older).as_deref(), Some("no job 7"));
+        assert_eq!(contract_query_message("connection refused"), None);
     }
 
     #[test]

@@ -11,7 +11,7 @@ mod signer;
 mod tx;
 mod wasm;
 
-pub use chain::{AccountInfo, ChainClient};
+pub use chain::{AccountInfo, BlockInfo, ChainClient};
 pub use config::{ChainConfig, GasPrice, RetryPolicy};
 pub use cosmrs::Any;
 pub use error::{ClientError, Result};

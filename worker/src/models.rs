@@ -1,0 +1,135 @@
+//! Models the node serves: weights fetched by URI, verified against the weights root the
+//! market registered, cached on disk under that root, and loaded on the engine once.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tavdun_core::{Leaf, MerkleTree, Model, Proof};
+use tavdun_engine::{Activations, Engine, LoadedModel};
+use tavdun_market::state::ModelInfo;
+use tracing::info;
+
+use crate::error::{Result, WorkerError};
+use crate::fetch::Fetcher;
+use crate::market::Market;
+
+pub struct ServedModel {
+    model: Model,
+    tree: MerkleTree,
+    loaded: LoadedModel,
+}
+
+impl ServedModel {
+    /// Every layer's output for each input, on the engine. The engine blocks its thread for
+    /// the whole batch, so the runtime is told to move other tasks (metrics, signals) away.
+    pub fn run(&self, inputs: &[Vec<i8>]) -> Result<Vec<Activations>> {
+        Ok(tokio::task::block_in_place(|| self.loaded.run(inputs))?)
+    }
+
+    /// The Merkle leaf behind output `unit` of 1-based `layer` and its proof against the
+    /// weights root; `None` for layers without weights.
+    pub fn leaf_and_proof(&self, layer: u32, unit: u32) -> Option<(Leaf, Proof)> {
+        let core_layer = layer.checked_sub(1)? as usize;
+        let leaf_unit = self.model.plan.leaf_unit(core_layer, unit)?;
+        let index = self.model.plan.leaf_index(core_layer, leaf_unit)?;
+        Some((
+            self.model.leaf(core_layer, leaf_unit)?,
+            self.tree.proof(index)?,
+        ))
+    }
+}
+
+pub struct ModelStore {
+    engine: Engine,
+    fetcher: Fetcher,
+    cache_dir: PathBuf,
+    models: HashMap<String, Arc<ServedModel>>,
+}
+
+impl ModelStore {
+    pub fn new(engine: Engine, fetcher: Fetcher, cache_dir: PathBuf) -> ModelStore {
+        ModelStore {
+            engine,
+            fetcher,
+            cache_dir,
+            models: HashMap::new(),
+        }
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    pub fn fetcher(&self) -> &Fetcher {
+        &self.fetcher
+    }
+
+    /// The model, loaded on first use.
+    pub async fn get(&mut self, market: &Market, model_id: &str) -> Result<Arc<ServedModel>> {
+        if let Some(m) = self.models.get(model_id) {
+            return Ok(m.clone());
+        }
+        let info = market.model(model_id).await?;
+        let model = self.weights(&info).await?;
+        let loaded = self.engine.load(&model)?;
+        info!(
+            model = %info.spec.name,
+            model_id,
+            load_ms = loaded.load_time().as_millis() as u64,
+            "model loaded on the engine"
+        );
+        let served = Arc::new(ServedModel {
+            tree: model.weights_tree(),
+            model,
+            loaded,
+        });
+        self.models.insert(model_id.to_string(), served.clone());
+        Ok(served)
+    }
+
+    /// Weights whose Merkle root is the registered one, from the cache or the model's URI.
+    async fn weights(&self, info: &ModelInfo) -> Result<Model> {
+        let root = hex::encode(info.weights_root.0);
+        let cached = self.cache_dir.join(format!("{root}.safetensors"));
+        let parse = |bytes: &[u8]| -> Result<Model> {
+            let plan = info.spec.validate().map_err(|e| WorkerError::Model {
+                model_id: info.model_id.clone(),
+                reason: e.to_string(),
+            })?;
+            let model = Model::from_safetensors(info.spec.clone(), plan, bytes).map_err(|e| {
+                WorkerError::Model {
+                    model_id: info.model_id.clone(),
+                    reason: e.to_string(),
+                }
+            })?;
+            if model.weights_tree().root() != info.weights_root.0 {
+                return Err(WorkerError::WeightsMismatch {
+                    model_id: info.model_id.clone(),
+                    uri: info.weights_uri.clone(),
+                });
+            }
+            Ok(model)
+        };
+        // A cache entry that no longer verifies (disk damage, a hand edit) is fetched again.
+        if let Ok(bytes) = tokio::fs::read(&cached).await {
+            if let Ok(model) = parse(&bytes) {
+                return Ok(model);
+            }
+        }
+        let bytes = self.fetcher.get(&info.weights_uri).await?;
+        let model = parse(&bytes)?;
+        let io = |source| WorkerError::Io {
+            what: format!("caching weights in {}", self.cache_dir.display()),
+            source,
+        };
+        tokio::fs::create_dir_all(&self.cache_dir)
+            .await
+            .map_err(io)?;
+        let tmp = cached.with_extension("tmp");
+        tokio::fs::write(&tmp, &bytes).await.map_err(io)?;
+        tokio::fs::rename(&tmp, &cached).await.map_err(io)?;
+        info!(model_id = %info.model_id, uri = %info.weights_uri, "weights fetched and verified");
+        Ok(model)
+    }
+}

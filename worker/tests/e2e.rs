@@ -1,0 +1,536 @@
+//! End-to-end on a real wasmd node (started by this test with `localnet/start`) with real burn
+//! inference in real `tavdun-worker` processes: three workers, one of which lies at the
+//! output layer, and a verifier. Every honest job is finalized and paid; the liar's results
+//! are challenged, resolved by the one-step check on chain, slashed, and re-run by the others;
+//! a worker killed by SIGKILL right after a claim loses no job once restarted; the chain node
+//! goes away and comes back under the running workers; SIGTERM stops them cleanly; and the
+//! TRN held by every account and the market adds up to the same total from start to end.
+
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use cosmwasm_std::{Binary, Timestamp, Uint128};
+use tavdun_cli::config::{KeySource, Settings};
+use tavdun_cli::deploy::{deploy, localnet_params, DeployOptions, TEST_ACCOUNTS};
+use tavdun_cli::deployment::Deployment;
+use tavdun_client::{ChainClient, ChainConfig, Signer, Wallet};
+use tavdun_core::forward;
+use tavdun_market::msg::{JobRequest, QueryMsg, ReceiveMsg, StatsResponse, WorkerResponse};
+use tavdun_market::state::{EndReason, Job, JobInput, JobStatus};
+use tavdun_models::digits;
+use tavdun_testkit::{self as testkit, Localnet};
+
+const FEE: u128 = 200_000; // 0.2 TRN
+const STAKE: &str = "100";
+
+struct Worker {
+    name: &'static str,
+    config: PathBuf,
+    log: PathBuf,
+    metrics_port: u16,
+    child: Child,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// Writes the node's config and starts `tavdun-worker` on it, logging to `<name>.log`.
+fn start_worker(dir: &Path, name: &'static str, account: &str, extra: &str) -> Worker {
+    let metrics_port = free_port();
+    let config = dir.join(format!("{name}.toml"));
+    let text = format!(
+        r#"deployment = "{deployment}"
+grpc_url = "{grpc}"
+account = "{account}"
+accounts = "{accounts}"
+max_batch = 4
+poll_interval_ms = 300
+cache_dir = "{cache}"
+metrics_addr = "127.0.0.1:{metrics_port}"
+backend = "flex"
+{extra}
+"#,
+        deployment = dir.join("deployment.json").display(),
+        grpc = testkit::grpc_url(),
+        accounts = testkit::repo().join("localnet/accounts.json").display(),
+        cache = dir.join(format!("cache-{name}")).display(),
+    );
+    std::fs::write(&config, text).unwrap();
+    let log = dir.join(format!("{name}.log"));
+    let child = spawn(&config, &log);
+    Worker {
+        name,
+        config,
+        log,
+        metrics_port,
+        child,
+    }
+}
+
+fn spawn(config: &Path, log: &Path) -> Child {
+    let out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
+    Command::new(env!("CARGO_BIN_EXE_tavdun-worker"))
+        .arg("--config")
+        .arg(config)
+        .env("TAVDUN_WORKER_ALLOW_FAULTS", "1")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::from(out.try_clone().unwrap()))
+        .stderr(Stdio::from(out))
+        .spawn()
+        .expect("tavdun-worker starts")
+}
+
+impl Worker {
+    /// Same config, faults removed: the operator restarts the node after a crash.
+    fn restart_without_faults(&mut self) {
+        let text = std::fs::read_to_string(&self.config).unwrap();
+        let kept: String = text
+            .split("[faults]")
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        std::fs::write(&self.config, kept).unwrap();
+        self.child = spawn(&self.config, &self.log);
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    async fn get(&self, path: &str) -> Option<(u16, String)> {
+        let url = format!("http://127.0.0.1:{}{path}", self.metrics_port);
+        let r = reqwest::get(url).await.ok()?;
+        Some((r.status().as_u16(), r.text().await.ok()?))
+    }
+
+    /// A counter or gauge of `/metrics`, summed over its label sets.
+    async fn metric(&self, name: &str) -> f64 {
+        let (_, text) = self.get("/metrics").await.unwrap_or_default();
+        text.lines()
+            .filter(|l| l.starts_with(name) && l[name.len()..].starts_with([' ', '{']))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+
+    fn terminate(&mut self) -> ExitStatus {
+        // SAFETY: kill(2) on a child we started; no memory is involved.
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} ignored SIGTERM; log:\n{}",
+                self.name,
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct World {
+    chain: ChainClient,
+    d: Deployment,
+}
+
+impl World {
+    fn address(name: &str) -> String {
+        Signer::from_mnemonic(&testkit::mnemonic(name), "wasm")
+            .unwrap()
+            .address()
+            .to_string()
+    }
+
+    async fn job(&self, id: u64) -> Job {
+        self.chain
+            .query(&self.d.market.address, &QueryMsg::Job { job_id: id })
+            .await
+            .unwrap()
+    }
+
+    async fn worker(&self, name: &str) -> WorkerResponse {
+        self.chain
+            .query(
+                &self.d.market.address,
+                &QueryMsg::Worker {
+                    address: World::address(name),
+                },
+            )
+            .await
+            .unwrap()
+    }
+
+    async fn trn(&self, address: &str) -> u128 {
+        let r: cw20::BalanceResponse = self
+            .chain
+            .query(
+                &self.d.token.address,
+                &cw20::Cw20QueryMsg::Balance {
+                    address: address.to_string(),
+                },
+            )
+            .await
+            .unwrap();
+        r.balance.u128()
+    }
+
+    /// Every TRN holder: the deployer (also the treasury), the test accounts, the market.
+    async fn balances(&self) -> BTreeMap<String, u128> {
+        let mut all = BTreeMap::new();
+        for name in TEST_ACCOUNTS.iter().chain(&["deployer"]) {
+            all.insert(name.to_string(), self.trn(&World::address(name)).await);
+        }
+        all.insert("market".into(), self.trn(&self.d.market.address).await);
+        all
+    }
+
+    async fn total_supply(&self) -> u128 {
+        let r: cw20::TokenInfoResponse = self
+            .chain
+            .query(&self.d.token.address, &cw20::Cw20QueryMsg::TokenInfo {})
+            .await
+            .unwrap();
+        r.total_supply.u128()
+    }
+
+    /// Submits one digits job per image, all in one transaction (so that they reach the queue
+    /// together); returns the job ids.
+    async fn submit(&self, client: &Wallet, model_id: &str, images: &[Vec<i8>]) -> Vec<u64> {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let jobs = images
+            .iter()
+            .map(|input| JobRequest {
+                model_id: model_id.to_string(),
+                input: JobInput::Inline {
+                    data: Binary::new(input.iter().map(|&b| b as u8).collect()),
+                },
+                fee: Uint128::new(FEE),
+                deadline: Timestamp::from_seconds(now + 3600),
+            })
+            .collect();
+        let fees = FEE * images.len() as u128;
+        let tx = client
+            .cw20_send(
+                &self.d.token.address,
+                &self.d.market.address,
+                fees,
+                &ReceiveMsg::SubmitJobs { jobs },
+            )
+            .await
+            .unwrap();
+        let ids: Vec<u64> = tx
+            .wasm_attributes("job_id")
+            .map(|id| id.parse().unwrap())
+            .collect();
+        assert_eq!(ids.len(), images.len());
+        ids
+    }
+
+    /// Polls until `done` holds for every job, or panics with the jobs' states and the logs.
+    async fn wait_for(
+        &self,
+        ids: &[u64],
+        what: &str,
+        timeout: Duration,
+        workers: &[&Worker],
+        done: impl Fn(&Job) -> bool,
+    ) -> Vec<Job> {
+        let start = Instant::now();
+        loop {
+            let mut jobs = Vec::new();
+            for &id in ids {
+                jobs.push(self.job(id).await);
+            }
+            if jobs.iter().all(&done) {
+                return jobs;
+            }
+            if start.elapsed() > timeout {
+                let states: Vec<_> = jobs.iter().map(|j| (j.id, j.status, &j.worker)).collect();
+                let logs: String = workers
+                    .iter()
+                    .map(|w| format!("\n--- {} ---\n{}", w.name, tail(&w.log_text(), 60)))
+                    .collect();
+                panic!("timed out waiting for {what}: {states:?}{logs}");
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+}
+
+fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+fn digits_dir() -> PathBuf {
+    testkit::repo().join("models/digits")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_workers_one_liar_one_crash_and_a_verifier() {
+    let tmp = std::env::temp_dir().join(format!("tavdun-worker-e2e-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).unwrap();
+    let net = Localnet::start(tmp.join("chain"));
+    let chain_cfg = ChainConfig {
+        grpc_url: net.grpc_url(),
+        ..ChainConfig::localnet()
+    };
+    let settings = Settings {
+        chain: chain_cfg.clone(),
+        deployment: tmp.join("deployment.json"),
+        accounts: testkit::repo().join("localnet/accounts.json"),
+        key: Some(KeySource::TestAccount("deployer".into())),
+    };
+    let d = deploy(
+        &settings,
+        &DeployOptions {
+            artifacts: testkit::artifacts(),
+            models: vec![digits_dir()],
+            fund: TEST_ACCOUNTS.iter().map(|s| s.to_string()).collect(),
+            fund_amount: 1_000_000_000,
+            min_fee: 10_000,
+            params: localnet_params(),
+        },
+    )
+    .await
+    .expect("deploy");
+    let chain = ChainClient::new(chain_cfg).unwrap();
+    let w = World { chain, d };
+    let model_id = w.d.models[0].model_id.clone();
+    let model = tavdun_cli::deploy::load_model(&digits_dir()).unwrap();
+    let client = Wallet::new(
+        w.chain.clone(),
+        Signer::from_mnemonic(&testkit::mnemonic("client1"), "wasm").unwrap(),
+    )
+    .unwrap();
+    let supply = w.total_supply().await;
+    let before = w.balances().await;
+    assert_eq!(
+        before.values().sum::<u128>(),
+        supply,
+        "every holder is counted"
+    );
+
+    // Real images from the held-out split of the shipped data set.
+    let samples = digits::load(&testkit::repo().join(digits::DATA_PATH)).unwrap();
+    let test = digits::split(&samples).test;
+    let quant = &model.spec.input.quant;
+    let images: Vec<Vec<i8>> = test.iter().take(12).map(|s| s.int8_input(quant)).collect();
+    let bond = format!("[bond]\namount = \"{STAKE}\"\n");
+
+    let verifier = start_worker(&tmp, "verifier", "challenger", "roles = [\"verify\"]");
+
+    // Phase 1: a worker dies by SIGKILL right after its claim is included.
+    let mut crasher = start_worker(
+        &tmp,
+        "crasher",
+        "worker2",
+        &format!("{bond}[faults]\ncrash_after_claim = true\n"),
+    );
+    let crashed = w.submit(&client, &model_id, &images[0..3]).await;
+    let status = tokio::task::block_in_place(|| crasher.child.wait()).unwrap();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(libc::SIGKILL),
+        "the crasher died by SIGKILL; log:\n{}",
+        crasher.log_text()
+    );
+    let worker2 = World::address("worker2");
+    w.wait_for(&crashed, "the claims", Duration::from_secs(10), &[], |j| {
+        j.status == JobStatus::Claimed && j.worker.as_ref().map(|a| a.as_str()) == Some(&worker2)
+    })
+    .await;
+
+    // Phase 2: while it is down, the liar (alone) claims and posts three wrong results; the
+    // verifier challenges them and the one-step check on chain slashes the liar.
+    let liar = start_worker(
+        &tmp,
+        "liar",
+        "worker3",
+        &format!("{bond}[faults]\nwrong_output_layer = 4\n"),
+    );
+    let lied = w.submit(&client, &model_id, &images[3..6]).await;
+    w.wait_for(
+        &lied,
+        "the liar to be slashed",
+        Duration::from_secs(120),
+        &[&verifier, &liar],
+        |j| j.failed_attempts >= 1 && j.status == JobStatus::Open,
+    )
+    .await;
+    let liar_state = w.worker("worker3").await;
+    assert_eq!(liar_state.worker.jobs_slashed, 3);
+    assert_eq!(
+        liar_state.worker.stake,
+        Uint128::new(100_000_000 - 3 * 5_000_000),
+        "each wrong result costs its collateral"
+    );
+    assert_eq!(
+        liar_state.worker.tier, 0,
+        "below the tier-1 stake it cannot claim"
+    );
+    for id in &lied {
+        let dispute: tavdun_market::state::Dispute = w
+            .chain
+            .query(&w.d.market.address, &QueryMsg::Dispute { job_id: *id })
+            .await
+            .unwrap();
+        assert_eq!(
+            dispute.layer, 4,
+            "the game found the layer the liar corrupted"
+        );
+        assert!(matches!(
+            dispute.outcome,
+            Some(tavdun_market::state::DisputeOutcome::WorkerSlashed { .. })
+        ));
+    }
+
+    // The crashed worker restarts: it finds its claims on chain and posts them in time.
+    crasher.restart_without_faults();
+    w.wait_for(
+        &crashed,
+        "the restarted worker to post its claimed jobs",
+        Duration::from_secs(60),
+        &[&crasher],
+        |j| j.failed_attempts == 0 && matches!(j.status, JobStatus::Posted | JobStatus::Finalized),
+    )
+    .await;
+
+    // Phase 3: an honest worker joins; the liar's jobs and six new ones are served; the chain
+    // node goes away and comes back under the running workers.
+    let honest = start_worker(&tmp, "honest", "worker1", &bond);
+    let fresh = w.submit(&client, &model_id, &images[6..12]).await;
+    net.stop();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    net.restart();
+    let all_ids: Vec<u64> = crashed.iter().chain(&lied).chain(&fresh).copied().collect();
+    let everyone = [&verifier, &liar, &crasher, &honest];
+    let jobs = w
+        .wait_for(
+            &all_ids,
+            "every job to be finalized",
+            Duration::from_secs(300),
+            &everyone,
+            |j| j.status == JobStatus::Finalized,
+        )
+        .await;
+
+    // Every result is the honest one, computed by core's reference executor.
+    for (job, input) in jobs.iter().zip(&images) {
+        let expected = forward(&model, input).unwrap().pop().unwrap();
+        let output: Vec<i8> = job
+            .result
+            .as_ref()
+            .unwrap()
+            .output
+            .iter()
+            .map(|&b| b as i8)
+            .collect();
+        assert_eq!(output, expected, "job {} carries the honest output", job.id);
+        assert_eq!(job.end_reason, Some(EndReason::ResultAccepted));
+        let worker = job.worker.as_ref().unwrap().to_string();
+        assert_ne!(worker, World::address("worker3"), "no lie was paid");
+    }
+
+    // Earnings are withdrawn by the nodes; the verifier's reward and the liar's loss are exact.
+    let p = localnet_params();
+    let crasher_state = w.worker("worker2").await;
+    let honest_state = w.worker("worker1").await;
+    assert_eq!(
+        crasher_state.worker.jobs_done + honest_state.worker.jobs_done,
+        12
+    );
+    let expired = crasher_state.worker.jobs_expired + honest_state.worker.jobs_expired;
+    let worker_pay = 12 * (FEE - FEE * u128::from(p.protocol_fee_bps) / 10_000);
+    // What worker1 and worker2 hold once paid: their TRN less the stake each bonded, plus pay.
+    let bonded = 2 * 100_000_000;
+    let workers_paid = before["worker1"] + before["worker2"] + worker_pay - bonded;
+    let reward = 3 * p.collateral_per_job.u128() * u128::from(p.challenger_reward_bps) / 10_000;
+    let settled = Instant::now();
+    let after = loop {
+        let after = w.balances().await;
+        let paid = after["worker1"] + after["worker2"];
+        if (paid == workers_paid && after["challenger"] == before["challenger"] + reward)
+            || settled.elapsed() > Duration::from_secs(30)
+        {
+            break after;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    };
+    assert_eq!(after["client1"], before["client1"] - 12 * FEE);
+    assert_eq!(
+        after["worker1"] + after["worker2"],
+        workers_paid,
+        "every finalized job paid its fee less the protocol fee, and the nodes withdrew it"
+    );
+    assert_eq!(after["challenger"], before["challenger"] + reward);
+    assert_eq!(
+        crasher_state.worker.stake.u128() + honest_state.worker.stake.u128(),
+        bonded - u128::from(expired) * p.liveness_penalty.u128()
+    );
+    assert_eq!(after.values().sum::<u128>(), supply, "TRN is conserved");
+    assert_eq!(w.total_supply().await, supply);
+    let stats: StatsResponse = w
+        .chain
+        .query(&w.d.market.address, &QueryMsg::Stats {})
+        .await
+        .unwrap();
+    assert_eq!(
+        stats.held.u128(),
+        after["market"],
+        "the market holds what it owes"
+    );
+
+    // What the nodes report.
+    assert_eq!(verifier.metric("tavdun_worker_challenges_total").await, 6.0); // 3 sent + 3 won
+    assert!(
+        verifier
+            .metric("tavdun_worker_results_verified_total")
+            .await
+            >= 9.0
+    );
+    assert_eq!(liar.metric("tavdun_worker_disputes_total").await, 6.0); // 3 received + 3 lost
+    let posted = crasher.metric("tavdun_worker_jobs_posted_total").await
+        + honest.metric("tavdun_worker_jobs_posted_total").await;
+    assert!(posted >= 12.0, "posted {posted}");
+    assert!(honest.metric("tavdun_worker_inference_seconds_count").await >= 1.0);
+    let (code, body) = honest.get("/health").await.unwrap();
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains(&World::address("worker1")));
+
+    // SIGTERM: each node stops cleanly.
+    let (mut liar, mut honest, mut verifier) = (liar, honest, verifier);
+    for node in [&mut liar, &mut crasher, &mut honest, &mut verifier] {
+        let status = node.terminate();
+        assert!(status.success(), "{} exited with {status}", node.name);
+    }
+    assert!(honest.log_text().contains("stopped"));
+    drop(net);
+}
