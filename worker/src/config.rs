@@ -355,6 +355,14 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_example_is_valid() {
+        let c = parse(include_str!("../worker.example.toml"), &[]).unwrap();
+        assert!(c.executes() && c.verifies());
+        assert_eq!(c.bond, Some((100_000_000, 1)));
+        assert_eq!(c.min_fee, 10_000);
+    }
+
+    #[test]
     fn bad_fields_are_named() {
         assert_eq!(field(parse("", &[])), "mnemonic");
         assert_eq!(

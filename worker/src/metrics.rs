@@ -136,3 +136,39 @@ impl Default for Metrics {
 pub fn trn(micro: u128) -> f64 {
     micro as f64 / 1e6
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The shipped Grafana dashboard only queries metrics this node exports.
+    #[test]
+    fn the_dashboard_reads_exported_metrics() {
+        let m = Metrics::new();
+        m.challenge("sent");
+        m.dispute("received");
+        m.tx_failed("post", "contract");
+        let text = m.encode();
+        let dashboard = include_str!("../../docs/grafana/tavdun-worker.json");
+        let mut names: Vec<&str> = dashboard
+            .match_indices("tavdun_worker_")
+            .map(|(i, _)| {
+                let rest = &dashboard[i..];
+                let end = rest
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .unwrap_or(rest.len());
+                &rest[..end]
+            })
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        assert!(names.len() >= 10, "{names:?}");
+        for name in names {
+            assert!(
+                text.lines().any(|l| l.starts_with(&format!("{name} "))
+                    || l.starts_with(&format!("{name}{{"))),
+                "the dashboard queries {name}, which /metrics does not export:\n{text}"
+            );
+        }
+    }
+}
