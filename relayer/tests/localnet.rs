@@ -1,7 +1,9 @@
 //! The relayer over HTTP against a real wasmd node (localnet/start, never a mock chain) with
 //! the market deployed: models listed, bad job requests answered with their typed errors,
-//! API keys and quotas enforced, any job on chain readable, and a job submitted over HTTP,
-//! paid from the relayer's account and followed over HTTP and server-sent events.
+//! API keys and quotas enforced, any job on chain readable, a job submitted over HTTP and
+//! paid from the relayer's account, and a real worker (in-process) that fetches the model's
+//! weights from the relayer by hash and serves a digit image submitted over HTTP, followed
+//! to its verified prediction over HTTP and server-sent events.
 //! One network for the whole binary: the scenarios run in sequence in one test.
 
 mod support;
@@ -18,11 +20,15 @@ use tavdun_cli::config::{KeySource, Settings};
 use tavdun_cli::deploy::{self, DeployOptions};
 use tavdun_cli::deployment::Deployment;
 use tavdun_client::{ChainClient, ChainConfig, Signer, Wallet};
+use tavdun_market::msg::ExecuteMsg;
 use tavdun_relayer::error::ErrorCode;
-use tavdun_relayer::jobs::{JobResponse, JobState, SubmittedJob};
+use tavdun_relayer::jobs::{Decoded, JobEndReason, JobResponse, JobState, SubmittedJob};
 use tavdun_relayer::models::ModelList;
 use tavdun_relayer::Config;
 use tavdun_testkit::{self as testkit, Localnet};
+use tavdun_worker::config::{BondConfig, FileConfig};
+use tavdun_worker::{CancellationToken, WorkerConfig};
+use tokio::task::JoinHandle;
 
 fn digits_dir() -> PathBuf {
     testkit::repo().join("models/digits")
@@ -127,6 +133,7 @@ async fn relayer_over_http_on_a_real_chain() {
     let open_job = any_job_on_chain_is_readable(&w).await;
     stopping_the_server_ends_open_event_streams(config, open_job).await;
     a_job_submitted_over_http_is_paid_by_the_relayer_and_streamed(&w).await;
+    a_real_worker_serves_a_job_submitted_over_http(&w, &deployment, &tmp.0).await;
 
     w.s.stop().await;
     drop(net);
@@ -285,12 +292,8 @@ async fn any_job_on_chain_is_readable(w: &World) -> u64 {
 
 async fn stopping_the_server_ends_open_event_streams(config: Config, job_id: u64) {
     let s = Server::start(config).await;
-    let response = s
-        .get(&format!("/v1/jobs/{job_id}/events"))
-        .send()
-        .await
-        .unwrap();
-    let reader = tokio::spawn(read_events(response, Duration::from_secs(60)));
+    let events = s.get(&format!("/v1/jobs/{job_id}/events"));
+    let reader = tokio::spawn(read_events(events, Duration::from_secs(60)));
     tokio::time::sleep(Duration::from_secs(1)).await;
     let started = std::time::Instant::now();
     s.stop().await;
@@ -332,10 +335,160 @@ async fn a_job_submitted_over_http_is_paid_by_the_relayer_and_streamed(w: &World
     assert_eq!(w.job(twin.job_id).await.input_hash, job.input_hash);
 
     // Without a worker the stream shows the open job and stays open.
-    let response = w.s.get(&submitted.events_url).send().await.unwrap();
-    let events = read_events(response, Duration::from_secs(2)).await;
+    let events = read_events(w.s.get(&submitted.events_url), Duration::from_secs(2)).await;
     assert_eq!(events.len(), 1, "{events:?}");
     assert_eq!(events[0].event, "job");
     let streamed: JobResponse = serde_json::from_str(&events[0].data).unwrap();
     assert_eq!(streamed, job);
+}
+
+/// A worker node in this process, serving as `worker1` on the CPU backend; it bonds its stake
+/// itself.
+fn start_worker(
+    deployment: &Path,
+    grpc_url: &str,
+    dir: &Path,
+) -> (CancellationToken, JoinHandle<()>) {
+    let file = FileConfig {
+        deployment: Some(deployment.to_path_buf()),
+        grpc_url: Some(grpc_url.into()),
+        account: Some("worker1".into()),
+        accounts: Some(testkit::repo().join("localnet/accounts.json")),
+        poll_interval_ms: Some(300),
+        cache_dir: Some(dir.join("worker-cache")),
+        metrics_addr: Some("off".into()),
+        backend: Some("flex".into()),
+        bond: Some(BondConfig {
+            amount: "200".into(),
+            max_tier: 1,
+        }),
+        ..FileConfig::default()
+    };
+    let config = WorkerConfig::from_file(file, |_| None).expect("worker config");
+    let stop = CancellationToken::new();
+    let node = tokio::spawn(tavdun_worker::run(config, stop.clone()));
+    let task = tokio::spawn(async move {
+        node.await.unwrap().expect("the worker runs until stopped");
+    });
+    (stop, task)
+}
+
+async fn a_real_worker_serves_a_job_submitted_over_http(w: &World, deployment: &Path, dir: &Path) {
+    // The model's weights live in the relayer, and the market points workers there.
+    let weights = std::fs::read(digits_dir().join("weights.safetensors")).unwrap();
+    let response =
+        w.s.put("/v1/blobs")
+            .bearer_auth(KEY)
+            .body(weights)
+            .send()
+            .await
+            .unwrap();
+    let blob = json(response, 201).await;
+    let weights_uri = format!("{}{}", w.s.url, blob["url"].as_str().unwrap());
+    let update = ExecuteMsg::UpdateModel {
+        model_id: w.digits.clone(),
+        active: None,
+        min_fee: None,
+        min_tier: None,
+        weights_uri: Some(weights_uri.clone()),
+    };
+    w.wallet("deployer")
+        .execute_contract(&w.d.market.address, &update)
+        .await
+        .unwrap();
+    let list: ModelList =
+        serde_json::from_value(json(w.s.get("/v1/models").send().await.unwrap(), 200).await)
+            .unwrap();
+    assert_eq!(list.models[0].weights_uri, weights_uri);
+
+    let image = example_image();
+    let submitted = w
+        .submit(
+            KEY,
+            &j!({"model": "digits", "input": {"values": image}, "fee": "0.05"}),
+        )
+        .await;
+    let stream = tokio::spawn(read_events(
+        w.s.get(&submitted.events_url),
+        Duration::from_secs(240),
+    ));
+    let (stop, worker) = start_worker(deployment, &w.chain.config().grpc_url, dir);
+    let events = stream.await.unwrap();
+    stop.cancel();
+    tokio::time::timeout(Duration::from_secs(60), worker)
+        .await
+        .expect("the worker stops within 60 s")
+        .unwrap();
+
+    // Open, (claimed,) posted with its output, finalized: in that order, then `end`.
+    let (last, jobs) = events.split_last().expect("events");
+    assert_eq!(
+        (last.event.as_str(), last.data.as_str()),
+        ("end", "\"finalized\""),
+        "{events:?}"
+    );
+    let jobs: Vec<JobResponse> = jobs
+        .iter()
+        .map(|e| {
+            assert_eq!(e.event, "job", "{events:?}");
+            serde_json::from_str(&e.data).unwrap()
+        })
+        .collect();
+    let states: Vec<JobState> = jobs.iter().map(|j| j.status).collect();
+    let order = [
+        JobState::Open,
+        JobState::Claimed,
+        JobState::Posted,
+        JobState::Finalized,
+    ];
+    assert_eq!(states[0], JobState::Open, "{states:?}");
+    assert!(
+        states.windows(2).all(|p| {
+            let rank = |s| order.iter().position(|o| *o == s).unwrap();
+            rank(p[0]) < rank(p[1])
+        }),
+        "{states:?}"
+    );
+    assert!(
+        states.ends_with(&[JobState::Posted, JobState::Finalized]),
+        "{states:?}"
+    );
+    let posted = &jobs[jobs.len() - 2];
+    let v = &posted.verification;
+    assert!(v.posted && !v.finalized && !v.disputed && !v.slashed);
+    let posted_at = v.posted_at.unwrap();
+    assert_eq!(v.window_ends_at, Some(posted_at + 60));
+
+    // The verified prediction, read back over HTTP: the image is a 0, and the scores are the
+    // reference executor's logits for it.
+    let job = w.job(submitted.job_id).await;
+    assert_eq!(&job, jobs.last().unwrap());
+    assert_eq!(job.status, JobState::Finalized);
+    assert_eq!(job.end_reason, Some(JobEndReason::ResultAccepted));
+    assert_eq!(
+        job.worker.as_deref(),
+        Some(w.wallet("worker1").address().as_str())
+    );
+    let v = &job.verification;
+    assert!(v.posted && v.finalized && !v.disputed && !v.slashed && v.dispute.is_none());
+    let output = job.output.expect("the posted output");
+    let Decoded::Classifier {
+        class_scores,
+        argmax,
+    } = output.decoded
+    else {
+        panic!("digits is a classifier: {:?}", output.decoded)
+    };
+    assert_eq!(argmax, 0);
+    let model = tavdun_cli::deploy::load_model(&digits_dir()).unwrap();
+    let input: Vec<i8> = image.iter().map(|&p| (p * 4.0) as i8).collect();
+    let reference = tavdun_core::forward(&model, &input).unwrap();
+    assert_eq!(&class_scores, reference.last().unwrap());
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(output.raw)
+        .unwrap();
+    assert_eq!(
+        raw,
+        class_scores.iter().map(|&v| v as u8).collect::<Vec<_>>()
+    );
 }

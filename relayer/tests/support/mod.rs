@@ -179,8 +179,11 @@ pub struct SseEvent {
     pub data: String,
 }
 
-/// Reads server-sent events from `response` until the stream closes or `limit` passes.
-pub async fn read_events(mut response: Response, limit: Duration) -> Vec<SseEvent> {
+/// Sends `request` and reads server-sent events until the stream closes or `limit` passes.
+pub async fn read_events(request: RequestBuilder, limit: Duration) -> Vec<SseEvent> {
+    // The client's whole-request timeout would cut a long stream short.
+    let request = request.timeout(limit + Duration::from_secs(10));
+    let mut response = request.send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let content_type = response.headers()[reqwest::header::CONTENT_TYPE].clone();
     assert_eq!(content_type, "text/event-stream");
