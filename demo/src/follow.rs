@@ -122,13 +122,15 @@ impl Tracker {
         before: Option<(JobStatus, Option<String>, Option<u64>)>,
     ) -> anyhow::Result<()> {
         let id = job.id;
+        let label = self.jobs[i].1.label;
         let f = &mut self.jobs[i].1;
         let elapsed = f.submitted.elapsed();
         let prediction = JobView::new(job.clone()).argmax;
         match job.status {
             JobStatus::Claimed => println!("job {id:>3}  claimed by {worker}"),
             JobStatus::Posted => {
-                f.answered.get_or_insert(elapsed);
+                // The last answer before verification is the one that stands.
+                f.answered = Some(elapsed);
                 let p = prediction.unwrap_or(usize::MAX);
                 let mark = if p == usize::from(f.label) { "=" } else { "!=" };
                 println!(
@@ -139,10 +141,12 @@ impl Tracker {
             }
             JobStatus::Disputed => {
                 let d = self.dispute(id).await?;
+                let answer = prediction.map_or_else(|| "-".into(), |p| p.to_string());
                 println!(
-                    "job {id:>3}  CHALLENGED: {} re-ran it and disputes {}'s result from layer {}",
-                    self.names.of(d.challenger.as_str()),
+                    "job {id:>3}  CHALLENGED: {} answered {answer} (label {}); {} re-ran it and disputes the result from layer {}",
                     self.names.of(d.worker.as_str()),
+                    label,
+                    self.names.of(d.challenger.as_str()),
                     d.layer
                 );
             }
@@ -221,7 +225,7 @@ impl Tracker {
         );
         if let (Some(first), Some(last)) = (answered.first(), answered.last()) {
             println!(
-                "first answer after submission: median {:.1} s (min {first:.1} s, max {last:.1} s); each result is final once its challenge window closes",
+                "answer that stood, after submission: median {:.1} s (min {first:.1} s, max {last:.1} s); each result is final once its challenge window closes",
                 answered[answered.len() / 2]
             );
         }

@@ -49,10 +49,7 @@ impl Node {
             match (&dispute.revealed, dispute.resolve_deadline) {
                 (None, _) if self.faults.withholds_reveal() => {}
                 (None, _) if self.now <= dispute.reveal_deadline.seconds() => {
-                    let job = self.market.job(job_id).await?;
-                    let served = self.models.get(&self.market, &job.model_id).await?;
-                    let input = self.input(&job).await?;
-                    let mut acts = served.run(&[input])?.remove(0);
+                    let (_, mut acts) = self.rerun(job_id).await?;
                     // The same (possibly faulty) computation as the post, so the reveal
                     // matches the hash this node committed to.
                     self.faults.corrupt(&mut acts);

@@ -2,8 +2,6 @@
 //! every result of the batch in one transaction, finalize once the windows close.
 
 use std::collections::BTreeMap;
-use std::time::Instant;
-
 use tavdun_core::{activation_hashes, HexHash};
 use tavdun_market::msg::{ExecuteMsg, JobResultMsg};
 use tavdun_market::state::{Job, JobStatus};
@@ -20,7 +18,9 @@ impl Node {
     pub(crate) async fn claim_and_run(&mut self) -> Result<()> {
         let me = self.market.me();
         let Some(worker) = self.market.worker(&me).await? else {
-            warn!("not bonded: nothing can be claimed (configure [bond] or bond with `tavdun worker bond`)");
+            if !std::mem::replace(&mut self.warned_unbonded, true) {
+                warn!("not bonded: nothing can be claimed (configure [bond] or bond with `tavdun worker bond`)");
+            }
             return Ok(());
         };
         let collateral = self.params.collateral_per_job.u128().max(1);
@@ -97,28 +97,11 @@ impl Node {
     /// Runs one model's batch and posts its results; jobs whose post failed stay in
     /// `unposted` if the chain says they are still this node's to post.
     async fn run_and_post(&mut self, model_id: &str, jobs: Vec<Job>) -> Result<()> {
-        let served = self.models.get(&self.market, model_id).await?;
-        let mut runnable = Vec::with_capacity(jobs.len());
-        let mut inputs = Vec::with_capacity(jobs.len());
-        for job in jobs {
-            match self.input(&job).await {
-                Ok(input) => {
-                    inputs.push(input);
-                    runnable.push(job);
-                }
-                // Nothing to run: the claim expires and the job returns to the queue.
-                Err(e) => warn!(job_id = job.id, error = %e, "cannot read the job's input"),
-            }
-        }
-        if runnable.is_empty() {
-            return Ok(());
-        }
-        let started = Instant::now();
-        let activations = served.run(&inputs)?;
-        self.record_batch(runnable.len(), started);
-        let results: Vec<JobResultMsg> = runnable
+        let batch = self.run_jobs(model_id, jobs).await?;
+        let results: Vec<JobResultMsg> = batch
+            .jobs
             .iter()
-            .zip(activations)
+            .zip(batch.activations)
             .map(|(job, mut acts)| {
                 self.faults.corrupt(&mut acts);
                 JobResultMsg {

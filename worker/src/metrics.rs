@@ -165,8 +165,9 @@ mod tests {
         assert!(names.len() >= 10, "{names:?}");
         for name in names {
             assert!(
-                text.lines().any(|l| l.starts_with(&format!("{name} "))
-                    || l.starts_with(&format!("{name}{{"))),
+                text.lines()
+                    .any(|l| l.starts_with(&format!("{name} "))
+                        || l.starts_with(&format!("{name}{{"))),
                 "the dashboard queries {name}, which /metrics does not export:\n{text}"
             );
         }

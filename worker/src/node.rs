@@ -10,7 +10,7 @@ use std::time::Instant;
 use tavdun_cli::deployment::Deployment;
 use tavdun_client::{ChainClient, ChainConfig, Signer, TxResult, Wallet};
 use tavdun_core::activation_hash;
-use tavdun_engine::{Engine, EngineConfig};
+use tavdun_engine::{Activations, Engine, EngineConfig};
 use tavdun_market::msg::JobFilter;
 use tavdun_market::msg::{ExecuteMsg, Params, ReceiveMsg};
 use tavdun_market::state::{Hardware, Job, JobInput, JobStatus};
@@ -24,7 +24,7 @@ use crate::fetch::Fetcher;
 use crate::http::{self, Health};
 use crate::market::Market;
 use crate::metrics::{trn, Metrics};
-use crate::models::ModelStore;
+use crate::models::{ModelStore, ServedModel};
 
 /// Largest weights file or input blob the node fetches.
 const MAX_FETCH_BYTES: u64 = 512 << 20;
@@ -44,6 +44,7 @@ pub struct Node {
     pub(crate) now: u64,
     last_housekeeping: u64,
     ready: bool,
+    pub(crate) warned_unbonded: bool,
     deployment: Deployment,
 
     /// Claimed by this node and not posted yet (a failed post, or found on restart).
@@ -120,6 +121,7 @@ pub async fn run(cfg: WorkerConfig, shutdown: CancellationToken) -> Result<()> {
         now: 0,
         last_housekeeping: 0,
         ready: false,
+        warned_unbonded: false,
         deployment,
         unposted: BTreeMap::new(),
         posted: BTreeMap::new(),
@@ -368,14 +370,52 @@ impl Node {
         result
     }
 
-    /// Seconds the engine took, for the latency metrics.
-    pub(crate) fn record_batch(&self, jobs: usize, started: Instant) {
+    /// Runs one model's jobs as one batch on the engine. A job whose input cannot be read is
+    /// left out with a warning (if it was claimed, the claim expires and the job is served
+    /// again). Returns the jobs run, their inputs and their activations, in the same order.
+    pub(crate) async fn run_jobs(&mut self, model_id: &str, jobs: Vec<Job>) -> Result<Batch> {
+        let served = self.models.get(&self.market, model_id).await?;
+        let mut batch = Batch::default();
+        for job in jobs {
+            match self.input(&job).await {
+                Ok(input) => {
+                    batch.inputs.push(input);
+                    batch.jobs.push(job);
+                }
+                Err(e) => warn!(job_id = job.id, error = %e, "cannot read the job's input"),
+            }
+        }
+        if batch.jobs.is_empty() {
+            return Ok(batch);
+        }
+        let started = Instant::now();
+        batch.activations = served.run(&batch.inputs)?;
         let secs = started.elapsed().as_secs_f64();
-        self.metrics.batch_size.observe(jobs as f64);
-        for _ in 0..jobs {
+        self.metrics.batch_size.observe(batch.jobs.len() as f64);
+        for _ in &batch.jobs {
             self.metrics.inference_seconds.observe(secs);
         }
+        Ok(batch)
     }
+
+    /// Runs one job again (for a reveal or a resolve): its model and every layer's output.
+    pub(crate) async fn rerun(&mut self, job_id: u64) -> Result<(Arc<ServedModel>, Activations)> {
+        let job = self.market.job(job_id).await?;
+        let served = self.models.get(&self.market, &job.model_id).await?;
+        let input = self.input(&job).await?;
+        let acts = served.run(&[input])?.pop().ok_or(WorkerError::Job {
+            job_id,
+            reason: "the engine returned no activations".into(),
+        })?;
+        Ok((served, acts))
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct Batch {
+    pub jobs: Vec<Job>,
+    pub inputs: Vec<Vec<i8>>,
+    pub activations: Vec<Activations>,
 }
 
 fn truncate(s: &str, max: usize) -> String {

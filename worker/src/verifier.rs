@@ -4,7 +4,6 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::hash::BuildHasher;
-use std::time::Instant;
 
 use tavdun_core::{activation_hashes, HexHash};
 use tavdun_market::msg::{ExecuteMsg, ReceiveMsg};
@@ -47,25 +46,8 @@ impl Node {
     }
 
     async fn check_batch(&mut self, model_id: &str, jobs: Vec<Job>) -> Result<()> {
-        let served = self.models.get(&self.market, model_id).await?;
-        let mut runnable = Vec::with_capacity(jobs.len());
-        let mut inputs = Vec::with_capacity(jobs.len());
-        for job in jobs {
-            match self.input(&job).await {
-                Ok(input) => {
-                    inputs.push(input);
-                    runnable.push(job);
-                }
-                Err(e) => warn!(job_id = job.id, error = %e, "cannot read the input to verify"),
-            }
-        }
-        if runnable.is_empty() {
-            return Ok(());
-        }
-        let started = Instant::now();
-        let activations = served.run(&inputs)?;
-        self.record_batch(runnable.len(), started);
-        for ((job, input), acts) in runnable.iter().zip(&inputs).zip(activations) {
+        let batch = self.run_jobs(model_id, jobs).await?;
+        for ((job, input), acts) in batch.jobs.iter().zip(&batch.inputs).zip(batch.activations) {
             let ours: Vec<HexHash> = activation_hashes(&acts).into_iter().map(HexHash).collect();
             let theirs = job.result.as_ref().map_or(&[][..], |r| r.hashes.as_slice());
             let Some(first) = ours.iter().zip(theirs).position(|(a, b)| a != b) else {
@@ -128,10 +110,7 @@ impl Node {
                     }
                 }
                 (Some(revealed), Some(deadline)) if self.now <= deadline.seconds() => {
-                    let job = self.market.job(job_id).await?;
-                    let served = self.models.get(&self.market, &job.model_id).await?;
-                    let input = self.input(&job).await?;
-                    let acts = served.run(&[input])?.remove(0);
+                    let (served, acts) = self.rerun(job_id).await?;
                     let layer = dispute.layer.checked_sub(1).map(|i| i as usize);
                     let Some(ours) = layer.and_then(|i| acts.get(i)) else {
                         continue;
