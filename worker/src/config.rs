@@ -40,6 +40,8 @@ pub struct FileConfig {
     pub deployment: Option<PathBuf>,
     /// gRPC endpoint; defaults to the deployment's.
     pub grpc_url: Option<String>,
+    /// Gas price in the chain's fee denom, e.g. `"0.025"` (default: the local network's).
+    pub gas_price: Option<String>,
     /// The operator key. Prefer `$TAVDUN_WORKER_MNEMONIC` to writing it in a file.
     pub mnemonic: Option<String>,
     /// A test account of `accounts` (localnet only).
@@ -112,6 +114,7 @@ pub enum Key {
 pub struct WorkerConfig {
     pub deployment: PathBuf,
     pub grpc_url: Option<String>,
+    pub gas_price: Option<String>,
     pub key: Key,
     pub roles: Vec<Role>,
     pub models: Vec<String>,
@@ -163,6 +166,9 @@ impl WorkerConfig {
         }
         if let Some(v) = var("GRPC_URL") {
             f.grpc_url = Some(v);
+        }
+        if let Some(v) = var("GAS_PRICE") {
+            f.gas_price = Some(v);
         }
         if let Some(v) = var("MNEMONIC") {
             f.mnemonic = Some(v);
@@ -289,6 +295,7 @@ impl WorkerConfig {
                 .deployment
                 .unwrap_or_else(|| PathBuf::from("localnet/data/deployment.json")),
             grpc_url: f.grpc_url,
+            gas_price: f.gas_price,
             key,
             roles,
             models: f.models.unwrap_or_default(),
@@ -343,10 +350,12 @@ mod tests {
             &[
                 ("TAVDUN_WORKER_ROLES", "execute, verify"),
                 ("TAVDUN_WORKER_METRICS_ADDR", "off"),
+                ("TAVDUN_WORKER_GAS_PRICE", "0.025"),
             ],
         )
         .unwrap();
         assert!(c.executes() && c.verifies());
+        assert_eq!(c.gas_price.as_deref(), Some("0.025"));
         assert_eq!(c.min_fee, 250_000);
         assert_eq!(c.max_batch, 16);
         assert_eq!(c.metrics_addr, None);

@@ -64,13 +64,15 @@ pub struct Node {
 /// Runs a node until `shutdown`: then it finishes the batch in hand, posts it, and returns.
 pub async fn run(cfg: WorkerConfig, shutdown: CancellationToken) -> Result<()> {
     let deployment = Deployment::load(&cfg.deployment)?;
+    let defaults = ChainConfig::localnet();
     let chain_cfg = ChainConfig {
         grpc_url: cfg
             .grpc_url
             .clone()
             .unwrap_or_else(|| deployment.grpc_url.clone()),
         chain_id: deployment.chain_id.clone(),
-        ..ChainConfig::localnet()
+        gas_price: cfg.gas_price.clone().unwrap_or(defaults.gas_price.clone()),
+        ..defaults
     };
     let mnemonic = match &cfg.key {
         Key::Mnemonic(m) => m.clone(),
