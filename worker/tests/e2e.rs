@@ -1,10 +1,11 @@
 //! End-to-end on a real wasmd node (started by this test with `localnet/start`) with real burn
-//! inference in real `tavdun-worker` processes: three workers, one of which lies at the
-//! output layer, and a verifier. Every honest job is finalized and paid; the liar's results
-//! are challenged, resolved by the one-step check on chain, slashed, and re-run by the others;
-//! a worker killed by SIGKILL right after a claim loses no job once restarted; the chain node
-//! goes away and comes back under the running workers; SIGTERM stops them cleanly; and the
-//! TRN held by every account and the market adds up to the same total from start to end.
+//! inference in real `tavdun-worker` processes: a worker killed by SIGKILL right after its
+//! claim, two liars (one answers its challenges and loses the one-step check on chain, one
+//! stays silent and loses by timeout), an honest worker and a verifier. Every job ends
+//! finalized with the honest output and paid; the liars are slashed and their jobs re-run by
+//! the others; the crashed worker's jobs are posted after its restart; the chain node goes
+//! away and comes back under the running nodes; SIGTERM stops them cleanly; and the TRN held by
+//! every account and the market adds up to the same total from start to end.
 
 use std::collections::BTreeMap;
 use std::net::TcpListener;
@@ -412,6 +413,28 @@ async fn three_workers_one_liar_one_crash_and_a_verifier() {
         ));
     }
 
+    // Phase 2b: a second liar, which also withholds its reveals, takes the same three jobs
+    // back from the queue; the verifier challenges them, waits out the reveal period and
+    // claims the timeout, which slashes the silent worker (checked once everything is final).
+    let silent = start_worker(
+        &tmp,
+        "silent",
+        "client2",
+        &format!("{bond}[faults]\nwrong_output_layer = 5\nwithhold_reveal = true\n"),
+    );
+    let client2 = World::address("client2");
+    w.wait_for(
+        &lied,
+        "the silent liar's results to be challenged",
+        Duration::from_secs(60),
+        &[&verifier, &silent],
+        |j| {
+            j.status == JobStatus::Disputed
+                && j.worker.as_ref().map(|a| a.as_str()) == Some(&client2)
+        },
+    )
+    .await;
+
     // The crashed worker restarts: it finds its claims on chain and posts them in time.
     crasher.restart_without_faults();
     w.wait_for(
@@ -431,7 +454,7 @@ async fn three_workers_one_liar_one_crash_and_a_verifier() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     net.restart();
     let all_ids: Vec<u64> = crashed.iter().chain(&lied).chain(&fresh).copied().collect();
-    let everyone = [&verifier, &liar, &crasher, &honest];
+    let everyone = [&verifier, &liar, &silent, &crasher, &honest];
     let jobs = w
         .wait_for(
             &all_ids,
@@ -457,6 +480,7 @@ async fn three_workers_one_liar_one_crash_and_a_verifier() {
         assert_eq!(job.end_reason, Some(EndReason::ResultAccepted));
         let worker = job.worker.as_ref().unwrap().to_string();
         assert_ne!(worker, World::address("worker3"), "no lie was paid");
+        assert_ne!(worker, client2, "no lie was paid");
     }
 
     // Earnings are withdrawn by the nodes; the verifier's reward and the liar's loss are exact.
@@ -472,7 +496,26 @@ async fn three_workers_one_liar_one_crash_and_a_verifier() {
     // What worker1 and worker2 hold once paid: their TRN less the stake each bonded, plus pay.
     let bonded = 2 * 100_000_000;
     let workers_paid = before["worker1"] + before["worker2"] + worker_pay - bonded;
-    let reward = 3 * p.collateral_per_job.u128() * u128::from(p.challenger_reward_bps) / 10_000;
+    let reward = 6 * p.collateral_per_job.u128() * u128::from(p.challenger_reward_bps) / 10_000;
+    let silent_state = w.worker("client2").await;
+    assert_eq!(silent_state.worker.jobs_slashed, 3);
+    assert_eq!(
+        silent_state.worker.stake.u128(),
+        100_000_000 - 3 * 5_000_000
+    );
+    for id in &lied {
+        let dispute: tavdun_market::state::Dispute = w
+            .chain
+            .query(&w.d.market.address, &QueryMsg::Dispute { job_id: *id })
+            .await
+            .unwrap();
+        assert_eq!(dispute.worker.as_str(), client2);
+        assert_eq!(
+            dispute.outcome,
+            Some(tavdun_market::state::DisputeOutcome::RevealWithheld),
+            "silence loses"
+        );
+    }
     let settled = Instant::now();
     let after = loop {
         let after = w.balances().await;
@@ -509,7 +552,10 @@ async fn three_workers_one_liar_one_crash_and_a_verifier() {
     );
 
     // What the nodes report.
-    assert_eq!(verifier.metric("tavdun_worker_challenges_total").await, 6.0); // 3 sent + 3 won
+    assert_eq!(
+        verifier.metric("tavdun_worker_challenges_total").await,
+        12.0
+    ); // 6 sent + 6 won
     assert!(
         verifier
             .metric("tavdun_worker_results_verified_total")
@@ -517,6 +563,7 @@ async fn three_workers_one_liar_one_crash_and_a_verifier() {
             >= 9.0
     );
     assert_eq!(liar.metric("tavdun_worker_disputes_total").await, 6.0); // 3 received + 3 lost
+    assert_eq!(silent.metric("tavdun_worker_disputes_total").await, 6.0);
     let posted = crasher.metric("tavdun_worker_jobs_posted_total").await
         + honest.metric("tavdun_worker_jobs_posted_total").await;
     assert!(posted >= 12.0, "posted {posted}");
@@ -526,8 +573,14 @@ async fn three_workers_one_liar_one_crash_and_a_verifier() {
     assert!(body.contains(&World::address("worker1")));
 
     // SIGTERM: each node stops cleanly.
-    let (mut liar, mut honest, mut verifier) = (liar, honest, verifier);
-    for node in [&mut liar, &mut crasher, &mut honest, &mut verifier] {
+    let (mut liar, mut silent, mut honest, mut verifier) = (liar, silent, honest, verifier);
+    for node in [
+        &mut liar,
+        &mut silent,
+        &mut crasher,
+        &mut honest,
+        &mut verifier,
+    ] {
         let status = node.terminate();
         assert!(status.success(), "{} exited with {status}", node.name);
     }
