@@ -4,6 +4,8 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use tavdun_cli::config::test_mnemonic;
+use tavdun_cli::deploy::TEST_ACCOUNTS;
 use tavdun_cli::deployment::Deployment;
 use tavdun_cli::jobs::JobView;
 use tavdun_client::{ChainClient, Signer};
@@ -15,13 +17,13 @@ pub struct Names(HashMap<String, String>);
 
 impl Names {
     pub fn from_accounts(accounts: &Path) -> anyhow::Result<Names> {
-        let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(accounts)?)?;
         let mut names = HashMap::new();
-        for a in doc["accounts"].as_array().into_iter().flatten() {
-            if let (Some(name), Some(m)) = (a["name"].as_str(), a["mnemonic"].as_str()) {
-                let address = Signer::from_mnemonic(m, "wasm")?.address().to_string();
-                names.insert(address, name.to_string());
-            }
+        for name in TEST_ACCOUNTS.iter().chain(&["deployer"]) {
+            let mnemonic = test_mnemonic(accounts, name)?;
+            let address = Signer::from_mnemonic(&mnemonic, "wasm")?
+                .address()
+                .to_string();
+            names.insert(address, name.to_string());
         }
         Ok(Names(names))
     }

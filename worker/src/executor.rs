@@ -178,25 +178,30 @@ impl Node {
             .worker
             .as_ref()
             .is_some_and(|w| w.as_str() == self.market.me());
-        if !mine {
-            return Ok(());
+        if mine {
+            self.track(job);
         }
+        Ok(())
+    }
+
+    /// Files one of this node's jobs under what it still owes for it: a post, a
+    /// finalization, or an answer to a challenge. Terminal and open jobs owe nothing.
+    pub(crate) fn track(&mut self, job: Job) {
         match job.status {
             JobStatus::Claimed => {
-                self.unposted.insert(job_id, job);
+                self.unposted.insert(job.id, job);
             }
             JobStatus::Posted => {
                 let ends = job
                     .result
                     .as_ref()
                     .map_or(0, |r| r.challenge_ends.seconds());
-                self.posted.insert(job_id, ends);
+                self.posted.insert(job.id, ends);
             }
             JobStatus::Disputed => {
-                self.defending.insert(job_id);
+                self.defending.insert(job.id);
             }
             _ => {}
         }
-        Ok(())
     }
 }

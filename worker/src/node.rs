@@ -227,22 +227,7 @@ impl Node {
             self.ensure_bond().await?;
             let me = self.market.me();
             for job in self.market.jobs(JobFilter::Worker(me)).await? {
-                match job.status {
-                    JobStatus::Claimed => {
-                        self.unposted.insert(job.id, job);
-                    }
-                    JobStatus::Posted => {
-                        let ends = job
-                            .result
-                            .as_ref()
-                            .map_or(0, |r| r.challenge_ends.seconds());
-                        self.posted.insert(job.id, ends);
-                    }
-                    JobStatus::Disputed => {
-                        self.defending.insert(job.id);
-                    }
-                    _ => {}
-                }
+                self.track(job);
             }
         }
         if self.cfg.verifies() {
