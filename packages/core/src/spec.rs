@@ -142,6 +142,17 @@ impl Plan {
     pub fn output(&self) -> Shape {
         self.layers.last().map_or(self.input, |l| l.output)
     }
+
+    /// Multiply-adds of one inference, counted as two operations each (the usual FLOP
+    /// convention, so figures compare with float peers); pooling, bias and requantisation
+    /// are not counted.
+    pub fn flops(&self) -> u64 {
+        self.layers
+            .iter()
+            .filter(|lp| lp.leaves > 0)
+            .map(|lp| 2 * u64::from(lp.fan_in) * lp.output.len() as u64)
+            .sum()
+    }
 }
 
 impl ModelSpec {
