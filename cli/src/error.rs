@@ -1,49 +1,39 @@
 use std::path::PathBuf;
 
+use tavdun_sdk::SdkError;
 use thiserror::Error;
 
 /// Why a command could not do its work; each message says what to do next.
 #[derive(Debug, Error)]
 pub enum CliError {
-    #[error("cannot read {path}: {source}")]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("cannot write {path}: {source}")]
-    Write {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("{path} is not valid: {reason}")]
-    Parse { path: PathBuf, reason: String },
-    #[error("config: {field}: {reason}")]
-    Config { field: &'static str, reason: String },
+    #[error(transparent)]
+    Sdk(#[from] SdkError),
+    #[error("cannot read {path}: {reason}")]
+    Settings { path: PathBuf, reason: String },
     #[error("no signing key: pass --from <test account> or set TAVDUN_MNEMONIC")]
     NoKey,
-    #[error("no deployment at {0}: run `tavdun deploy` first")]
-    NoDeployment(PathBuf),
-    #[error("invalid input: {0}")]
-    Input(String),
-    #[error("model: {0}")]
-    Model(#[from] tavdun_core::ModelError),
-    #[error(transparent)]
-    Chain(#[from] tavdun_client::ClientError),
-    #[error("job {job_id} did not finish within {seconds} s (last status {status})")]
-    WaitTimeout {
-        job_id: u64,
-        seconds: u64,
-        status: String,
-    },
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl From<tavdun_sdk::client::ClientError> for CliError {
+    fn from(e: tavdun_sdk::client::ClientError) -> CliError {
+        CliError::Sdk(e.into())
+    }
+}
+
+impl CliError {
+    /// A short, stable word for `--json` error output.
+    pub fn code(&self) -> &'static str {
+        use tavdun_sdk::client::ClientError;
+        match self {
+            CliError::Sdk(SdkError::Chain(ClientError::Contract { .. })) => "contract",
+            CliError::Sdk(SdkError::Chain(_)) => "chain",
+            CliError::Sdk(SdkError::Input(_) | SdkError::Amount(_)) | CliError::Usage(_) => "input",
+            CliError::Sdk(SdkError::NotFound { .. }) => "not_found",
+            _ => "error",
+        }
+    }
 }
 
 pub type Result<T> = std::result::Result<T, CliError>;
-
-pub fn read(path: &std::path::Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|source| CliError::Read {
-        path: path.to_path_buf(),
-        source,
-    })
-}

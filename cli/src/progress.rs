@@ -15,11 +15,10 @@ impl Progress {
         Progress(bar)
     }
 
-    /// Starts the next step: the first call names step 1, each later one counts the last done.
-    pub fn step(&self, message: &str) {
-        if !self.0.message().is_empty() {
-            self.0.inc(1);
-        }
+    /// Shows step `number` (1-based) of `of` as under way.
+    pub fn step(&self, number: usize, of: usize, message: &str) {
+        self.0.set_length(of as u64);
+        self.0.set_position(number.saturating_sub(1) as u64);
         self.0.set_message(message.to_string());
     }
 

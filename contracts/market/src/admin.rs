@@ -1,11 +1,10 @@
 use cosmwasm_std::{DepsMut, MessageInfo, Response, Uint128};
 
+use tavdun_market_api::{Config, InstantiateMsg, MigrateMsg, Params, Totals};
+
 use crate::error::ContractError;
 use crate::ledger;
-use crate::msg::{InstantiateMsg, MigrateMsg, Params};
-use crate::state::{
-    Config, Totals, CONFIG, MODEL_COUNT, NEXT_JOB_ID, PENDING_ADMIN, TIER_COUNTS, TOTALS,
-};
+use crate::state::{CONFIG, MODEL_COUNT, NEXT_JOB_ID, PENDING_ADMIN, TIER_COUNTS, TOTALS};
 
 pub const CONTRACT_NAME: &str = "crates.io:tavdun-market";
 pub const CONTRACT_VERSION: &str = env!("CARGO_PKG_VERSION");

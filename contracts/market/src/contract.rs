@@ -4,9 +4,9 @@
 use cosmwasm_std::entry_point;
 use cosmwasm_std::{from_json, to_json_binary, Binary, Deps, DepsMut, Env, MessageInfo, Response};
 use cw20::Cw20ReceiveMsg;
+use tavdun_market_api::{ExecuteMsg, InstantiateMsg, JobRequest, MigrateMsg, QueryMsg, ReceiveMsg};
 
 use crate::error::ContractError;
-use crate::msg::{ExecuteMsg, InstantiateMsg, JobRequest, MigrateMsg, QueryMsg, ReceiveMsg};
 use crate::state::CONFIG;
 use crate::{admin, disputes, jobs, models, queries, workers};
 

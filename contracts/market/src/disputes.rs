@@ -4,13 +4,15 @@
 //! silent side loses.
 
 use cosmwasm_std::{Addr, Binary, DepsMut, Env, MessageInfo, Response, Storage, Uint128};
+use tavdun_core::bytes::to_i8;
 use tavdun_core::{activation_hash, eval_unit, HexHash, Leaf, Proof};
+use tavdun_market_api::{Dispute, DisputeOutcome, EndReason, Job, JobStatus};
 
 use crate::error::ContractError;
-use crate::jobs::{expect_status, load_job, requeue_or_refund, save_job, to_i8};
+use crate::jobs::{expect_status, load_job, requeue_or_refund, save_job};
 use crate::ledger;
 use crate::models::{load_model, plan};
-use crate::state::{Dispute, DisputeOutcome, EndReason, Job, JobStatus, CONFIG, DISPUTES};
+use crate::state::{CONFIG, DISPUTES};
 use crate::workers::{load_worker, save_worker};
 
 fn layer_len(
@@ -245,7 +247,7 @@ pub fn resolve(
         leaf.as_ref(),
     )
     .map_err(|e| ContractError::Eval(e.to_string()))?;
-    let claimed = revealed.get(unit as usize).map(|&b| b as i8);
+    let claimed = to_i8(revealed).get(unit as usize).copied();
     if claimed == Some(value) {
         return Err(ContractError::NoMismatch {
             job_id,

@@ -1,17 +1,17 @@
 use cosmwasm_std::{
     to_json_binary, Addr, DepsMut, Env, MessageInfo, Order, Response, Storage, Uint128,
 };
+use tavdun_core::bytes::to_i8;
 use tavdun_core::{activation_hash, HexHash};
+use tavdun_market_api::{
+    Config, EndReason, Job, JobInput, JobRequest, JobResult, JobResultMsg, JobStatus,
+};
 
 use crate::error::ContractError;
 use crate::ledger;
 use crate::models::load_model;
-use crate::msg::{JobRequest, JobResultMsg};
-use crate::state::{
-    jobs, queue_key, Config, EndReason, Job, JobInput, JobResult, JobStatus, CONFIG, NEXT_JOB_ID,
-    QUEUE,
-};
-use crate::workers::{free_stake, load_worker, save_worker};
+use crate::state::{jobs, queue_key, CONFIG, NEXT_JOB_ID, QUEUE};
+use crate::workers::{load_worker, save_worker};
 
 const MAX_URI_LEN: usize = 512;
 
@@ -48,10 +48,6 @@ pub fn check_batch<T>(config: &Config, items: &[T]) -> Result<(), ContractError>
         });
     }
     Ok(())
-}
-
-pub fn to_i8(bytes: &[u8]) -> Vec<i8> {
-    bytes.iter().map(|&b| b as i8).collect()
 }
 
 fn enqueue(store: &mut dyn Storage, job: &Job) -> Result<(), ContractError> {
@@ -253,7 +249,7 @@ pub fn claim_jobs(
         });
     }
     let collateral = config.params.collateral_per_job;
-    let free = free_stake(&w);
+    let free = w.free_stake();
     let affordable = free.u128() / collateral.u128();
     let want = affordable.min(u128::from(max)) as usize;
     if want == 0 {
@@ -451,7 +447,7 @@ pub fn expire_claims(
         }
         let mut w = load_worker(deps.storage, &worker)?;
         w.locked = w.locked.checked_sub(job.collateral)?;
-        let penalty = config.params.liveness_penalty.min(free_stake(&w));
+        let penalty = config.params.liveness_penalty.min(w.free_stake());
         w.stake = w.stake.checked_sub(penalty)?;
         w.jobs_expired = w.jobs_expired.saturating_add(1);
         let old = w.tier;

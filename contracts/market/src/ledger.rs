@@ -5,7 +5,9 @@ use cosmwasm_std::{to_json_binary, Addr, CosmosMsg, Storage, Uint128, WasmMsg};
 use cw20::Cw20ExecuteMsg;
 
 use crate::error::ContractError;
-use crate::state::{Totals, CLAIMABLE, TOTALS};
+use tavdun_market_api::Totals;
+
+use crate::state::{CLAIMABLE, TOTALS};
 
 pub fn totals(store: &dyn Storage) -> Result<Totals, ContractError> {
     Ok(TOTALS.may_load(store)?.unwrap_or_default())

@@ -10,7 +10,6 @@ pub mod error;
 pub mod jobs;
 pub mod ledger;
 pub mod models;
-pub mod msg;
 pub mod queries;
 pub mod state;
 pub mod workers;

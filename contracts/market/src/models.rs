@@ -1,9 +1,10 @@
 use cosmwasm_std::{DepsMut, MessageInfo, Response, Storage, Uint128};
 use tavdun_core::{HexHash, ModelSpec, Plan};
+use tavdun_market_api::ModelInfo;
 
 use crate::admin::MAX_TIERS;
 use crate::error::ContractError;
-use crate::state::{ModelInfo, CONFIG, MODELS, MODEL_COUNT};
+use crate::state::{CONFIG, MODELS, MODEL_COUNT};
 
 const MAX_URI_LEN: usize = 512;
 

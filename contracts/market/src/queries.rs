@@ -5,21 +5,20 @@ use crate::error::ContractError;
 use crate::jobs::load_job;
 use crate::ledger;
 use crate::models::load_model;
-use crate::msg::{
-    ClaimableResponse, ConfigResponse, DiagnosticResponse, JobFilter, JobsResponse, ModelsResponse,
-    NotServedReason, QueueCursor, StatsResponse, WorkerResponse, WorkersResponse,
-};
 use crate::state::{
-    jobs, queue_key, Dispute, Job, JobStatus, ModelInfo, CONFIG, DISPUTES, MODELS, MODEL_COUNT,
-    NEXT_JOB_ID, PENDING_ADMIN, QUEUE, TIER_COUNTS, WORKERS,
+    jobs, queue_key, CONFIG, DISPUTES, MODELS, MODEL_COUNT, NEXT_JOB_ID, PENDING_ADMIN, QUEUE,
+    TIER_COUNTS, WORKERS,
 };
-use crate::workers::{free_stake, load_worker};
+use tavdun_market_api::{
+    ClaimableResponse, ConfigResponse, DiagnosticResponse, DisputeResponse, Job, JobFilter,
+    JobResponse, JobStatus, JobsResponse, ModelResponse, ModelsResponse, NotServedReason,
+    QueueCursor, StatsResponse, WorkerInfo, WorkerResponse, WorkersResponse, MAX_PAGE,
+};
 
 const DEFAULT_LIMIT: u32 = 10;
-const MAX_LIMIT: u32 = 50;
 
 fn limit(l: Option<u32>) -> usize {
-    l.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT) as usize
+    l.unwrap_or(DEFAULT_LIMIT).min(MAX_PAGE) as usize
 }
 
 pub fn config(deps: Deps) -> Result<ConfigResponse, ContractError> {
@@ -29,8 +28,10 @@ pub fn config(deps: Deps) -> Result<ConfigResponse, ContractError> {
     })
 }
 
-pub fn model(deps: Deps, model_id: String) -> Result<ModelInfo, ContractError> {
-    load_model(deps.storage, &model_id)
+pub fn model(deps: Deps, model_id: String) -> Result<ModelResponse, ContractError> {
+    Ok(ModelResponse {
+        model: MODELS.may_load(deps.storage, &model_id)?,
+    })
 }
 
 pub fn models(
@@ -47,8 +48,10 @@ pub fn models(
     Ok(ModelsResponse { models })
 }
 
-pub fn job(deps: Deps, job_id: u64) -> Result<Job, ContractError> {
-    load_job(deps.storage, job_id)
+pub fn job(deps: Deps, job_id: u64) -> Result<JobResponse, ContractError> {
+    Ok(JobResponse {
+        job: jobs().may_load(deps.storage, job_id)?,
+    })
 }
 
 pub fn jobs_list(
@@ -120,17 +123,13 @@ pub fn queue(
     Ok(JobsResponse { jobs })
 }
 
-fn worker_response(address: String, worker: crate::state::Worker) -> WorkerResponse {
-    WorkerResponse {
-        address,
-        free_stake: free_stake(&worker),
-        worker,
-    }
-}
-
 pub fn worker(deps: Deps, address: String) -> Result<WorkerResponse, ContractError> {
     let addr = deps.api.addr_validate(&address)?;
-    Ok(worker_response(address, load_worker(deps.storage, &addr)?))
+    Ok(WorkerResponse {
+        worker: WORKERS
+            .may_load(deps.storage, &addr)?
+            .map(|w| WorkerInfo::new(address, w)),
+    })
 }
 
 pub fn workers(
@@ -145,15 +144,15 @@ pub fn workers(
     let workers = WORKERS
         .range(deps.storage, start, None, Order::Ascending)
         .take(limit(lim))
-        .map(|r| r.map(|(a, w)| worker_response(a.to_string(), w)))
+        .map(|r| r.map(|(a, w)| WorkerInfo::new(a.to_string(), w)))
         .collect::<StdResult<_>>()?;
     Ok(WorkersResponse { workers })
 }
 
-pub fn dispute(deps: Deps, job_id: u64) -> Result<Dispute, ContractError> {
-    DISPUTES
-        .may_load(deps.storage, job_id)?
-        .ok_or(ContractError::NoOpenDispute { job_id })
+pub fn dispute(deps: Deps, job_id: u64) -> Result<DisputeResponse, ContractError> {
+    Ok(DisputeResponse {
+        dispute: DISPUTES.may_load(deps.storage, job_id)?,
+    })
 }
 
 pub fn claimable(deps: Deps, address: String) -> Result<ClaimableResponse, ContractError> {

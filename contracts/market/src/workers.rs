@@ -1,9 +1,10 @@
 use cosmwasm_std::{Addr, DepsMut, Env, MessageInfo, Response, Storage, Uint128};
+use tavdun_market_api::{Config, HardwareDeclaration, Unbonding, Worker};
 
 use crate::admin::MAX_TIERS;
 use crate::error::ContractError;
 use crate::ledger;
-use crate::state::{Config, Hardware, Unbonding, Worker, CONFIG, TIER_COUNTS, WORKERS};
+use crate::state::{CONFIG, TIER_COUNTS, WORKERS};
 
 const MAX_DESCRIPTION_LEN: usize = 128;
 /// Bounds the loop in `withdraw` that releases matured entries.
@@ -15,10 +16,6 @@ pub fn load_worker(store: &dyn Storage, addr: &Addr) -> Result<Worker, ContractE
         .ok_or_else(|| ContractError::NotAWorker {
             address: addr.to_string(),
         })
-}
-
-pub fn free_stake(w: &Worker) -> Uint128 {
-    w.stake.saturating_sub(w.locked)
 }
 
 fn tier_of(config: &Config, w: &Worker) -> u8 {
@@ -64,7 +61,7 @@ pub fn save_worker(
     Ok(w)
 }
 
-fn check_hardware(h: &Hardware) -> Result<(), ContractError> {
+fn check_hardware(h: &HardwareDeclaration) -> Result<(), ContractError> {
     if h.description.len() > MAX_DESCRIPTION_LEN {
         return Err(ContractError::TooLong {
             field: "hardware.description",
@@ -85,7 +82,7 @@ pub fn bond(
     deps: DepsMut,
     worker: Addr,
     amount: Uint128,
-    hardware: Option<Hardware>,
+    hardware: Option<HardwareDeclaration>,
 ) -> Result<Response, ContractError> {
     let existing = WORKERS.may_load(deps.storage, &worker)?;
     let (mut w, old_tier) = match (existing, hardware) {
@@ -130,7 +127,7 @@ pub fn bond(
 pub fn declare_hardware(
     deps: DepsMut,
     info: MessageInfo,
-    hardware: Hardware,
+    hardware: HardwareDeclaration,
 ) -> Result<Response, ContractError> {
     let mut w = load_worker(deps.storage, &info.sender)?;
     check_hardware(&hardware)?;
@@ -154,7 +151,7 @@ pub fn unbond(
     if amount.is_zero() {
         return Err(ContractError::Empty("unbond amount is zero"));
     }
-    let free = free_stake(&w);
+    let free = w.free_stake();
     if amount > free {
         return Err(ContractError::InsufficientFreeStake {
             free,

@@ -5,14 +5,10 @@ use cw20::MinterResponse;
 use cw20_base::msg::{ExecuteMsg, InstantiateMsg as BaseInstantiateMsg, QueryMsg};
 
 use crate::error::ContractError;
-use crate::msg::{InstantiateMsg, MigrateMsg};
+use tavdun_market_api::token::{InstantiateMsg, MigrateMsg, DECIMALS, NAME, SYMBOL};
 
 pub const CONTRACT_NAME: &str = "crates.io:tavdun-token";
 pub const CONTRACT_VERSION: &str = env!("CARGO_PKG_VERSION");
-
-pub const NAME: &str = "Tavdun Token";
-pub const SYMBOL: &str = "TRN";
-pub const DECIMALS: u8 = 6;
 
 #[cfg_attr(not(feature = "library"), entry_point)]
 pub fn instantiate(

@@ -3,6 +3,5 @@
 
 pub mod contract;
 pub mod error;
-pub mod msg;
 
 pub use error::ContractError;

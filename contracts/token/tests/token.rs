@@ -1,25 +1,15 @@
 //! TRN on cw-multi-test: fixed metadata, supply policy, and cw20 behaviour through the wrapper.
 
-use cosmwasm_std::{Addr, Empty, Uint128};
+use cosmwasm_std::{Addr, Uint128};
 use cw20::{
     BalanceResponse, Cw20Coin, Cw20ExecuteMsg, Cw20QueryMsg, MarketingInfoResponse, MinterResponse,
     TokenInfoResponse,
 };
 use cw20_base::msg::InstantiateMarketingInfo;
-use cw_multi_test::{App, Contract, ContractWrapper, Executor};
-use tavdun_token::msg::{InstantiateMsg, MigrateMsg};
+use cw_multi_test::{App, Executor};
+use tavdun_market_api::token::{InstantiateMsg, MigrateMsg};
+use tavdun_testkit::multitest::token_contract as token;
 use tavdun_token::ContractError;
-
-fn token() -> Box<dyn Contract<Empty>> {
-    Box::new(
-        ContractWrapper::new(
-            tavdun_token::contract::execute,
-            tavdun_token::contract::instantiate,
-            tavdun_token::contract::query,
-        )
-        .with_migrate(tavdun_token::contract::migrate),
-    )
-}
 
 struct Setup {
     app: App,

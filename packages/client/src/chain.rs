@@ -21,7 +21,7 @@ use tonic::transport::{Channel, Endpoint};
 use crate::config::ChainConfig;
 use crate::error::{ClientError, Result};
 use crate::retry::with_retry;
-use crate::tx::TxResult;
+use crate::tx_result::TxResult;
 
 /// Read access to a chain over gRPC. Cheap to clone; the channel reconnects by itself when the
 /// node goes away and comes back, and every call goes through the retry policy.

@@ -8,7 +8,8 @@ mod config;
 mod error;
 mod retry;
 mod signer;
-mod tx;
+mod tx_result;
+mod wallet;
 mod wasm;
 
 pub use chain::{AccountInfo, BlockInfo, ChainClient};
@@ -16,4 +17,5 @@ pub use config::{ChainConfig, GasPrice, RetryPolicy};
 pub use cosmrs::Any;
 pub use error::{ClientError, Result};
 pub use signer::{Signer, HD_PATH};
-pub use tx::{Event, TxResult, Wallet};
+pub use tx_result::{Event, TxResult};
+pub use wallet::Wallet;

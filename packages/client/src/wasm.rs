@@ -4,7 +4,8 @@ use cosmrs::{AccountId, Any};
 use serde::Serialize;
 
 use crate::error::{ClientError, Result};
-use crate::tx::{TxResult, Wallet};
+use crate::tx_result::TxResult;
+use crate::wallet::Wallet;
 
 /// The CW20 `Send` message: moves tokens to `contract` and calls its `Receive` hook with `msg`
 /// (base64 of the hook's JSON).

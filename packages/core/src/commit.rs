@@ -23,8 +23,7 @@ pub fn activation_hash(k: u32, bytes: &[i8]) -> Hash {
     h.update(k.to_be_bytes());
     h.update((bytes.len() as u32).to_be_bytes());
     for chunk in bytes.chunks(4096) {
-        let raw: Vec<u8> = chunk.iter().map(|&b| b as u8).collect();
-        h.update(&raw);
+        h.update(crate::bytes::from_i8(chunk));
     }
     h.finalize().into()
 }
@@ -64,8 +63,7 @@ impl Leaf {
         h.update(self.layer.to_be_bytes());
         h.update(self.unit.to_be_bytes());
         h.update((self.weights.len() as u32).to_be_bytes());
-        let raw: Vec<u8> = self.weights.iter().map(|&w| w as u8).collect();
-        h.update(&raw);
+        h.update(crate::bytes::from_i8(&self.weights));
         h.update(self.bias.to_be_bytes());
         h.finalize().into()
     }

@@ -12,6 +12,7 @@
 #![cfg_attr(not(feature = "schema"), no_std)]
 extern crate alloc;
 
+pub mod bytes;
 pub mod commit;
 pub mod error;
 pub mod exec;

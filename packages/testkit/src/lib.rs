@@ -1,9 +1,20 @@
-//! What the end-to-end tests share: a real wasmd network started with `localnet/start` in a
-//! directory of its own (never a mock chain), the test accounts' keys, and the contract
-//! artifacts written by `scripts/build-wasm`.
+//! What Tavdun's tests share, so that no helper exists twice:
+//!
+//! - [`multitest`] (feature `multitest`): the contracts on cw-multi-test and a deployed-market
+//!   fixture, for the token's and the market's tests;
+//! - [`Localnet`]: a real wasmd network started with `localnet/start` in a directory of its
+//!   own (never a mock chain);
+//! - [`world::World`]: TRN and the market deployed on such a network, the test accounts'
+//!   wallets, balances and job helpers, for the end-to-end tests of every program.
+
+#[cfg(feature = "multitest")]
+pub mod multitest;
+pub mod world;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use tavdun_sdk::keys::TestAccounts;
 
 /// The repository root.
 pub fn repo() -> PathBuf {
@@ -15,19 +26,21 @@ pub fn artifacts() -> PathBuf {
     std::env::var_os("TAVDUN_ARTIFACTS").map_or_else(|| repo().join("artifacts"), PathBuf::from)
 }
 
-/// The mnemonic of a test account of `localnet/accounts.json` (test-only keys).
-pub fn mnemonic(name: &str) -> String {
-    let path = repo().join("localnet/accounts.json");
-    let text = std::fs::read_to_string(&path).expect("localnet/accounts.json is committed");
-    let doc: serde_json::Value = serde_json::from_str(&text).expect("accounts.json is JSON");
-    doc["accounts"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|a| a["name"] == name)
-        .and_then(|a| a["mnemonic"].as_str())
-        .unwrap_or_else(|| panic!("no test account named {name}"))
-        .to_string()
+/// The repository's `localnet/accounts.json` (public, test-only keys).
+pub fn accounts_file() -> PathBuf {
+    repo().join(TestAccounts::DEFAULT_PATH)
+}
+
+/// The test accounts of [`accounts_file`].
+pub fn test_accounts() -> TestAccounts {
+    TestAccounts::load(&accounts_file()).expect("localnet/accounts.json is committed")
+}
+
+/// A test account's signer on the local network (bech32 prefix `wasm`).
+pub fn signer(name: &str) -> tavdun_sdk::client::Signer {
+    test_accounts()
+        .signer(name, "wasm")
+        .unwrap_or_else(|e| panic!("test account {name}: {e}"))
 }
 
 fn port_offset() -> u16 {

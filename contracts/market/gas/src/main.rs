@@ -10,10 +10,10 @@ use cosmwasm_vm::testing::{
 };
 use cosmwasm_vm::Instance;
 use tavdun_core::{activation_hashes, forward, synthetic, HexHash};
-use tavdun_market::msg::{
-    ExecuteMsg, InstantiateMsg, JobRequest, JobResultMsg, Params, ReceiveMsg,
+use tavdun_market_api::{
+    ExecuteMsg, HardwareDeclaration, InstantiateMsg, JobInput, JobRequest, JobResultMsg, Params,
+    ReceiveMsg,
 };
-use tavdun_market::state::{Hardware, JobInput};
 
 type Vm = Instance<cosmwasm_vm::testing::MockApi, MockStorage, MockQuerier>;
 
@@ -135,7 +135,7 @@ fn main() {
         &worker,
         200_000,
         &ReceiveMsg::Bond {
-            hardware: Some(Hardware {
+            hardware: Some(HardwareDeclaration {
                 description: "1x GPU".into(),
                 max_tier: 1,
             }),

@@ -2,11 +2,12 @@
 //! false challenge and each party late. The side that is right and on time wins every case.
 
 use tavdun_core::{forward, synthetic, Leaf, Model, Proof};
-use tavdun_market::msg::{ExecuteMsg, ReceiveMsg};
-use tavdun_market::state::{DisputeOutcome, JobStatus};
 use tavdun_market::ContractError;
+use tavdun_market_api::{DisputeOutcome, JobStatus};
+use tavdun_market_api::{ExecuteMsg, ReceiveMsg};
 
-use crate::common::*;
+use tavdun_market_api::job::int8_binary;
+use tavdun_testkit::multitest::*;
 
 const BOND: u128 = 1_000;
 const COLLATERAL: u128 = 5_000;
@@ -80,7 +81,7 @@ impl Game {
         layer: usize,
     ) -> anyhow::Result<cw_multi_test::AppResponse> {
         let checker = self.s.addr("checker");
-        let activation = bytes(act(&self.input, claimed, layer - 1));
+        let activation = int8_binary(act(&self.input, claimed, layer - 1));
         self.s.send(
             &checker,
             BOND,
@@ -94,7 +95,7 @@ impl Game {
 
     fn reveal(&mut self, layer: usize) -> anyhow::Result<cw_multi_test::AppResponse> {
         let worker = self.s.addr("worker");
-        let activation = bytes(&self.posted[layer - 1]);
+        let activation = int8_binary(&self.posted[layer - 1]);
         self.s.exec(
             &worker,
             &ExecuteMsg::Reveal {
@@ -340,7 +341,7 @@ fn challenge_and_reveal_are_checked_against_commitments(m: &Model) {
             &ReceiveMsg::Challenge {
                 job_id: g.job,
                 hashes: hashes(&honest),
-                activation: bytes(&wrong_prev),
+                activation: int8_binary(&wrong_prev),
             },
         )
         .unwrap_err(),
@@ -353,7 +354,7 @@ fn challenge_and_reveal_are_checked_against_commitments(m: &Model) {
             &ReceiveMsg::Challenge {
                 job_id: g.job,
                 hashes: hashes(&honest),
-                activation: bytes(&honest[1]),
+                activation: int8_binary(&honest[1]),
             },
         )
         .unwrap_err(),
@@ -370,7 +371,7 @@ fn challenge_and_reveal_are_checked_against_commitments(m: &Model) {
             &ReceiveMsg::Challenge {
                 job_id: g.job,
                 hashes: hashes(&honest),
-                activation: bytes(&honest[1]),
+                activation: int8_binary(&honest[1]),
             },
         )
         .unwrap_err(),
@@ -383,7 +384,7 @@ fn challenge_and_reveal_are_checked_against_commitments(m: &Model) {
             &worker,
             &ExecuteMsg::Reveal {
                 job_id: g.job,
-                activation: bytes(&honest[2]),
+                activation: int8_binary(&honest[2]),
             },
         )
         .unwrap_err(),

@@ -1,13 +1,14 @@
 use cosmwasm_std::Uint128;
 use tavdun_core::{forward, synthetic};
-use tavdun_market::msg::{
+use tavdun_market::ContractError;
+use tavdun_market_api::{
     DiagnosticResponse, ExecuteMsg, JobFilter, JobRequest, JobsResponse, NotServedReason, QueryMsg,
     QueueCursor, ReceiveMsg,
 };
-use tavdun_market::state::{EndReason, JobInput, JobStatus};
-use tavdun_market::ContractError;
+use tavdun_market_api::{EndReason, JobInput, JobStatus};
 
-use crate::common::*;
+use tavdun_market_api::job::int8_binary;
+use tavdun_testkit::multitest::*;
 
 fn mlp() -> tavdun_core::Model {
     synthetic::mlp("flow-mlp", &[16, 12, 8, 4], 7).expect("model")
@@ -141,7 +142,7 @@ fn batch_submit_needs_matching_fees_and_valid_inputs() {
     let req = |fee: u128, len: usize| JobRequest {
         model_id: id.clone(),
         input: JobInput::Inline {
-            data: bytes(&synthetic::input(len, 3)),
+            data: int8_binary(&synthetic::input(len, 3)),
         },
         fee: Uint128::new(fee),
         deadline,
@@ -490,7 +491,7 @@ fn results_are_checked_against_the_model() {
     );
     assert!(matches!(err, ContractError::HashCount { .. }), "{err:?}");
     let mut msg = result_msg(job, &acts);
-    msg.output = bytes(&[0, 0, 0, 0]);
+    msg.output = int8_binary(&[0, 0, 0, 0]);
     let err = market_err(
         s.exec(&worker, &ExecuteMsg::PostResults { results: vec![msg] })
             .unwrap_err(),
@@ -500,7 +501,7 @@ fn results_are_checked_against_the_model() {
         "{err:?}"
     );
     let mut msg = result_msg(job, &acts);
-    msg.output = bytes(&[0, 0, 0]);
+    msg.output = int8_binary(&[0, 0, 0]);
     let err = market_err(
         s.exec(&worker, &ExecuteMsg::PostResults { results: vec![msg] })
             .unwrap_err(),
@@ -547,11 +548,11 @@ fn model_registration_validates_on_chain() {
     let err = market_err(s.exec(&admin, &register(other.clone(), 9)).unwrap_err());
     assert!(matches!(err, ContractError::InvalidTier { .. }), "{err:?}");
     s.exec(&admin, &register(other.clone(), 1)).unwrap();
-    let info: tavdun_market::state::ModelInfo = s.query(&QueryMsg::Model {
+    let info: tavdun_market_api::ModelInfo = s.query(&QueryMsg::Model {
         model_id: hex::encode(tavdun_core::model_id(&other, &root.0)),
     });
     assert_eq!((info.layers, info.input_len, info.output_len), (3, 16, 4));
-    let list: tavdun_market::msg::ModelsResponse = s.query(&QueryMsg::Models {
+    let list: tavdun_market_api::ModelsResponse = s.query(&QueryMsg::Models {
         start_after: None,
         limit: Some(1),
     });
@@ -588,14 +589,17 @@ fn blob_inputs_commit_to_h0_and_a_layer_one_challenge_checks_it() {
     let challenge = |data: &[i8]| ReceiveMsg::Challenge {
         job_id: job,
         hashes: hashes(&honest),
-        activation: bytes(data),
+        activation: int8_binary(data),
     };
     let other = synthetic::input(16, 13);
     let err = market_err(s.send(&checker, 1_000, &challenge(&other)).unwrap_err());
     assert_eq!(err, ContractError::ActivationMismatch { index: 0 });
     s.send(&checker, 1_000, &challenge(&input)).unwrap();
     let d = s.dispute(job);
-    assert_eq!((d.layer, d.input.to_vec()), (1, bytes(&input).to_vec()));
+    assert_eq!(
+        (d.layer, d.input.to_vec()),
+        (1, int8_binary(&input).to_vec())
+    );
     s.assert_invariant();
 }
 
@@ -629,12 +633,12 @@ fn job_and_worker_lists_paginate() {
         let w = s.addr(name);
         s.bond(&w, 10_000);
     }
-    let all: tavdun_market::msg::WorkersResponse = s.query(&QueryMsg::Workers {
+    let all: tavdun_market_api::WorkersResponse = s.query(&QueryMsg::Workers {
         start_after: None,
         limit: Some(1),
     });
     assert_eq!(all.workers.len(), 1);
-    let rest: tavdun_market::msg::WorkersResponse = s.query(&QueryMsg::Workers {
+    let rest: tavdun_market_api::WorkersResponse = s.query(&QueryMsg::Workers {
         start_after: Some(all.workers[0].address.clone()),
         limit: None,
     });

@@ -7,10 +7,11 @@ use std::collections::HashMap;
 use cosmwasm_std::{Addr, Uint128};
 use proptest::prelude::*;
 use tavdun_core::{forward, synthetic, Model};
-use tavdun_market::msg::{ExecuteMsg, JobFilter, JobRequest, JobsResponse, QueryMsg, ReceiveMsg};
-use tavdun_market::state::{JobInput, JobStatus};
+use tavdun_market_api::{ExecuteMsg, JobFilter, JobRequest, JobsResponse, QueryMsg, ReceiveMsg};
+use tavdun_market_api::{JobInput, JobStatus};
 
-use crate::common::*;
+use tavdun_market_api::job::int8_binary;
+use tavdun_testkit::multitest::*;
 
 const CLIENTS: usize = 2;
 const WORKERS: usize = 3;
@@ -157,7 +158,7 @@ impl World {
                 let msg = ReceiveMsg::SubmitJob {
                     model_id: self.model_id.clone(),
                     input: JobInput::Inline {
-                        data: bytes(&input),
+                        data: int8_binary(&input),
                     },
                     deadline: now.plus_seconds(ttl),
                 };
@@ -175,7 +176,9 @@ impl World {
                     .iter()
                     .map(|input| JobRequest {
                         model_id: self.model_id.clone(),
-                        input: JobInput::Inline { data: bytes(input) },
+                        input: JobInput::Inline {
+                            data: int8_binary(input),
+                        },
                         fee: Uint128::new(fee),
                         deadline: now.plus_seconds(1_000),
                     })
@@ -227,7 +230,7 @@ impl World {
                         (lying_acts(&self.m, &input, k), k)
                     }
                 };
-                let activation = bytes(act(&input, &claim, layer - 1));
+                let activation = int8_binary(act(&input, &claim, layer - 1));
                 let msg = ReceiveMsg::Challenge {
                     job_id: job,
                     hashes: hashes(&claim),
@@ -240,7 +243,7 @@ impl World {
                     return;
                 };
                 let d = self.s.dispute(job);
-                let activation = bytes(&self.posted[&job][d.layer as usize - 1]);
+                let activation = int8_binary(&self.posted[&job][d.layer as usize - 1]);
                 let _ = self.s.exec(
                     &d.worker,
                     &ExecuteMsg::Reveal {
@@ -328,14 +331,10 @@ impl World {
                 let who = self.accounts()[who].clone();
                 let mut due = self.s.claimable(&who);
                 if self.workers.contains(&who) {
-                    let r: Result<tavdun_market::msg::WorkerResponse, _> =
-                        self.s.app.wrap().query_wasm_smart(
-                            self.s.market.clone(),
-                            &QueryMsg::Worker {
-                                address: who.to_string(),
-                            },
-                        );
-                    if let Ok(w) = r {
+                    let r: tavdun_market_api::WorkerResponse = self.s.query(&QueryMsg::Worker {
+                        address: who.to_string(),
+                    });
+                    if let Some(w) = r.worker {
                         due += w
                             .worker
                             .unbonding
@@ -392,14 +391,10 @@ impl World {
         );
         let (mut stakes, mut unbonding) = (0u128, 0u128);
         for w in &self.workers {
-            let r: Result<tavdun_market::msg::WorkerResponse, _> =
-                self.s.app.wrap().query_wasm_smart(
-                    self.s.market.clone(),
-                    &QueryMsg::Worker {
-                        address: w.to_string(),
-                    },
-                );
-            if let Ok(r) = r {
+            let r: tavdun_market_api::WorkerResponse = self.s.query(&QueryMsg::Worker {
+                address: w.to_string(),
+            });
+            if let Some(r) = r.worker {
                 assert!(
                     r.worker.locked <= r.worker.stake,
                     "step {step}: locked above stake"
@@ -474,7 +469,7 @@ proptest! {
 fn random_sequences_reach_every_outcome() {
     use proptest::strategy::ValueTree;
     use proptest::test_runner::TestRunner;
-    use tavdun_market::state::{DisputeOutcome, EndReason};
+    use tavdun_market_api::{DisputeOutcome, EndReason};
 
     let mut runner = TestRunner::deterministic();
     let strategy = proptest::collection::vec(op(), 60..80);
@@ -488,15 +483,9 @@ fn random_sequences_reach_every_outcome() {
         for id in 1..=world.s.stats().jobs {
             let job = world.s.job(id);
             *seen.entry(format!("{:?}", job.end_reason)).or_default() += 1;
-            if let Ok(d) = world
-                .s
-                .app
-                .wrap()
-                .query_wasm_smart::<tavdun_market::state::Dispute>(
-                    world.s.market.clone(),
-                    &QueryMsg::Dispute { job_id: id },
-                )
-            {
+            let r: tavdun_market_api::DisputeResponse =
+                world.s.query(&QueryMsg::Dispute { job_id: id });
+            if let Some(d) = r.dispute {
                 let key = match d.outcome {
                     Some(DisputeOutcome::WorkerSlashed { .. }) => "slashed",
                     Some(DisputeOutcome::RevealWithheld) => "withheld",

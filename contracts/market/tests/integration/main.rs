@@ -1,6 +1,5 @@
 //! Market integration tests on cw-multi-test with the real TRN token.
 
-mod common;
 mod disputes;
 mod flows;
 mod invariant;

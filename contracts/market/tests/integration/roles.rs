@@ -4,10 +4,11 @@ use cosmwasm_std::{to_json_binary, Uint128};
 use cw20::Cw20ReceiveMsg;
 use cw_multi_test::Executor;
 use tavdun_core::{forward, synthetic};
-use tavdun_market::msg::{ExecuteMsg, MigrateMsg, ReceiveMsg};
 use tavdun_market::ContractError;
+use tavdun_market_api::{ExecuteMsg, MigrateMsg, ReceiveMsg};
 
-use crate::common::*;
+use tavdun_market_api::job::int8_binary;
+use tavdun_testkit::multitest::*;
 
 const UNAUTHORIZED_ADMIN: ContractError = ContractError::Unauthorized { role: "the admin" };
 
@@ -54,7 +55,7 @@ fn admin_transfer_takes_two_steps() {
     let err = market_err(s.exec(&admin, &ExecuteMsg::Unpause {}).unwrap_err());
     assert_eq!(err, UNAUTHORIZED_ADMIN);
     s.exec(&next, &ExecuteMsg::Unpause {}).unwrap();
-    let cfg: tavdun_market::msg::ConfigResponse = s.query(&tavdun_market::msg::QueryMsg::Config {});
+    let cfg: tavdun_market_api::ConfigResponse = s.query(&tavdun_market_api::QueryMsg::Config {});
     assert_eq!(cfg.config.admin, next);
     assert_eq!(cfg.pending_admin, None);
 }
@@ -63,7 +64,7 @@ fn admin_transfer_takes_two_steps() {
 fn config_updates_are_bounded() {
     let mut s = Suite::new(&[]);
     let admin = s.admin.clone();
-    type Mutation = Box<dyn Fn(&mut tavdun_market::msg::Params)>;
+    type Mutation = Box<dyn Fn(&mut tavdun_market_api::Params)>;
     let cases: Vec<(&str, Mutation)> = vec![
         ("protocol_fee_bps", Box::new(|p| p.protocol_fee_bps = 2_001)),
         (
@@ -124,7 +125,7 @@ fn config_updates_are_bounded() {
         },
     )
     .unwrap();
-    let cfg: tavdun_market::msg::ConfigResponse = s.query(&tavdun_market::msg::QueryMsg::Config {});
+    let cfg: tavdun_market_api::ConfigResponse = s.query(&tavdun_market_api::QueryMsg::Config {});
     assert_eq!(cfg.config.params.protocol_fee_bps, 1_000);
 }
 
@@ -222,7 +223,7 @@ fn worker_and_client_messages_refuse_other_roles() {
         &ReceiveMsg::Challenge {
             job_id: job,
             hashes: hashes(&fake),
-            activation: bytes(&input),
+            activation: int8_binary(&input),
         },
     )
     .unwrap();
@@ -232,7 +233,7 @@ fn worker_and_client_messages_refuse_other_roles() {
                 who,
                 &ExecuteMsg::Reveal {
                     job_id: job,
-                    activation: bytes(&acts[0]),
+                    activation: int8_binary(&acts[0]),
                 },
             )
             .unwrap_err(),
@@ -280,7 +281,7 @@ fn migrate_keeps_state_and_refuses_foreign_contracts() {
         .migrate_contract(
             admin.clone(),
             s.market.clone(),
-            &tavdun_token::msg::MigrateMsg {},
+            &tavdun_market_api::token::MigrateMsg {},
             token_code,
         )
         .unwrap_err();

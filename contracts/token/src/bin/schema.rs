@@ -1,5 +1,5 @@
 use cosmwasm_schema::write_api;
-use tavdun_token::msg::{InstantiateMsg, MigrateMsg};
+use tavdun_market_api::token::{InstantiateMsg, MigrateMsg};
 
 fn main() {
     write_api! {

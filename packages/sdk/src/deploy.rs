@@ -1,52 +1,22 @@
-//! `tavdun deploy`: stores and instantiates the token and the market, registers the shipped
-//! models, funds the test accounts, and writes the deployment file.
+//! A deployment from nothing: TRN and the market stored and instantiated, models registered,
+//! test accounts funded. Progress goes to a callback; the caller decides how to show it.
 
 use std::path::{Path, PathBuf};
 
 use cosmwasm_std::Uint128;
+use cw20::Cw20Coin;
 use sha2::{Digest, Sha256};
-use tavdun_client::{ChainClient, Wallet};
-use tavdun_core::Model;
-use tavdun_market::msg::{ExecuteMsg, InstantiateMsg, Params};
+use tavdun_client::{ChainClient, ChainConfig, Signer, Wallet};
+use tavdun_core::HexHash;
+use tavdun_market_api::{token, ExecuteMsg, InstantiateMsg, Params};
 
-use crate::amount::parse_trn;
-use crate::config::{test_mnemonic, Settings};
 use crate::deployment::{ContractRef, DeployedModel, Deployment};
 use crate::error::{read, Result};
-use crate::progress::Progress;
+use crate::keys::TestAccounts;
+use crate::model_dir::{load_model, weights_path};
 
-pub struct DeployOptions {
-    pub artifacts: PathBuf,
-    pub models: Vec<PathBuf>,
-    /// Test accounts to give TRN, and how much each.
-    pub fund: Vec<String>,
-    pub fund_amount: u128,
-    pub min_fee: u128,
-    pub params: Params,
-}
-
-/// Market parameters for a local network: the shortest periods the contract allows (60 s),
-/// so a whole job lifecycle, dispute included, fits in a few minutes.
-pub fn localnet_params() -> Params {
-    let trn = |s: &str| Uint128::new(parse_trn(s).unwrap_or_default());
-    Params {
-        protocol_fee_bps: 500,
-        challenge_window: 60,
-        claim_timeout: 60,
-        reveal_timeout: 60,
-        resolve_timeout: 60,
-        challenge_bond: trn("10"),
-        collateral_per_job: trn("5"),
-        liveness_penalty: trn("1"),
-        challenger_reward_bps: 5_000,
-        unbonding_period: 60,
-        tier_stakes: vec![trn("100"), trn("1000")],
-        max_input_bytes: 4096,
-        max_layers: 32,
-        max_batch: 32,
-    }
-}
-
+/// The test accounts a local deployment funds (all of `localnet/accounts.json` but the
+/// deployer, which holds the rest of the supply).
 pub const TEST_ACCOUNTS: &[&str] = &[
     "worker1",
     "worker2",
@@ -57,11 +27,71 @@ pub const TEST_ACCOUNTS: &[&str] = &[
     "relayer",
 ];
 
-pub async fn deploy(settings: &Settings, opts: &DeployOptions) -> Result<Deployment> {
-    let chain = ChainClient::new(settings.chain.clone())?;
-    let wallet = Wallet::new(chain.clone(), settings.signer()?)?;
+pub struct DeployOptions {
+    /// Where `scripts/build-wasm` wrote `tavdun_token.wasm` and `tavdun_market.wasm`.
+    pub artifacts: PathBuf,
+    /// Model directories to register.
+    pub models: Vec<PathBuf>,
+    /// Accounts to give TRN to, and how much each (micro-TRN).
+    pub fund: Vec<String>,
+    pub fund_amount: u128,
+    /// Minimum fee of the registered models (micro-TRN).
+    pub min_fee: u128,
+    pub params: Params,
+}
+
+/// Market parameters for a local network: the shortest periods the contract allows (60 s),
+/// so a whole job lifecycle, dispute included, fits in a few minutes.
+pub fn localnet_params() -> Params {
+    const TRN: u128 = 1_000_000;
+    Params {
+        protocol_fee_bps: 500,
+        challenge_window: 60,
+        claim_timeout: 60,
+        reveal_timeout: 60,
+        resolve_timeout: 60,
+        challenge_bond: Uint128::new(10 * TRN),
+        collateral_per_job: Uint128::new(5 * TRN),
+        liveness_penalty: Uint128::new(TRN),
+        challenger_reward_bps: 5_000,
+        unbonding_period: 60,
+        tier_stakes: vec![Uint128::new(100 * TRN), Uint128::new(1_000 * TRN)],
+        max_input_bytes: 4096,
+        max_layers: 32,
+        max_batch: 32,
+    }
+}
+
+/// One step of a deployment, for a progress display.
+#[derive(Debug, Clone, Copy)]
+pub struct Step<'a> {
+    /// 1-based.
+    pub number: usize,
+    pub of: usize,
+    pub what: &'a str,
+}
+
+/// Deploys with `deployer` as admin and treasury on the chain of `chain`. Returns the
+/// deployment; saving it is the caller's choice.
+pub async fn deploy(
+    chain: ChainConfig,
+    deployer: Signer,
+    accounts: &TestAccounts,
+    opts: &DeployOptions,
+    mut progress: impl FnMut(Step<'_>),
+) -> Result<Deployment> {
+    let prefix = chain.prefix.clone();
+    let chain_id = chain.chain_id.clone();
+    let grpc_url = chain.grpc_url.clone();
+    let chain = ChainClient::new(chain)?;
+    let wallet = Wallet::new(chain.clone(), deployer)?;
     let deployer = wallet.address();
-    let progress = Progress::new(5 + opts.models.len() as u64);
+    let of = 4 + opts.models.len();
+    let mut number = 0;
+    let mut step = |what: &str| {
+        number += 1;
+        progress(Step { number, of, what });
+    };
 
     let token_wasm = read(&opts.artifacts.join("tavdun_token.wasm"))?;
     let market_wasm = read(&opts.artifacts.join("tavdun_market.wasm"))?;
@@ -71,27 +101,25 @@ pub async fn deploy(settings: &Settings, opts: &DeployOptions) -> Result<Deploym
         .map(|dir| load_model(dir))
         .collect::<Result<Vec<_>>>()?;
 
-    progress.step("storing the token contract");
+    step("storing the token contract");
     let token_checksum = checksum(&token_wasm);
     let (token_code, _) = wallet.store_code(token_wasm).await?;
-    progress.step("storing the market contract");
+    step("storing the market contract");
     let market_checksum = checksum(&market_wasm);
     let (market_code, _) = wallet.store_code(market_wasm).await?;
 
-    progress.step("instantiating TRN");
-    let mut initial_balances = vec![cw20::Cw20Coin {
+    step("instantiating TRN");
+    let mut initial_balances = vec![Cw20Coin {
         address: deployer.clone(),
         amount: Uint128::new(opts.fund_amount.saturating_mul(100)),
     }];
     for name in &opts.fund {
-        let mnemonic = test_mnemonic(&settings.accounts, name)?;
-        let signer = tavdun_client::Signer::from_mnemonic(&mnemonic, &settings.chain.prefix)?;
-        initial_balances.push(cw20::Cw20Coin {
-            address: signer.address().to_string(),
+        initial_balances.push(Cw20Coin {
+            address: accounts.signer(name, &prefix)?.address().to_string(),
             amount: Uint128::new(opts.fund_amount),
         });
     }
-    let token_init = tavdun_token::msg::InstantiateMsg {
+    let token_init = token::InstantiateMsg {
         initial_balances,
         minter: Some(deployer.clone()),
         cap: None,
@@ -101,7 +129,7 @@ pub async fn deploy(settings: &Settings, opts: &DeployOptions) -> Result<Deploym
         .instantiate(token_code, "tavdun-trn", &token_init)
         .await?;
 
-    progress.step("instantiating the market");
+    step("instantiating the market");
     let market_init = InstantiateMsg {
         token: token.clone(),
         admin: None,
@@ -114,11 +142,11 @@ pub async fn deploy(settings: &Settings, opts: &DeployOptions) -> Result<Deploym
 
     let mut deployed = Vec::new();
     for (dir, model) in opts.models.iter().zip(&models) {
-        progress.step(&format!("registering model {}", model.spec.name));
-        let weights_uri = dir.join("weights.safetensors").display().to_string();
+        step(&format!("registering model {}", model.spec.name));
+        let weights_uri = weights_uri(dir);
         let register = ExecuteMsg::RegisterModel {
             spec: model.spec.clone(),
-            weights_root: tavdun_core::HexHash(model.weights_tree().root()),
+            weights_root: HexHash(model.weights_tree().root()),
             weights_uri: weights_uri.clone(),
             min_tier: 1,
             min_fee: Uint128::new(opts.min_fee),
@@ -131,10 +159,9 @@ pub async fn deploy(settings: &Settings, opts: &DeployOptions) -> Result<Deploym
         });
     }
 
-    progress.step("writing the deployment file");
-    let deployment = Deployment {
-        chain_id: settings.chain.chain_id.clone(),
-        grpc_url: settings.chain.grpc_url.clone(),
+    Ok(Deployment {
+        chain_id,
+        grpc_url,
         deployer,
         token: ContractRef {
             code_id: token_code,
@@ -148,17 +175,12 @@ pub async fn deploy(settings: &Settings, opts: &DeployOptions) -> Result<Deploym
         },
         models: deployed,
         height: chain.latest_height().await?,
-    };
-    deployment.save(&settings.deployment)?;
-    progress.finish();
-    Ok(deployment)
+    })
 }
 
-/// A model directory holds `spec.json` and `weights.safetensors`.
-pub fn load_model(dir: &Path) -> Result<Model> {
-    let spec = read(&dir.join("spec.json"))?;
-    let weights = read(&dir.join("weights.safetensors"))?;
-    Ok(Model::load(&spec, &weights)?)
+/// Where workers fetch a local model directory's weights: the file's path.
+pub fn weights_uri(dir: &Path) -> String {
+    weights_path(dir).display().to_string()
 }
 
 fn checksum(bytes: &[u8]) -> String {

@@ -1,10 +1,17 @@
+//! TRN, the CW20 token the market is paid in: cw20-base with its name, symbol and decimals
+//! fixed here, so every deployment is the same token and every program agrees on amounts.
+
 use cosmwasm_schema::cw_serde;
 use cosmwasm_std::Uint128;
 use cw20::Cw20Coin;
 use cw20_base::msg::InstantiateMarketingInfo;
 
-/// TRN's name, symbol and decimals are fixed; a deployment only chooses who holds the
-/// initial supply, who may mint and how much in total.
+pub const NAME: &str = "Tavdun Token";
+pub const SYMBOL: &str = "TRN";
+/// One TRN is 10^6 micro-TRN, the unit every amount on chain is counted in.
+pub const DECIMALS: u8 = 6;
+
+/// A deployment only chooses who holds the initial supply, who may mint and how much in total.
 #[cw_serde]
 pub struct InstantiateMsg {
     pub initial_balances: Vec<Cw20Coin>,

@@ -1,16 +1,18 @@
-//! A market and the real TRN token on cw-multi-test, with named accounts and helpers that
-//! speak the contract's messages.
+//! The contracts on cw-multi-test: each `ContractWrapper` once, and a deployed-market
+//! fixture ([`Suite`]: the real TRN token and the market, named accounts, and helpers that
+//! speak the market's messages) for the token's and the market's tests.
 
-use cosmwasm_std::{to_json_binary, Addr, Binary, Empty, Timestamp, Uint128};
+use cosmwasm_std::{to_json_binary, Addr, Empty, Timestamp, Uint128};
 use cw20::{BalanceResponse, Cw20Coin, Cw20ExecuteMsg, Cw20QueryMsg};
 use cw_multi_test::{App, AppResponse, Contract, ContractWrapper, Executor};
 use tavdun_core::{activation_hashes, eval_unit, forward, HexHash, Model};
-use tavdun_market::msg::{
-    ClaimableResponse, ExecuteMsg, InstantiateMsg, JobResultMsg, Params, QueryMsg, ReceiveMsg,
-    StatsResponse, WorkerResponse,
-};
-use tavdun_market::state::{Dispute, Hardware, Job, JobInput};
 use tavdun_market::ContractError;
+use tavdun_market_api::job::int8_binary;
+use tavdun_market_api::{
+    token, ClaimableResponse, Dispute, DisputeResponse, ExecuteMsg, HardwareDeclaration,
+    InstantiateMsg, Job, JobInput, JobResponse, JobResultMsg, Params, QueryMsg, ReceiveMsg,
+    StatsResponse, WorkerInfo, WorkerResponse,
+};
 
 pub const START_BALANCE: u128 = 1_000_000_000;
 
@@ -36,6 +38,7 @@ pub fn token_contract() -> Box<dyn Contract<Empty>> {
     )
 }
 
+/// Market parameters for tests: short enough periods to step through, amounts in micro-TRN.
 pub fn params() -> Params {
     Params {
         protocol_fee_bps: 500,
@@ -55,8 +58,8 @@ pub fn params() -> Params {
     }
 }
 
-pub fn hardware(max_tier: u8) -> Hardware {
-    Hardware {
+pub fn hardware(max_tier: u8) -> HardwareDeclaration {
+    HardwareDeclaration {
         description: "1x test GPU".to_string(),
         max_tier,
     }
@@ -101,7 +104,7 @@ impl Suite {
             .instantiate_contract(
                 token_code,
                 admin.clone(),
-                &tavdun_token::msg::InstantiateMsg {
+                &token::InstantiateMsg {
                     initial_balances,
                     minter: Some(admin.to_string()),
                     cap: None,
@@ -197,18 +200,25 @@ impl Suite {
         self.query(&QueryMsg::Stats {})
     }
 
+    /// A job that exists.
     pub fn job(&self, job_id: u64) -> Job {
-        self.query(&QueryMsg::Job { job_id })
+        let r: JobResponse = self.query(&QueryMsg::Job { job_id });
+        r.job.unwrap_or_else(|| panic!("job {job_id} exists"))
     }
 
+    /// The dispute of a job that was challenged.
     pub fn dispute(&self, job_id: u64) -> Dispute {
-        self.query(&QueryMsg::Dispute { job_id })
+        let r: DisputeResponse = self.query(&QueryMsg::Dispute { job_id });
+        r.dispute
+            .unwrap_or_else(|| panic!("job {job_id} was challenged"))
     }
 
-    pub fn worker(&self, who: &Addr) -> WorkerResponse {
-        self.query(&QueryMsg::Worker {
+    /// A bonded worker.
+    pub fn worker(&self, who: &Addr) -> WorkerInfo {
+        let r: WorkerResponse = self.query(&QueryMsg::Worker {
             address: who.to_string(),
-        })
+        });
+        r.worker.unwrap_or_else(|| panic!("{who} is bonded"))
     }
 
     pub fn claimable(&self, who: &Addr) -> u128 {
@@ -271,7 +281,7 @@ impl Suite {
             fee,
             &ReceiveMsg::SubmitJob {
                 model_id: model_id.to_string(),
-                input: JobInput::Inline { data: bytes(input) },
+                input: JobInput::inline(input),
                 deadline,
             },
         )?;
@@ -307,17 +317,13 @@ impl Suite {
 pub fn result_msg(job_id: u64, acts: &[Vec<i8>]) -> JobResultMsg {
     JobResultMsg {
         job_id,
-        output: bytes(acts.last().map_or(&[][..], Vec::as_slice)),
+        output: int8_binary(acts.last().map_or(&[][..], Vec::as_slice)),
         hashes: hashes(acts),
     }
 }
 
 pub fn hashes(acts: &[Vec<i8>]) -> Vec<HexHash> {
     activation_hashes(acts).into_iter().map(HexHash).collect()
-}
-
-pub fn bytes(v: &[i8]) -> Binary {
-    Binary::from(v.iter().map(|&b| b as u8).collect::<Vec<u8>>())
 }
 
 /// Job ids named by the market's `job_id` attributes, in order.

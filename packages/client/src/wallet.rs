@@ -1,6 +1,7 @@
+//! Signing and broadcasting for one account.
+
 use std::time::Instant;
 
-use cosmos_sdk_proto::cosmos::base::abci::v1beta1::TxResponse;
 use cosmos_sdk_proto::cosmos::tx::v1beta1::{
     service_client::ServiceClient as TxService, BroadcastMode, BroadcastTxRequest, SimulateRequest,
 };
@@ -13,72 +14,10 @@ use crate::config::GasPrice;
 use crate::error::{contract_message, expected_sequence, ClientError, Result};
 use crate::retry::with_retry;
 use crate::signer::Signer;
+use crate::tx_result::TxResult;
 
 /// SDK error code of "account sequence mismatch" (codespace `sdk`).
 const CODE_WRONG_SEQUENCE: u32 = 32;
-
-/// A transaction included in a block.
-#[derive(Debug, Clone)]
-pub struct TxResult {
-    pub txhash: String,
-    pub height: i64,
-    pub code: u32,
-    pub codespace: String,
-    pub raw_log: String,
-    pub gas_wanted: i64,
-    pub gas_used: i64,
-    pub events: Vec<Event>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Event {
-    pub kind: String,
-    pub attributes: Vec<(String, String)>,
-}
-
-impl From<TxResponse> for TxResult {
-    fn from(r: TxResponse) -> TxResult {
-        TxResult {
-            txhash: r.txhash,
-            height: r.height,
-            code: r.code,
-            codespace: r.codespace,
-            raw_log: r.raw_log,
-            gas_wanted: r.gas_wanted,
-            gas_used: r.gas_used,
-            events: r
-                .events
-                .into_iter()
-                .map(|e| Event {
-                    kind: e.r#type,
-                    attributes: e.attributes.into_iter().map(|a| (a.key, a.value)).collect(),
-                })
-                .collect(),
-        }
-    }
-}
-
-impl TxResult {
-    /// The first value of `attribute` in an event of type `kind`.
-    pub fn attribute(&self, kind: &str, attribute: &str) -> Option<&str> {
-        self.events
-            .iter()
-            .filter(|e| e.kind == kind)
-            .flat_map(|e| e.attributes.iter())
-            .find(|(k, _)| k == attribute)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// Every value of `attribute` in `wasm` events, in order (what a contract emitted).
-    pub fn wasm_attributes<'a>(&'a self, attribute: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.events
-            .iter()
-            .filter(|e| e.kind == "wasm")
-            .flat_map(|e| e.attributes.iter())
-            .filter(move |(k, _)| k == attribute)
-            .map(|(_, v)| v.as_str())
-    }
-}
 
 /// Signs and broadcasts for one account. Transactions from one wallet are serialised and its
 /// sequence is tracked locally, re-read from the chain after any mismatch.

@@ -1,0 +1,22 @@
+//! The interface of Tavdun's contracts, shared by the contracts and every off-chain program:
+//! what can be sent to the market (messages, CW20 hook messages, queries), what it answers,
+//! and the value types those carry. No storage code: the contracts keep their own maps.
+//!
+//! A not-found answer is data (`Option` in a response), never an error to match on.
+
+pub mod config;
+pub mod dispute;
+pub mod job;
+pub mod model;
+pub mod msg;
+pub mod query;
+pub mod token;
+pub mod worker;
+
+pub use config::{Config, Params, Totals};
+pub use dispute::{Dispute, DisputeOutcome};
+pub use job::{EndReason, Job, JobInput, JobResult, JobStatus};
+pub use model::ModelInfo;
+pub use msg::{ExecuteMsg, InstantiateMsg, JobRequest, JobResultMsg, MigrateMsg, ReceiveMsg};
+pub use query::*;
+pub use worker::{HardwareDeclaration, Unbonding, Worker};

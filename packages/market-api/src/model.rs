@@ -1,0 +1,22 @@
+//! A registered model.
+
+use cosmwasm_schema::cw_serde;
+use cosmwasm_std::{Addr, Uint128};
+use tavdun_core::{HexHash, ModelSpec};
+
+#[cw_serde]
+pub struct ModelInfo {
+    /// Hex of `sha256(canonical spec || weights_root)`.
+    pub model_id: String,
+    pub spec: ModelSpec,
+    pub weights_root: HexHash,
+    pub weights_uri: String,
+    pub min_tier: u8,
+    pub min_fee: Uint128,
+    pub owner: Addr,
+    pub active: bool,
+    /// Layer count, input and output sizes, kept so job checks need not re-plan the spec.
+    pub layers: u32,
+    pub input_len: u32,
+    pub output_len: u32,
+}

@@ -1,0 +1,31 @@
+//! Tavdun's SDK: the library every off-chain program (the `tavdun` CLI, the worker node, the
+//! relayer, the demo, the end-to-end tests) is built on.
+//!
+//! - [`deployment`]: where the contracts are (the one file `tavdun deploy` writes);
+//! - [`keys`]: who signs (a mnemonic, an environment variable, or a localnet test account);
+//! - [`amount`]: TRN amounts as people write them;
+//! - [`model_dir`]: a model directory (`spec.json` + `weights.safetensors`);
+//! - [`input`]: a job's input read from a file or values and quantised for its model;
+//! - [`deploy`]: contracts stored, instantiated and models registered, with progress reported
+//!   through a callback;
+//! - [`market`]: [`MarketClient`], the market as typed calls;
+//! - [`job_view`]: a job with its output decoded.
+//!
+//! No terminal code and no command-line parsing: those belong to the programs.
+
+pub mod amount;
+pub mod deploy;
+pub mod deployment;
+pub mod error;
+pub mod input;
+pub mod job_view;
+pub mod keys;
+pub mod market;
+pub mod model_dir;
+
+pub use deployment::Deployment;
+pub use error::{Result, SdkError};
+pub use keys::{KeySource, TestAccounts};
+pub use market::MarketClient;
+pub use tavdun_client as client;
+pub use tavdun_market_api as api;
