@@ -85,8 +85,8 @@ fn engine_figures(
         ..EngineConfig::from_env()?
     };
     let engine = Engine::new(config)?;
-    let name = format!("tavdun-engine {}", engine.hardware().backend.name());
-    println!("{name}: {}", engine.hardware());
+    let name = format!("tavdun-engine {}", engine.device_report().backend.name());
+    println!("{name}: {}", engine.device_report());
     // The cold load shows what kernel compilation costs when nothing is warmed up.
     let loaded = engine.load(model)?;
     let cold = Instant::now();
@@ -121,7 +121,7 @@ fn main() -> Result<()> {
     // flex and candle both run on rayon's global pool; PyTorch gets the same number below.
     std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
     let model = synthetic::mlp("bench-mlp", &[784, 512, 256, 10], 1).context("bench model")?;
-    let flops = tavdun_engine::flops_per_inference(&model.plan) as f64;
+    let flops = model.plan.flops() as f64;
     let peak = machine::f32_peak();
     println!("{peak}");
     println!("threads per runner: {threads}");

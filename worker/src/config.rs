@@ -6,8 +6,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
-use tavdun_cli::amount::parse_trn;
 use tavdun_engine::BackendChoice;
+use tavdun_sdk::amount::parse_trn;
+use tavdun_sdk::keys::TestAccounts;
+use tavdun_sdk::KeySource;
 
 use crate::error::{Result, WorkerError};
 
@@ -103,19 +105,13 @@ impl FaultConfig {
     }
 }
 
-#[derive(Debug, Clone)]
-pub enum Key {
-    Mnemonic(String),
-    TestAccount { name: String, accounts: PathBuf },
-}
-
 /// Checked configuration.
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
     pub deployment: PathBuf,
     pub grpc_url: Option<String>,
     pub gas_price: Option<String>,
-    pub key: Key,
+    pub key: KeySource,
     pub roles: Vec<Role>,
     pub models: Vec<String>,
     pub max_batch: u32,
@@ -212,12 +208,12 @@ impl WorkerConfig {
 
         let key =
             match (f.mnemonic, f.account) {
-                (Some(m), None) => Key::Mnemonic(m),
-                (None, Some(name)) => Key::TestAccount {
+                (Some(m), None) => KeySource::Mnemonic(m),
+                (None, Some(name)) => KeySource::TestAccount {
                     name,
                     accounts: f
                         .accounts
-                        .unwrap_or_else(|| PathBuf::from("localnet/accounts.json")),
+                        .unwrap_or_else(|| PathBuf::from(TestAccounts::DEFAULT_PATH)),
                 },
                 (Some(_), Some(_)) => {
                     return Err(invalid(
@@ -359,7 +355,7 @@ mod tests {
         assert_eq!(c.min_fee, 250_000);
         assert_eq!(c.max_batch, 16);
         assert_eq!(c.metrics_addr, None);
-        assert!(matches!(c.key, Key::TestAccount { ref name, .. } if name == "worker1"));
+        assert!(matches!(c.key, KeySource::TestAccount { ref name, .. } if name == "worker1"));
         assert_eq!(c.faults, FaultConfig::default());
     }
 

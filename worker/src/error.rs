@@ -1,3 +1,4 @@
+use tavdun_sdk::SdkError;
 use thiserror::Error;
 
 /// What stops the worker, or one step of its loop.
@@ -12,9 +13,7 @@ pub enum WorkerError {
         source: std::io::Error,
     },
     #[error(transparent)]
-    Chain(#[from] tavdun_client::ClientError),
-    #[error(transparent)]
-    Cli(#[from] tavdun_cli::error::CliError),
+    Sdk(#[from] SdkError),
     #[error(transparent)]
     Engine(#[from] tavdun_engine::EngineError),
     #[error("fetching {uri}: {reason}")]
@@ -29,20 +28,26 @@ pub enum WorkerError {
     Job { job_id: u64, reason: String },
 }
 
+impl From<tavdun_sdk::client::ClientError> for WorkerError {
+    fn from(e: tavdun_sdk::client::ClientError) -> WorkerError {
+        WorkerError::Sdk(e.into())
+    }
+}
+
 pub type Result<T> = std::result::Result<T, WorkerError>;
 
 impl WorkerError {
     /// A short, stable label for the `reason` of the tx-failure metric.
     pub fn reason_label(&self) -> &'static str {
-        use tavdun_client::ClientError as C;
+        use tavdun_sdk::client::ClientError as C;
         match self {
-            WorkerError::Chain(C::Contract { .. }) => "contract",
-            WorkerError::Chain(C::SequenceMismatch { .. }) => "sequence",
-            WorkerError::Chain(C::InclusionTimeout { .. }) => "inclusion_timeout",
-            WorkerError::Chain(C::Unavailable { .. } | C::Connect { .. } | C::Grpc(_)) => {
-                "chain_unavailable"
-            }
-            WorkerError::Chain(C::TxFailed { .. }) => "tx_failed",
+            WorkerError::Sdk(SdkError::Chain(C::Contract { .. })) => "contract",
+            WorkerError::Sdk(SdkError::Chain(C::SequenceMismatch { .. })) => "sequence",
+            WorkerError::Sdk(SdkError::Chain(C::InclusionTimeout { .. })) => "inclusion_timeout",
+            WorkerError::Sdk(SdkError::Chain(
+                C::Unavailable { .. } | C::Connect { .. } | C::Grpc(_),
+            )) => "chain_unavailable",
+            WorkerError::Sdk(SdkError::Chain(C::TxFailed { .. })) => "tx_failed",
             _ => "other",
         }
     }

@@ -7,12 +7,12 @@ use std::sync::Arc;
 
 use tavdun_core::{Leaf, MerkleTree, Model, Proof};
 use tavdun_engine::{Activations, Engine, LoadedModel};
-use tavdun_market::state::ModelInfo;
+use tavdun_sdk::api::ModelInfo;
+use tavdun_sdk::MarketClient;
 use tracing::info;
 
 use crate::error::{Result, WorkerError};
 use crate::fetch::Fetcher;
-use crate::market::Market;
 
 pub struct ServedModel {
     model: Model,
@@ -66,11 +66,11 @@ impl ModelStore {
     }
 
     /// The model, loaded on first use.
-    pub async fn get(&mut self, market: &Market, model_id: &str) -> Result<Arc<ServedModel>> {
+    pub async fn get(&mut self, market: &MarketClient, model_id: &str) -> Result<Arc<ServedModel>> {
         if let Some(m) = self.models.get(model_id) {
             return Ok(m.clone());
         }
-        let info = market.model(model_id).await?;
+        let info = market.require_model(model_id).await?;
         let model = self.weights(&info).await?;
         let loaded = self.engine.load(&model)?;
         info!(

@@ -1,92 +1,75 @@
-//! The node: one loop that polls the chain each block and runs the roles' steps in order.
-//! The chain is the only source of truth: on start (and after any failed step) the node
-//! reads what it owes from the market, so a restart loses nothing and posts nothing twice.
+//! The node: one loop that polls the chain each block and drives its roles (executor,
+//! defender, verifier) in order. The chain is the only source of truth: on start the roles
+//! read what the node owes from the market, so a restart loses nothing and posts nothing
+//! twice.
 
-use std::collections::hash_map::RandomState;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::Duration;
 
-use tavdun_cli::deployment::Deployment;
-use tavdun_client::{ChainClient, ChainConfig, Signer, TxResult, Wallet};
-use tavdun_core::activation_hash;
-use tavdun_engine::{Activations, Engine, EngineConfig};
-use tavdun_market::msg::JobFilter;
-use tavdun_market::msg::{ExecuteMsg, Params, ReceiveMsg};
-use tavdun_market::state::{Hardware, Job, JobInput, JobStatus};
+use tavdun_engine::{Engine, EngineConfig};
+use tavdun_sdk::amount::trn_f64;
+use tavdun_sdk::api::{ExecuteMsg, HardwareDeclaration, JobStatus};
+use tavdun_sdk::client::{ChainClient, ChainConfig, Wallet};
+use tavdun_sdk::{Deployment, MarketClient};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::config::{Key, WorkerConfig};
-use crate::error::{Result, WorkerError};
+use crate::config::WorkerConfig;
+use crate::defender::Defender;
+use crate::error::Result;
+use crate::executor::Executor;
 use crate::faults::Faults;
 use crate::fetch::Fetcher;
-use crate::http::{self, Health};
-use crate::market::Market;
-use crate::metrics::{trn, Metrics};
-use crate::models::{ModelStore, ServedModel};
+use crate::models::ModelStore;
+use crate::runner::Runner;
+use crate::services::{Round, Services};
+use crate::telemetry::{self, Health, Metrics};
+use crate::verifier::Verifier;
 
 /// Largest weights file or input blob the node fetches.
 const MAX_FETCH_BYTES: u64 = 512 << 20;
 /// Seconds between housekeeping steps (stale claims, balances, withdrawals).
 const HOUSEKEEPING_SECS: u64 = 5;
+/// Longest wait between polls while the chain stays out of reach.
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+/// The market keeps a hardware description of at most this many bytes.
+const MAX_HARDWARE_TEXT: usize = 128;
 
-pub struct Node {
-    pub(crate) cfg: WorkerConfig,
-    pub(crate) market: Market,
-    pub(crate) models: ModelStore,
-    /// Ids of the models served.
-    pub(crate) served: Vec<String>,
-    pub(crate) faults: Faults,
-    pub(crate) metrics: Arc<Metrics>,
-    pub(crate) params: Params,
-    /// Block time of the current poll: the clock every deadline is read against.
-    pub(crate) now: u64,
+struct Node {
+    cfg: WorkerConfig,
+    svc: Services,
+    executor: Option<Executor>,
+    defender: Defender,
+    verifier: Option<Verifier>,
+    /// Ids of the models served, once the chain answered.
+    served: Vec<String>,
+    deployment: Deployment,
     last_housekeeping: u64,
     ready: bool,
-    pub(crate) warned_unbonded: bool,
-    deployment: Deployment,
-
-    /// Claimed by this node and not posted yet (a failed post, or found on restart).
-    pub(crate) unposted: BTreeMap<u64, Job>,
-    /// Posted by this node: job id -> end of its challenge window.
-    pub(crate) posted: BTreeMap<u64, u64>,
-    /// This node's jobs under challenge.
-    pub(crate) defending: BTreeSet<u64>,
-    /// Others' results already re-executed: job id -> `posted_at` of the result checked.
-    pub(crate) checked: HashMap<u64, u64>,
-    /// Disputes this node opened and has not seen end.
-    pub(crate) challenging: BTreeSet<u64>,
-    /// Keys the verifier's sampling of jobs.
-    pub(crate) sample_seed: RandomState,
 }
 
 /// Runs a node until `shutdown`: then it finishes the batch in hand, posts it, and returns.
 pub async fn run(cfg: WorkerConfig, shutdown: CancellationToken) -> Result<()> {
     let deployment = Deployment::load(&cfg.deployment)?;
-    let defaults = ChainConfig::localnet();
-    let chain_cfg = ChainConfig {
-        grpc_url: cfg
-            .grpc_url
-            .clone()
-            .unwrap_or_else(|| deployment.grpc_url.clone()),
-        chain_id: deployment.chain_id.clone(),
-        gas_price: cfg.gas_price.clone().unwrap_or(defaults.gas_price.clone()),
-        ..defaults
-    };
-    let mnemonic = match &cfg.key {
-        Key::Mnemonic(m) => m.clone(),
-        Key::TestAccount { name, accounts } => tavdun_cli::config::test_mnemonic(accounts, name)?,
-    };
-    let signer = Signer::from_mnemonic(&mnemonic, &chain_cfg.prefix)?;
+    let mut defaults = ChainConfig::localnet();
+    if let Some(price) = &cfg.gas_price {
+        defaults.gas_price = price.clone();
+    }
+    let mut chain_cfg = deployment.chain_config(defaults);
+    if let Some(url) = &cfg.grpc_url {
+        chain_cfg.grpc_url = url.clone();
+    }
+    let signer = cfg.key.signer(&chain_cfg.prefix)?;
     let chain = ChainClient::new(chain_cfg)?;
     let wallet = Wallet::new(chain.clone(), signer)?;
-    let market = Market::new(chain, wallet, &deployment);
+    let me = wallet.address();
+    let market = MarketClient::new(chain, &deployment).with_wallet(wallet);
 
     let metrics = Arc::new(Metrics::new());
-    let health = Arc::new(Health::new(market.me(), cfg.poll_interval));
+    let health = Arc::new(Health::new(me.clone(), cfg.poll_interval));
     if let Some(addr) = cfg.metrics_addr {
-        let bound = http::serve(addr, metrics.clone(), health.clone(), shutdown.clone()).await?;
+        let bound =
+            telemetry::serve(addr, metrics.clone(), health.clone(), shutdown.clone()).await?;
         info!(%bound, "serving /metrics and /health");
     }
 
@@ -95,13 +78,13 @@ pub async fn run(cfg: WorkerConfig, shutdown: CancellationToken) -> Result<()> {
         engine_cfg = engine_cfg.with_backend(b);
     }
     let engine = Engine::new(engine_cfg)?;
-    info!(address = %market.me(), hardware = %engine.hardware(), roles = ?cfg.roles, "worker starting");
-    let fetcher = Fetcher::new(std::time::Duration::from_secs(60), MAX_FETCH_BYTES)?;
+    info!(address = %me, device = %engine.device_report(), roles = ?cfg.roles, "worker starting");
+    let fetcher = Fetcher::new(Duration::from_secs(60), MAX_FETCH_BYTES)?;
 
     // The chain may not be up yet: wait for it rather than exit.
     let params = loop {
-        match market.config().await {
-            Ok(c) => break c.config.params,
+        match market.params().await {
+            Ok(p) => break p,
             Err(e) => {
                 warn!(error = %e, "cannot read the market config yet; retrying");
                 health.poll_failed(e.to_string());
@@ -112,32 +95,33 @@ pub async fn run(cfg: WorkerConfig, shutdown: CancellationToken) -> Result<()> {
             }
         }
     };
+    let models = ModelStore::new(engine, fetcher, cfg.cache_dir.clone());
     let mut node = Node {
-        models: ModelStore::new(engine, fetcher, cfg.cache_dir.clone()),
-        faults: Faults::new(cfg.faults.clone()),
+        svc: Services {
+            runner: Runner::new(models, metrics.clone()),
+            faults: Faults::new(cfg.faults.clone()),
+            market,
+            me,
+            params,
+            metrics,
+        },
+        executor: None,
+        defender: Defender::default(),
+        verifier: None,
         served: Vec::new(),
-        params,
-        market,
-        metrics,
+        deployment,
         cfg,
-        now: 0,
         last_housekeeping: 0,
         ready: false,
-        warned_unbonded: false,
-        deployment,
-        unposted: BTreeMap::new(),
-        posted: BTreeMap::new(),
-        defending: BTreeSet::new(),
-        checked: HashMap::new(),
-        challenging: BTreeSet::new(),
-        sample_seed: RandomState::new(),
     };
 
     let mut failures = 0u32;
+    let mut now = 0;
     while !shutdown.is_cancelled() {
         match node.poll(&shutdown).await {
-            Ok(height) => {
+            Ok((height, time)) => {
                 failures = 0;
+                now = time;
                 health.poll_ok(height);
             }
             Err(e) => {
@@ -149,16 +133,12 @@ pub async fn run(cfg: WorkerConfig, shutdown: CancellationToken) -> Result<()> {
         }
         let wait = node.cfg.poll_interval * 2u32.pow(failures.min(5));
         tokio::select! {
-            _ = tokio::time::sleep(wait.min(std::time::Duration::from_secs(10))) => {}
+            _ = tokio::time::sleep(wait.min(MAX_BACKOFF)) => {}
             _ = shutdown.cancelled() => {}
         }
     }
-    if !node.unposted.is_empty() {
-        info!(
-            jobs = node.unposted.len(),
-            "stopping: posting what was claimed first"
-        );
-        if let Err(e) = node.post_unposted().await {
+    if let Some(executor) = node.executor.as_mut() {
+        if let Err(e) = executor.finish(&mut node.svc, now).await {
             warn!(error = %e, "could not post every claimed job before stopping");
         }
     }
@@ -167,39 +147,40 @@ pub async fn run(cfg: WorkerConfig, shutdown: CancellationToken) -> Result<()> {
 }
 
 impl Node {
-    /// One poll: returns the height it ran at.
-    async fn poll(&mut self, shutdown: &CancellationToken) -> Result<u64> {
-        let block = self.market.chain().latest_block().await?;
-        self.now = block.time;
-        self.metrics.chain_height.set(block.height as i64);
+    /// One poll: returns the height and block time it ran at.
+    async fn poll(&mut self, shutdown: &CancellationToken) -> Result<(u64, u64)> {
+        let block = self.svc.market.chain().latest_block().await?;
+        self.svc.metrics.chain_height.set(block.height as i64);
         if !self.ready {
             self.start_up().await?;
             self.ready = true;
         }
-        let disputed = self.market.jobs_with_status(JobStatus::Disputed).await?;
-        if self.cfg.executes() {
-            self.defend(&disputed).await?;
-            self.post_unposted().await?;
-            if !shutdown.is_cancelled() {
-                self.claim_and_run().await?;
-            }
-            self.finalize_due().await?;
+        let round = Round {
+            now: block.time,
+            disputed: self
+                .svc
+                .market
+                .jobs_with_status(JobStatus::Disputed)
+                .await?,
+        };
+        let going_on = !shutdown.is_cancelled();
+        if let Some(executor) = self.executor.as_mut() {
+            let standing = self.defender.step(&mut self.svc, &round).await?;
+            executor.take_back(standing);
+            executor.step(&mut self.svc, &round, going_on).await?;
         }
-        if self.cfg.verifies() {
-            self.drive_challenges(&disputed).await?;
-            if !shutdown.is_cancelled() {
-                self.verify_posted().await?;
-            }
+        if let Some(verifier) = self.verifier.as_mut() {
+            verifier.step(&mut self.svc, &round, going_on).await?;
         }
-        if self.now >= self.last_housekeeping + HOUSEKEEPING_SECS {
-            self.last_housekeeping = self.now;
-            self.expire_stale_claims().await?;
+        if round.now >= self.last_housekeeping + HOUSEKEEPING_SECS {
+            self.last_housekeeping = round.now;
+            self.expire_stale_claims(round.now).await?;
             self.collect_earnings().await?;
         }
-        Ok(block.height)
+        Ok((block.height, block.time))
     }
 
-    /// Once the chain answers: config, models, stake, then what the chain says this node owes.
+    /// Once the chain answers: models, stake, then what the chain says this node owes.
     async fn start_up(&mut self) -> Result<()> {
         let wanted: Vec<String> = if self.cfg.models.is_empty() {
             self.deployment
@@ -211,78 +192,79 @@ impl Node {
             self.cfg
                 .models
                 .iter()
-                .map(|m| {
-                    self.deployment.model(m).map_or_else(
-                        || m.clone(), // not in the deployment file: taken as a model id
-                        |d| d.model_id.clone(),
-                    )
-                })
+                .map(|m| self.deployment.model_id(m))
                 .collect()
         };
         for id in &wanted {
-            self.models.get(&self.market, id).await?;
+            self.svc.runner.models().get(&self.svc.market, id).await?;
         }
         self.served = wanted;
         if self.cfg.executes() {
             self.ensure_bond().await?;
-            let me = self.market.me();
-            for job in self.market.jobs(JobFilter::Worker(me)).await? {
-                self.track(job);
-            }
+            let mut executor =
+                Executor::new(self.served.clone(), self.cfg.max_batch, self.cfg.min_fee);
+            executor.reconcile(&self.svc).await?;
+            self.executor = Some(executor);
         }
         if self.cfg.verifies() {
-            let me = self.market.me();
-            for job in self.market.jobs_with_status(JobStatus::Disputed).await? {
-                if self.market.dispute(job.id).await?.challenger.as_str() == me {
-                    self.challenging.insert(job.id);
-                }
-            }
+            let mut verifier = Verifier::new(self.served.clone(), self.cfg.verify_sample);
+            verifier.reconcile(&self.svc).await?;
+            self.verifier = Some(verifier);
         }
+        let (unposted, posted) = self.executor.as_ref().map_or((0, 0), Executor::owed);
         info!(
-            unposted = self.unposted.len(),
-            posted = self.posted.len(),
-            defending = self.defending.len(),
-            challenging = self.challenging.len(),
+            unposted,
+            posted,
+            defending = self.defender.defending(),
+            challenging = self.verifier.as_ref().map_or(0, Verifier::challenging),
             "reconciled with the chain"
         );
         Ok(())
     }
 
-    /// Bonds (declaring the engine's hardware) or tops up to the configured stake.
+    /// Bonds (declaring the engine's device) or tops up to the configured stake.
     async fn ensure_bond(&mut self) -> Result<()> {
         let Some((amount, max_tier)) = self.cfg.bond else {
             return Ok(());
         };
-        let current = self.market.worker(&self.market.me()).await?;
+        let current = self.svc.market.worker(&self.svc.me).await?;
         let stake = current.as_ref().map_or(0, |w| w.worker.stake.u128());
         if stake >= amount {
             return Ok(());
         }
-        let hardware = current.is_none().then(|| Hardware {
-            description: truncate(&self.models.engine().hardware().to_string(), 128),
+        let device = self
+            .svc
+            .runner
+            .models()
+            .engine()
+            .device_report()
+            .to_string();
+        let hardware = current.is_none().then(|| HardwareDeclaration {
+            description: truncate(&device, MAX_HARDWARE_TEXT),
             max_tier,
         });
-        let hook = ReceiveMsg::Bond { hardware };
-        self.send("bond", amount - stake, &hook).await?;
-        info!(stake = trn(amount), "bonded");
+        let bonded = self.svc.market.bond(amount - stake, hardware).await;
+        self.svc.settle("bond", bonded.map_err(Into::into))?;
+        info!(stake = trn_f64(amount), "bonded");
         Ok(())
     }
 
     /// Returns jobs whose claim timed out to the queue, so that they are served again.
-    async fn expire_stale_claims(&mut self) -> Result<()> {
+    async fn expire_stale_claims(&mut self, now: u64) -> Result<()> {
         let stale: Vec<u64> = self
+            .svc
             .market
             .jobs_with_status(JobStatus::Claimed)
             .await?
             .into_iter()
-            .filter(|j| j.claim_expires.is_some_and(|t| t.seconds() < self.now))
+            .filter(|j| j.claim_expires.is_some_and(|t| t.seconds() < now))
             .map(|j| j.id)
             .collect();
-        for chunk in stale.chunks(self.params.max_batch.max(1) as usize) {
+        for chunk in stale.chunks(self.svc.batch_limit()) {
             let msg = ExecuteMsg::ExpireClaims {
                 job_ids: chunk.to_vec(),
             };
-            if self.execute("expire_claims", &msg).await.is_ok() {
+            if self.svc.execute("expire_claims", &msg).await.is_ok() {
                 info!(jobs = ?chunk, "expired stale claims");
             }
         }
@@ -291,118 +273,23 @@ impl Node {
 
     /// Keeps the stake and claimable gauges current and withdraws what the market owes.
     async fn collect_earnings(&mut self) -> Result<()> {
-        let me = self.market.me();
-        if let Some(w) = self.market.worker(&me).await? {
-            self.metrics.stake_trn.set(trn(w.worker.stake.u128()));
+        let svc = &self.svc;
+        if let Some(w) = svc.market.worker(&svc.me).await? {
+            svc.metrics.stake_trn.set(trn_f64(w.worker.stake.u128()));
         }
-        let claimable = self.market.claimable(&me).await?;
-        self.metrics.claimable_trn.set(trn(claimable));
+        let claimable = svc.market.claimable(&svc.me).await?;
+        svc.metrics.claimable_trn.set(trn_f64(claimable));
         if claimable > 0
-            && self
+            && svc
                 .execute("withdraw", &ExecuteMsg::Withdraw { amount: None })
                 .await
                 .is_ok()
         {
-            info!(amount = trn(claimable), "withdrew earnings");
-            self.metrics.claimable_trn.set(0.0);
+            info!(amount = trn_f64(claimable), "withdrew earnings");
+            svc.metrics.claimable_trn.set(0.0);
         }
         Ok(())
     }
-
-    /// The job's int8 input: inline, or fetched and checked against the job's input hash.
-    pub(crate) async fn input(&self, job: &Job) -> Result<Vec<i8>> {
-        match &job.input {
-            JobInput::Inline { data } => Ok(data.iter().map(|&b| b as i8).collect()),
-            JobInput::Blob { hash, uri } => {
-                let bytes: Vec<i8> = self
-                    .models
-                    .fetcher()
-                    .get(uri)
-                    .await?
-                    .into_iter()
-                    .map(|b| b as i8)
-                    .collect();
-                if activation_hash(0, &bytes) != hash.0 {
-                    return Err(WorkerError::InputMismatch {
-                        job_id: job.id,
-                        uri: uri.clone(),
-                    });
-                }
-                Ok(bytes)
-            }
-        }
-    }
-
-    /// Signs and sends `msg`; a failure is logged and counted, and the caller re-reads the
-    /// chain rather than retrying blindly.
-    pub(crate) async fn execute(&self, kind: &'static str, msg: &ExecuteMsg) -> Result<TxResult> {
-        self.settle(kind, self.market.execute(msg).await)
-    }
-
-    /// Pays `amount` TRN into the market with `hook`.
-    pub(crate) async fn send(
-        &self,
-        kind: &'static str,
-        amount: u128,
-        hook: &ReceiveMsg,
-    ) -> Result<TxResult> {
-        self.settle(kind, self.market.send(amount, hook).await)
-    }
-
-    fn settle(&self, kind: &'static str, result: Result<TxResult>) -> Result<TxResult> {
-        if let Err(e) = &result {
-            self.metrics.tx_failed(kind, e.reason_label());
-            warn!(kind, error = %e, "transaction failed");
-        }
-        result
-    }
-
-    /// Runs one model's jobs as one batch on the engine. A job whose input cannot be read is
-    /// left out with a warning (if it was claimed, the claim expires and the job is served
-    /// again). Returns the jobs run, their inputs and their activations, in the same order.
-    pub(crate) async fn run_jobs(&mut self, model_id: &str, jobs: Vec<Job>) -> Result<Batch> {
-        let served = self.models.get(&self.market, model_id).await?;
-        let mut batch = Batch::default();
-        for job in jobs {
-            match self.input(&job).await {
-                Ok(input) => {
-                    batch.inputs.push(input);
-                    batch.jobs.push(job);
-                }
-                Err(e) => warn!(job_id = job.id, error = %e, "cannot read the job's input"),
-            }
-        }
-        if batch.jobs.is_empty() {
-            return Ok(batch);
-        }
-        let started = Instant::now();
-        batch.activations = served.run(&batch.inputs)?;
-        let secs = started.elapsed().as_secs_f64();
-        self.metrics.batch_size.observe(batch.jobs.len() as f64);
-        for _ in &batch.jobs {
-            self.metrics.inference_seconds.observe(secs);
-        }
-        Ok(batch)
-    }
-
-    /// Runs one job again (for a reveal or a resolve): its model and every layer's output.
-    pub(crate) async fn rerun(&mut self, job_id: u64) -> Result<(Arc<ServedModel>, Activations)> {
-        let job = self.market.job(job_id).await?;
-        let served = self.models.get(&self.market, &job.model_id).await?;
-        let input = self.input(&job).await?;
-        let acts = served.run(&[input])?.pop().ok_or(WorkerError::Job {
-            job_id,
-            reason: "the engine returned no activations".into(),
-        })?;
-        Ok((served, acts))
-    }
-}
-
-#[derive(Default)]
-pub(crate) struct Batch {
-    pub jobs: Vec<Job>,
-    pub inputs: Vec<Vec<i8>>,
-    pub activations: Vec<Activations>,
 }
 
 fn truncate(s: &str, max: usize) -> String {

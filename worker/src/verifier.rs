@@ -1,26 +1,73 @@
 //! The verify role: re-execute others' posted results inside their windows, challenge the
-//! first divergent layer, and drive each dispute to its end (resolve with the first wrong
-//! unit and its Merkle proof, or claim the timeout of a worker that stays silent).
+//! first divergent layer, and drive each dispute it opened to its end (resolve with the first
+//! wrong unit and its Merkle proof, or claim the timeout of a worker that stays silent).
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::hash_map::RandomState;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::hash::BuildHasher;
 
 use tavdun_core::{activation_hashes, HexHash};
-use tavdun_market::msg::{ExecuteMsg, ReceiveMsg};
-use tavdun_market::state::{DisputeOutcome, Job, JobStatus};
+use tavdun_sdk::api::job::int8_binary;
+use tavdun_sdk::api::{DisputeOutcome, ExecuteMsg, Job, JobStatus, ReceiveMsg};
 use tracing::{info, warn};
 
 use crate::error::Result;
-use crate::market::binary;
-use crate::node::Node;
+use crate::services::{Round, Services};
 
 /// A result whose window closes sooner than this is left alone: the challenge would land late.
 const WINDOW_MARGIN_SECS: u64 = 3;
 
-impl Node {
-    pub(crate) async fn verify_posted(&mut self) -> Result<()> {
-        let me = self.market.me();
-        let posted = self.market.jobs_with_status(JobStatus::Posted).await?;
+pub struct Verifier {
+    /// Ids of the models whose results this node checks.
+    served: Vec<String>,
+    /// Share of others' results re-executed, in (0, 1].
+    sample: f64,
+    /// Others' results already re-executed: job id -> `posted_at` of the result checked.
+    checked: HashMap<u64, u64>,
+    /// Disputes this node opened and has not seen end.
+    challenging: BTreeSet<u64>,
+    /// Keys the sampling of jobs, per process.
+    sample_seed: RandomState,
+}
+
+impl Verifier {
+    pub fn new(served: Vec<String>, sample: f64) -> Verifier {
+        Verifier {
+            served,
+            sample,
+            checked: HashMap::new(),
+            challenging: BTreeSet::new(),
+            sample_seed: RandomState::new(),
+        }
+    }
+
+    pub fn challenging(&self) -> usize {
+        self.challenging.len()
+    }
+
+    /// Picks up, from the chain, the disputes this node opened (after a restart).
+    pub async fn reconcile(&mut self, svc: &Services) -> Result<()> {
+        for job in svc.market.jobs_with_status(JobStatus::Disputed).await? {
+            let dispute = svc.market.dispute(job.id).await?;
+            if dispute.is_some_and(|d| d.challenger.as_str() == svc.me) {
+                self.challenging.insert(job.id);
+            }
+        }
+        Ok(())
+    }
+
+    /// One poll: drive open disputes, then (unless `check` is false, as when stopping)
+    /// re-execute new results.
+    pub async fn step(&mut self, svc: &mut Services, round: &Round, check: bool) -> Result<()> {
+        self.drive_challenges(svc, round).await?;
+        if check {
+            self.verify_posted(svc, round.now).await?;
+        }
+        Ok(())
+    }
+
+    async fn verify_posted(&mut self, svc: &mut Services, now: u64) -> Result<()> {
+        let posted = svc.market.jobs_with_status(JobStatus::Posted).await?;
         let live: HashSet<u64> = posted.iter().map(|j| j.id).collect();
         self.checked.retain(|id, _| live.contains(id));
         let mut todo: BTreeMap<String, Vec<Job>> = BTreeMap::new();
@@ -28,30 +75,35 @@ impl Node {
             let Some(result) = &job.result else { continue };
             let posted_at = result.posted_at.seconds();
             if !self.served.contains(&job.model_id)
-                || job.worker.as_ref().is_some_and(|w| w.as_str() == me)
-                || result.challenge_ends.seconds() <= self.now + WINDOW_MARGIN_SECS
+                || job.is_worked_by(&svc.me)
+                || result.challenge_ends.seconds() <= now + WINDOW_MARGIN_SECS
                 || self.checked.get(&job.id) == Some(&posted_at)
             {
                 continue;
             }
             self.checked.insert(job.id, posted_at);
-            if sampled(self.sample_seed.hash_one(job.id), self.cfg.verify_sample) {
+            if sampled(self.sample_seed.hash_one(job.id), self.sample) {
                 todo.entry(job.model_id.clone()).or_default().push(job);
             }
         }
         for (model_id, jobs) in todo {
-            self.check_batch(&model_id, jobs).await?;
+            self.check_batch(svc, &model_id, jobs).await?;
         }
         Ok(())
     }
 
-    async fn check_batch(&mut self, model_id: &str, jobs: Vec<Job>) -> Result<()> {
-        let batch = self.run_jobs(model_id, jobs).await?;
+    async fn check_batch(
+        &mut self,
+        svc: &mut Services,
+        model_id: &str,
+        jobs: Vec<Job>,
+    ) -> Result<()> {
+        let batch = svc.runner.run(&svc.market, model_id, jobs).await?;
         for ((job, input), acts) in batch.jobs.iter().zip(&batch.inputs).zip(batch.activations) {
             let ours: Vec<HexHash> = activation_hashes(&acts).into_iter().map(HexHash).collect();
             let theirs = job.result.as_ref().map_or(&[][..], |r| r.hashes.as_slice());
             let Some(first) = ours.iter().zip(theirs).position(|(a, b)| a != b) else {
-                self.metrics.results_verified.inc();
+                svc.metrics.results_verified.inc();
                 continue;
             };
             // Layer `first + 1` diverges; both sides agree on activation `first`.
@@ -62,7 +114,7 @@ impl Node {
             let hook = ReceiveMsg::Challenge {
                 job_id: job.id,
                 hashes: ours,
-                activation: binary(agreed),
+                activation: int8_binary(agreed),
             };
             warn!(
                 job_id = job.id,
@@ -70,32 +122,33 @@ impl Node {
                 layer = first + 1,
                 "result differs from our execution: challenging"
             );
-            if self
-                .send("challenge", self.params.challenge_bond.u128(), &hook)
+            if svc
+                .send("challenge", svc.params.challenge_bond.u128(), &hook)
                 .await
                 .is_ok()
             {
                 self.challenging.insert(job.id);
-                self.metrics.challenge("sent");
+                svc.metrics.challenge("sent");
             }
         }
         Ok(())
     }
 
-    /// `disputed` is every job now in `Disputed`, read once per poll.
-    pub(crate) async fn drive_challenges(&mut self, disputed: &[Job]) -> Result<()> {
-        let open: BTreeSet<u64> = disputed.iter().map(|j| j.id).collect();
+    async fn drive_challenges(&mut self, svc: &mut Services, round: &Round) -> Result<()> {
         for job_id in self.challenging.clone() {
-            let dispute = self.market.dispute(job_id).await?;
-            if !open.contains(&job_id) || dispute.outcome.is_some() {
+            let Some(dispute) = svc.market.dispute(job_id).await? else {
+                self.challenging.remove(&job_id);
+                continue;
+            };
+            if !round.is_disputed(job_id) || dispute.outcome.is_some() {
                 self.challenging.remove(&job_id);
                 match dispute.outcome {
                     Some(DisputeOutcome::ChallengeFailed) => {
-                        self.metrics.challenge("lost");
+                        svc.metrics.challenge("lost");
                         warn!(job_id, "our challenge failed");
                     }
                     Some(outcome) => {
-                        self.metrics.challenge("won");
+                        svc.metrics.challenge("won");
                         info!(job_id, ?outcome, "the worker was slashed");
                     }
                     None => {}
@@ -103,23 +156,20 @@ impl Node {
                 continue;
             }
             match (&dispute.revealed, dispute.resolve_deadline) {
-                (None, _) if self.now > dispute.reveal_deadline.seconds() => {
+                (None, _) if round.now > dispute.reveal_deadline.seconds() => {
                     let msg = ExecuteMsg::ClaimTimeout { job_id };
-                    if self.execute("claim_timeout", &msg).await.is_ok() {
+                    if svc.execute("claim_timeout", &msg).await.is_ok() {
                         info!(job_id, "the worker did not reveal in time");
                     }
                 }
-                (Some(revealed), Some(deadline)) if self.now <= deadline.seconds() => {
-                    let (served, acts) = self.rerun(job_id).await?;
+                (Some(revealed), Some(deadline)) if round.now <= deadline.seconds() => {
+                    let (served, acts) = svc.runner.rerun(&svc.market, job_id).await?;
                     let layer = dispute.layer.checked_sub(1).map(|i| i as usize);
                     let Some(ours) = layer.and_then(|i| acts.get(i)) else {
                         continue;
                     };
-                    let Some(unit) = ours
-                        .iter()
-                        .zip(revealed.iter())
-                        .position(|(&a, &b)| a != b as i8)
-                    else {
+                    let theirs = tavdun_core::bytes::to_i8(revealed);
+                    let Some(unit) = ours.iter().zip(&theirs).position(|(a, b)| a != b) else {
                         warn!(job_id, "the revealed layer equals ours: nothing to resolve");
                         continue;
                     };
@@ -130,7 +180,7 @@ impl Node {
                         leaf,
                         proof,
                     };
-                    if self.execute("resolve", &msg).await.is_ok() {
+                    if svc.execute("resolve", &msg).await.is_ok() {
                         info!(
                             job_id,
                             layer = dispute.layer,

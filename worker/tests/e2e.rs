@@ -7,21 +7,18 @@
 //! away and comes back under the running nodes; SIGTERM stops them cleanly; and the TRN held by
 //! every account and the market adds up to the same total from start to end.
 
-use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use cosmwasm_std::{Binary, Timestamp, Uint128};
-use tavdun_cli::config::{KeySource, Settings};
-use tavdun_cli::deploy::{deploy, localnet_params, DeployOptions, TEST_ACCOUNTS};
-use tavdun_cli::deployment::Deployment;
-use tavdun_client::{ChainClient, ChainConfig, Signer, Wallet};
+use cosmwasm_std::Uint128;
 use tavdun_core::forward;
-use tavdun_market::msg::{JobRequest, QueryMsg, ReceiveMsg, StatsResponse, WorkerResponse};
-use tavdun_market::state::{EndReason, Job, JobInput, JobStatus};
 use tavdun_models::digits;
+use tavdun_sdk::api::{Dispute, DisputeOutcome, EndReason, JobStatus, WorkerInfo};
+use tavdun_sdk::deploy::localnet_params;
+use tavdun_sdk::model_dir::load_model;
+use tavdun_testkit::world::World;
 use tavdun_testkit::{self as testkit, Localnet};
 
 const FEE: u128 = 200_000; // 0.2 TRN
@@ -60,7 +57,7 @@ backend = "flex"
 "#,
         deployment = dir.join("deployment.json").display(),
         grpc = testkit::grpc_url(),
-        accounts = testkit::repo().join("localnet/accounts.json").display(),
+        accounts = testkit::accounts_file().display(),
         cache = dir.join(format!("cache-{name}")).display(),
     );
     std::fs::write(&config, text).unwrap();
@@ -152,136 +149,12 @@ impl Drop for Worker {
     }
 }
 
-struct World {
-    chain: ChainClient,
-    d: Deployment,
-}
-
-impl World {
-    fn address(name: &str) -> String {
-        Signer::from_mnemonic(&testkit::mnemonic(name), "wasm")
-            .unwrap()
-            .address()
-            .to_string()
-    }
-
-    async fn job(&self, id: u64) -> Job {
-        self.chain
-            .query(&self.d.market.address, &QueryMsg::Job { job_id: id })
-            .await
-            .unwrap()
-    }
-
-    async fn worker(&self, name: &str) -> WorkerResponse {
-        self.chain
-            .query(
-                &self.d.market.address,
-                &QueryMsg::Worker {
-                    address: World::address(name),
-                },
-            )
-            .await
-            .unwrap()
-    }
-
-    async fn trn(&self, address: &str) -> u128 {
-        let r: cw20::BalanceResponse = self
-            .chain
-            .query(
-                &self.d.token.address,
-                &cw20::Cw20QueryMsg::Balance {
-                    address: address.to_string(),
-                },
-            )
-            .await
-            .unwrap();
-        r.balance.u128()
-    }
-
-    /// Every TRN holder: the deployer (also the treasury), the test accounts, the market.
-    async fn balances(&self) -> BTreeMap<String, u128> {
-        let mut all = BTreeMap::new();
-        for name in TEST_ACCOUNTS.iter().chain(&["deployer"]) {
-            all.insert(name.to_string(), self.trn(&World::address(name)).await);
-        }
-        all.insert("market".into(), self.trn(&self.d.market.address).await);
-        all
-    }
-
-    async fn total_supply(&self) -> u128 {
-        let r: cw20::TokenInfoResponse = self
-            .chain
-            .query(&self.d.token.address, &cw20::Cw20QueryMsg::TokenInfo {})
-            .await
-            .unwrap();
-        r.total_supply.u128()
-    }
-
-    /// Submits one digits job per image, all in one transaction (so that they reach the queue
-    /// together); returns the job ids.
-    async fn submit(&self, client: &Wallet, model_id: &str, images: &[Vec<i8>]) -> Vec<u64> {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_secs();
-        let jobs = images
-            .iter()
-            .map(|input| JobRequest {
-                model_id: model_id.to_string(),
-                input: JobInput::Inline {
-                    data: Binary::new(input.iter().map(|&b| b as u8).collect()),
-                },
-                fee: Uint128::new(FEE),
-                deadline: Timestamp::from_seconds(now + 3600),
-            })
-            .collect();
-        let fees = FEE * images.len() as u128;
-        let tx = client
-            .cw20_send(
-                &self.d.token.address,
-                &self.d.market.address,
-                fees,
-                &ReceiveMsg::SubmitJobs { jobs },
-            )
-            .await
-            .unwrap();
-        let ids: Vec<u64> = tx
-            .wasm_attributes("job_id")
-            .map(|id| id.parse().unwrap())
-            .collect();
-        assert_eq!(ids.len(), images.len());
-        ids
-    }
-
-    /// Polls until `done` holds for every job, or panics with the jobs' states and the logs.
-    async fn wait_for(
-        &self,
-        ids: &[u64],
-        what: &str,
-        timeout: Duration,
-        workers: &[&Worker],
-        done: impl Fn(&Job) -> bool,
-    ) -> Vec<Job> {
-        let start = Instant::now();
-        loop {
-            let mut jobs = Vec::new();
-            for &id in ids {
-                jobs.push(self.job(id).await);
-            }
-            if jobs.iter().all(&done) {
-                return jobs;
-            }
-            if start.elapsed() > timeout {
-                let states: Vec<_> = jobs.iter().map(|j| (j.id, j.status, &j.worker)).collect();
-                let logs: String = workers
-                    .iter()
-                    .map(|w| format!("\n--- {} ---\n{}", w.name, tail(&w.log_text(), 60)))
-                    .collect();
-                panic!("timed out waiting for {what}: {states:?}{logs}");
-            }
-            tokio::time::sleep(Duration::from_secs(1)).await;
-        }
-    }
+/// The last lines of every node's log, for a failure message.
+fn logs(workers: &[&Worker]) -> String {
+    workers
+        .iter()
+        .map(|w| format!("\n--- {} ---\n{}", w.name, tail(&w.log_text(), 60)))
+        .collect()
 }
 
 fn tail(text: &str, lines: usize) -> String {
@@ -293,45 +166,32 @@ fn digits_dir() -> PathBuf {
     testkit::repo().join("models/digits")
 }
 
+/// One digits job per image from `client1`, all in one transaction.
+async fn submit(w: &World, model_id: &str, images: &[Vec<i8>]) -> Vec<u64> {
+    w.submit("client1", model_id, images, FEE, 3600).await
+}
+
+async fn worker(w: &World, name: &str) -> WorkerInfo {
+    w.market
+        .require_worker(&World::address(name))
+        .await
+        .unwrap()
+}
+
+async fn dispute(w: &World, job_id: u64) -> Dispute {
+    w.market.dispute(job_id).await.unwrap().expect("a dispute")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_workers_one_liar_one_crash_and_a_verifier() {
     let tmp = std::env::temp_dir().join(format!("tavdun-worker-e2e-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).unwrap();
     let net = Localnet::start(tmp.join("chain"));
-    let chain_cfg = ChainConfig {
-        grpc_url: net.grpc_url(),
-        ..ChainConfig::localnet()
-    };
-    let settings = Settings {
-        chain: chain_cfg.clone(),
-        deployment: tmp.join("deployment.json"),
-        accounts: testkit::repo().join("localnet/accounts.json"),
-        key: Some(KeySource::TestAccount("deployer".into())),
-    };
-    let d = deploy(
-        &settings,
-        &DeployOptions {
-            artifacts: testkit::artifacts(),
-            models: vec![digits_dir()],
-            fund: TEST_ACCOUNTS.iter().map(|s| s.to_string()).collect(),
-            fund_amount: 1_000_000_000,
-            min_fee: 10_000,
-            params: localnet_params(),
-        },
-    )
-    .await
-    .expect("deploy");
-    let chain = ChainClient::new(chain_cfg).unwrap();
-    let w = World { chain, d };
-    let model_id = w.d.models[0].model_id.clone();
-    let model = tavdun_cli::deploy::load_model(&digits_dir()).unwrap();
-    let client = Wallet::new(
-        w.chain.clone(),
-        Signer::from_mnemonic(&testkit::mnemonic("client1"), "wasm").unwrap(),
-    )
-    .unwrap();
-    let supply = w.total_supply().await;
+    let w = World::deploy(&tmp, &[digits_dir()], 10_000).await;
+    let model_id = w.deployment.models[0].model_id.clone();
+    let model = load_model(&digits_dir()).unwrap();
+    let supply = w.market.trn_supply().await.unwrap();
     let before = w.balances().await;
     assert_eq!(
         before.values().sum::<u128>(),
@@ -355,7 +215,7 @@ async fn three_workers_one_liar_one_crash_and_a_verifier() {
         "worker2",
         &format!("{bond}[faults]\ncrash_after_claim = true\n"),
     );
-    let crashed = w.submit(&client, &model_id, &images[0..3]).await;
+    let crashed = submit(&w, &model_id, &images[0..3]).await;
     let status = tokio::task::block_in_place(|| crasher.child.wait()).unwrap();
     assert_eq!(
         std::os::unix::process::ExitStatusExt::signal(&status),
@@ -364,9 +224,13 @@ async fn three_workers_one_liar_one_crash_and_a_verifier() {
         crasher.log_text()
     );
     let worker2 = World::address("worker2");
-    w.wait_for(&crashed, "the claims", Duration::from_secs(10), &[], |j| {
-        j.status == JobStatus::Claimed && j.worker.as_ref().map(|a| a.as_str()) == Some(&worker2)
-    })
+    w.wait_for(
+        &crashed,
+        "the claims",
+        Duration::from_secs(10),
+        |j| j.status == JobStatus::Claimed && j.is_worked_by(&worker2),
+        String::new,
+    )
     .await;
 
     // Phase 2: while it is down, the liar (alone) claims and posts three wrong results; the
@@ -377,16 +241,16 @@ async fn three_workers_one_liar_one_crash_and_a_verifier() {
         "worker3",
         &format!("{bond}[faults]\nwrong_output_layer = 4\n"),
     );
-    let lied = w.submit(&client, &model_id, &images[3..6]).await;
+    let lied = submit(&w, &model_id, &images[3..6]).await;
     w.wait_for(
         &lied,
         "the liar to be slashed",
         Duration::from_secs(120),
-        &[&verifier, &liar],
         |j| j.failed_attempts >= 1 && j.status == JobStatus::Open,
+        || logs(&[&verifier, &liar]),
     )
     .await;
-    let liar_state = w.worker("worker3").await;
+    let liar_state = worker(&w, "worker3").await;
     assert_eq!(liar_state.worker.jobs_slashed, 3);
     assert_eq!(
         liar_state.worker.stake,
@@ -398,18 +262,14 @@ async fn three_workers_one_liar_one_crash_and_a_verifier() {
         "below the tier-1 stake it cannot claim"
     );
     for id in &lied {
-        let dispute: tavdun_market::state::Dispute = w
-            .chain
-            .query(&w.d.market.address, &QueryMsg::Dispute { job_id: *id })
-            .await
-            .unwrap();
+        let dispute = dispute(&w, *id).await;
         assert_eq!(
             dispute.layer, 4,
             "the game found the layer the liar corrupted"
         );
         assert!(matches!(
             dispute.outcome,
-            Some(tavdun_market::state::DisputeOutcome::WorkerSlashed { .. })
+            Some(DisputeOutcome::WorkerSlashed { .. })
         ));
     }
 
@@ -427,11 +287,8 @@ async fn three_workers_one_liar_one_crash_and_a_verifier() {
         &lied,
         "the silent liar's results to be challenged",
         Duration::from_secs(60),
-        &[&verifier, &silent],
-        |j| {
-            j.status == JobStatus::Disputed
-                && j.worker.as_ref().map(|a| a.as_str()) == Some(&client2)
-        },
+        |j| j.status == JobStatus::Disputed && j.is_worked_by(&client2),
+        || logs(&[&verifier, &silent]),
     )
     .await;
 
@@ -454,15 +311,15 @@ async fn three_workers_one_liar_one_crash_and_a_verifier() {
         &crashed,
         "the restarted worker to post its claimed jobs",
         Duration::from_secs(60),
-        &[&crasher],
         |j| j.failed_attempts == 0 && matches!(j.status, JobStatus::Posted | JobStatus::Finalized),
+        || logs(&[&crasher]),
     )
     .await;
 
     // Phase 3: an honest worker joins; the liar's jobs and six new ones are served; the chain
     // node goes away and comes back under the running workers.
     let honest = start_worker(&tmp, "honest", "worker1", &bond);
-    let fresh = w.submit(&client, &model_id, &images[6..12]).await;
+    let fresh = submit(&w, &model_id, &images[6..12]).await;
     net.stop();
     tokio::time::sleep(Duration::from_secs(3)).await;
     net.restart();
@@ -473,22 +330,15 @@ async fn three_workers_one_liar_one_crash_and_a_verifier() {
             &all_ids,
             "every job to be finalized",
             Duration::from_secs(300),
-            &everyone,
             |j| j.status == JobStatus::Finalized,
+            || logs(&everyone),
         )
         .await;
 
     // Every result is the honest one, computed by core's reference executor.
     for (job, input) in jobs.iter().zip(&images) {
         let expected = forward(&model, input).unwrap().pop().unwrap();
-        let output: Vec<i8> = job
-            .result
-            .as_ref()
-            .unwrap()
-            .output
-            .iter()
-            .map(|&b| b as i8)
-            .collect();
+        let output = job.result.as_ref().unwrap().output_values();
         assert_eq!(output, expected, "job {} carries the honest output", job.id);
         assert_eq!(job.end_reason, Some(EndReason::ResultAccepted));
         let worker = job.worker.as_ref().unwrap().to_string();
@@ -498,8 +348,8 @@ async fn three_workers_one_liar_one_crash_and_a_verifier() {
 
     // Earnings are withdrawn by the nodes; the verifier's reward and the liar's loss are exact.
     let p = localnet_params();
-    let crasher_state = w.worker("worker2").await;
-    let honest_state = w.worker("worker1").await;
+    let crasher_state = worker(&w, "worker2").await;
+    let honest_state = worker(&w, "worker1").await;
     assert_eq!(
         crasher_state.worker.jobs_done + honest_state.worker.jobs_done,
         12
@@ -510,22 +360,18 @@ async fn three_workers_one_liar_one_crash_and_a_verifier() {
     let bonded = 2 * 100_000_000;
     let workers_paid = before["worker1"] + before["worker2"] + worker_pay - bonded;
     let reward = 6 * p.collateral_per_job.u128() * u128::from(p.challenger_reward_bps) / 10_000;
-    let silent_state = w.worker("client2").await;
+    let silent_state = worker(&w, "client2").await;
     assert_eq!(silent_state.worker.jobs_slashed, 3);
     assert_eq!(
         silent_state.worker.stake.u128(),
         100_000_000 - 3 * 5_000_000
     );
     for id in &lied {
-        let dispute: tavdun_market::state::Dispute = w
-            .chain
-            .query(&w.d.market.address, &QueryMsg::Dispute { job_id: *id })
-            .await
-            .unwrap();
+        let dispute = dispute(&w, *id).await;
         assert_eq!(dispute.worker.as_str(), client2);
         assert_eq!(
             dispute.outcome,
-            Some(tavdun_market::state::DisputeOutcome::RevealWithheld),
+            Some(DisputeOutcome::RevealWithheld),
             "silence loses"
         );
     }
@@ -552,12 +398,8 @@ async fn three_workers_one_liar_one_crash_and_a_verifier() {
         bonded - u128::from(expired) * p.liveness_penalty.u128()
     );
     assert_eq!(after.values().sum::<u128>(), supply, "TRN is conserved");
-    assert_eq!(w.total_supply().await, supply);
-    let stats: StatsResponse = w
-        .chain
-        .query(&w.d.market.address, &QueryMsg::Stats {})
-        .await
-        .unwrap();
+    assert_eq!(w.market.trn_supply().await.unwrap(), supply);
+    let stats = w.market.stats().await.unwrap();
     assert_eq!(
         stats.held.u128(),
         after["market"],

@@ -6,10 +6,9 @@ use burn::tensor::{Device, Transaction};
 use tavdun_core::{Model, Shape};
 
 use crate::config::EngineConfig;
+use crate::device::{self, Backend, DeviceReport};
 use crate::error::EngineError;
 use crate::graph::{Activation, Graph};
-use crate::hardware::{self, Backend, Hardware};
-use crate::throughput::flops_per_inference;
 
 /// Every layer's output bytes for one job, in layer order: what `tavdun_core::forward`
 /// returns and what the worker hashes.
@@ -18,24 +17,25 @@ pub type Activations = Vec<Vec<i8>>;
 /// An open device and the configuration it was opened with.
 pub struct Engine {
     device: Device,
-    hardware: Hardware,
+    report: DeviceReport,
     config: EngineConfig,
 }
 
 impl Engine {
     /// Opens the device the configuration names; with `backend = auto`, falls back to the CPU
-    /// when no hardware GPU adapter opens (the reason is in [`Hardware::fallback_reason`]).
+    /// when no hardware GPU adapter opens (the reason is in [`DeviceReport::fallback_reason`]).
     pub fn new(config: EngineConfig) -> Result<Engine, EngineError> {
-        let (device, hardware) = hardware::open(&config)?;
+        let (device, report) = device::open(&config)?;
         Ok(Engine {
             device,
-            hardware,
+            report,
             config,
         })
     }
 
-    pub fn hardware(&self) -> &Hardware {
-        &self.hardware
+    /// What the engine runs on.
+    pub fn device_report(&self) -> &DeviceReport {
+        &self.report
     }
 
     /// Uploads the model's weights and runs the configured warm-up batches, so that kernel
@@ -45,10 +45,9 @@ impl Engine {
         let mut loaded = LoadedModel {
             graph: Graph::build(model, &self.device)?,
             device: self.device.clone(),
-            backend: self.hardware.backend,
+            backend: self.report.backend,
             input: model.plan.input,
             output_lens: model.plan.layers.iter().map(|lp| lp.output.len()).collect(),
-            flops_per_inference: flops_per_inference(&model.plan),
             max_batch: self.config.max_batch.max(1),
             load_time: Duration::ZERO,
         };
@@ -68,7 +67,6 @@ pub struct LoadedModel {
     backend: Backend,
     input: Shape,
     output_lens: Vec<usize>,
-    flops_per_inference: u64,
     max_batch: usize,
     load_time: Duration,
 }
@@ -155,10 +153,6 @@ impl LoadedModel {
     /// Weight upload plus warm-up: what a first job would otherwise wait for.
     pub fn load_time(&self) -> Duration {
         self.load_time
-    }
-
-    pub fn flops_per_inference(&self) -> u64 {
-        self.flops_per_inference
     }
 
     pub fn input_len(&self) -> usize {

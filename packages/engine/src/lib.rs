@@ -3,16 +3,15 @@
 //! return every layer's int8 activations, bit-identical to `tavdun_core::forward`.
 //!
 //! - [`config`]: the one configuration struct, from code or the environment;
-//! - [`hardware`]: opening a device and describing it ([`Hardware`]);
+//! - [`device`]: opening a device and describing it ([`DeviceReport`]);
 //! - [`engine`]: [`Engine`] and the models loaded on it ([`LoadedModel`]);
-//! - [`throughput`]: FLOP counts and a measured throughput figure.
 //!
 //! ```no_run
 //! use tavdun_engine::{Engine, EngineConfig};
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let model = tavdun_core::synthetic::mlp("bench-mlp", &[784, 512, 256, 10], 1)?;
 //! let engine = Engine::new(EngineConfig::from_env()?)?;
-//! println!("{}", engine.hardware());
+//! println!("{}", engine.device_report());
 //! let loaded = engine.load(&model)?;
 //! let jobs = vec![vec![0i8; 784]; 64];
 //! let activations = loaded.run(&jobs)?; // activations[job][layer] = that layer's bytes
@@ -20,14 +19,12 @@
 //! ```
 
 pub mod config;
+pub mod device;
 pub mod engine;
 pub mod error;
 mod graph;
-pub mod hardware;
-pub mod throughput;
 
 pub use config::{AdapterChoice, BackendChoice, EngineConfig};
+pub use device::{Backend, DeviceReport, DeviceType};
 pub use engine::{Activations, Engine, LoadedModel};
 pub use error::EngineError;
-pub use hardware::{Backend, DeviceType, Hardware};
-pub use throughput::{flops_per_inference, Throughput};

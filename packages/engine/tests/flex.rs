@@ -68,20 +68,12 @@ fn wrong_input_length_is_a_typed_error() {
 }
 
 #[test]
-fn cpu_backend_reports_its_hardware_and_throughput() {
+fn cpu_backend_describes_its_device() {
     let engine = engine(BackendChoice::Cpu);
-    let hw = engine.hardware();
-    assert_eq!(hw.backend, Backend::Flex);
-    assert!(hw.cpu_threads >= 1 && !hw.adapter.is_empty());
-    let loaded = engine.load(&bench_mlp()).unwrap();
-    assert_eq!(
-        loaded.flops_per_inference(),
-        2 * (784 * 512 + 512 * 256 + 256 * 10)
-    );
-    let figure = loaded
-        .measure_throughput(8, std::time::Duration::ZERO)
-        .unwrap();
-    assert!(figure.inferences_per_s > 0.0 && figure.gflops > 0.0);
+    let report = engine.device_report();
+    assert_eq!(report.backend, Backend::Flex);
+    assert!(report.cpu_threads >= 1 && !report.adapter.is_empty());
+    assert!(report.to_string().contains("flex"), "{report}");
 }
 
 #[test]

@@ -10,10 +10,10 @@ use tavdun_engine::{Backend, BackendChoice};
 #[test]
 fn wgpu_adapter_is_found_and_described() {
     let engine = engine(BackendChoice::Wgpu);
-    let hw = engine.hardware();
-    assert_eq!(hw.backend, Backend::Wgpu);
-    assert!(!hw.adapter.is_empty());
-    assert!(hw.max_buffer_bytes.is_some_and(|b| b > 0));
+    let report = engine.device_report();
+    assert_eq!(report.backend, Backend::Wgpu);
+    assert!(!report.adapter.is_empty());
+    assert!(report.max_buffer_bytes.is_some_and(|b| b > 0));
 }
 
 #[test]

@@ -20,7 +20,7 @@ pub fn engine(backend: BackendChoice) -> Engine {
         ..EngineConfig::default()
     };
     let engine = Engine::new(config).unwrap_or_else(|e| panic!("{backend:?} engine: {e}"));
-    eprintln!("engine: {}", engine.hardware());
+    eprintln!("engine: {}", engine.device_report());
     engine
 }
 

@@ -132,11 +132,6 @@ impl Default for Metrics {
     }
 }
 
-/// Micro-TRN as TRN, for gauges.
-pub fn trn(micro: u128) -> f64 {
-    micro as f64 / 1e6
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,7 +144,7 @@ mod tests {
         m.dispute("received");
         m.tx_failed("post", "contract");
         let text = m.encode();
-        let dashboard = include_str!("../../docs/grafana/tavdun-worker.json");
+        let dashboard = include_str!("../../../docs/grafana/tavdun-worker.json");
         let mut names: Vec<&str> = dashboard
             .match_indices("tavdun_worker_")
             .map(|(i, _)| {

@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{Result, WorkerError};
-use crate::metrics::Metrics;
+use crate::telemetry::metrics::Metrics;
 
 /// What `/health` reports: healthy while polls of the chain keep succeeding.
 pub struct Health {

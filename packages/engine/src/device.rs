@@ -50,9 +50,10 @@ impl From<wgpu::DeviceType> for DeviceType {
     }
 }
 
-/// The hardware an engine runs on, as a worker declares it.
+/// The device an engine runs on, described for logs, benchmarks and the hardware a worker
+/// declares to the market.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Hardware {
+pub struct DeviceReport {
     pub backend: Backend,
     /// The graphics API under wgpu (`Vulkan`, `Gl`, ...), or `cpu` for flex.
     pub api: String,
@@ -71,7 +72,7 @@ pub struct Hardware {
     pub fallback_reason: Option<String>,
 }
 
-impl fmt::Display for Hardware {
+impl fmt::Display for DeviceReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
@@ -96,7 +97,7 @@ impl fmt::Display for Hardware {
 }
 
 /// Opens the device the configuration asks for.
-pub(crate) fn open(config: &EngineConfig) -> Result<(Device, Hardware), EngineError> {
+pub(crate) fn open(config: &EngineConfig) -> Result<(Device, DeviceReport), EngineError> {
     match config.backend {
         BackendChoice::Cpu => Ok(open_flex(None)),
         BackendChoice::Wgpu => open_wgpu(config.adapter),
@@ -111,8 +112,8 @@ pub(crate) fn open(config: &EngineConfig) -> Result<(Device, Hardware), EngineEr
     }
 }
 
-fn open_flex(fallback_reason: Option<String>) -> (Device, Hardware) {
-    let hardware = Hardware {
+fn open_flex(fallback_reason: Option<String>) -> (Device, DeviceReport) {
+    let report = DeviceReport {
         backend: Backend::Flex,
         api: "cpu".into(),
         adapter: cpu_model().unwrap_or_else(|| std::env::consts::ARCH.into()),
@@ -124,15 +125,18 @@ fn open_flex(fallback_reason: Option<String>) -> (Device, Hardware) {
         cpu_threads: cpu_threads(),
         fallback_reason,
     };
-    (Device::flex(), hardware)
+    (Device::flex(), report)
 }
 
 /// A wgpu runtime can be initialised once per process and adapter selector; later engines
 /// share the first one's device (and its compiled kernels).
-type Opened = (AdapterChoice, Result<(Device, Hardware), (String, String)>);
+type Opened = (
+    AdapterChoice,
+    Result<(Device, DeviceReport), (String, String)>,
+);
 static OPENED: Mutex<Vec<Opened>> = Mutex::new(Vec::new());
 
-fn open_wgpu(choice: AdapterChoice) -> Result<(Device, Hardware), EngineError> {
+fn open_wgpu(choice: AdapterChoice) -> Result<(Device, DeviceReport), EngineError> {
     let mut opened = OPENED.lock().unwrap_or_else(PoisonError::into_inner);
     let result = match opened.iter().find(|(c, _)| *c == choice) {
         Some((_, result)) => result.clone(),
@@ -145,7 +149,7 @@ fn open_wgpu(choice: AdapterChoice) -> Result<(Device, Hardware), EngineError> {
     result.map_err(|(selector, reason)| EngineError::NoAdapter { selector, reason })
 }
 
-fn init_wgpu(choice: AdapterChoice) -> Result<(Device, Hardware), (String, String)> {
+fn init_wgpu(choice: AdapterChoice) -> Result<(Device, DeviceReport), (String, String)> {
     let kind = match choice {
         AdapterChoice::Default => DeviceKind::DefaultDevice,
         AdapterChoice::Discrete(i) => DeviceKind::DiscreteGpu(i),
@@ -166,7 +170,7 @@ fn init_wgpu(choice: AdapterChoice) -> Result<(Device, Hardware), (String, Strin
     };
     let info = setup.adapter.get_info();
     let limits = setup.adapter.limits();
-    let hardware = Hardware {
+    let report = DeviceReport {
         backend: Backend::Wgpu,
         api: format!("{:?}", setup.backend),
         adapter: info.name,
@@ -180,7 +184,7 @@ fn init_wgpu(choice: AdapterChoice) -> Result<(Device, Hardware), (String, Strin
         cpu_threads: cpu_threads(),
         fallback_reason: None,
     };
-    Ok((device, hardware))
+    Ok((device, report))
 }
 
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {

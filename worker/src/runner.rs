@@ -1,0 +1,105 @@
+//! Jobs on the engine: their inputs read (inline or fetched and checked against the job's
+//! input hash), batched per model, every layer's output returned. Executor, verifier and
+//! defender all run jobs through here, so they compute the same bytes the same way.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use tavdun_core::activation_hash;
+use tavdun_core::bytes::to_i8;
+use tavdun_engine::Activations;
+use tavdun_sdk::api::{Job, JobInput};
+use tavdun_sdk::MarketClient;
+use tracing::warn;
+
+use crate::error::{Result, WorkerError};
+use crate::models::{ModelStore, ServedModel};
+use crate::telemetry::Metrics;
+
+pub struct Runner {
+    models: ModelStore,
+    metrics: Arc<Metrics>,
+}
+
+/// Jobs run together, their inputs and their activations, in the same order.
+#[derive(Default)]
+pub struct Batch {
+    pub jobs: Vec<Job>,
+    pub inputs: Vec<Vec<i8>>,
+    pub activations: Vec<Activations>,
+}
+
+impl Runner {
+    pub fn new(models: ModelStore, metrics: Arc<Metrics>) -> Runner {
+        Runner { models, metrics }
+    }
+
+    pub fn models(&mut self) -> &mut ModelStore {
+        &mut self.models
+    }
+
+    /// Runs one model's jobs as one batch. A job whose input cannot be read is left out with
+    /// a warning (if it was claimed, the claim expires and the job is served again).
+    pub async fn run(
+        &mut self,
+        market: &MarketClient,
+        model_id: &str,
+        jobs: Vec<Job>,
+    ) -> Result<Batch> {
+        let served = self.models.get(market, model_id).await?;
+        let mut batch = Batch::default();
+        for job in jobs {
+            match self.input(&job).await {
+                Ok(input) => {
+                    batch.inputs.push(input);
+                    batch.jobs.push(job);
+                }
+                Err(e) => warn!(job_id = job.id, error = %e, "cannot read the job's input"),
+            }
+        }
+        if batch.jobs.is_empty() {
+            return Ok(batch);
+        }
+        let started = Instant::now();
+        batch.activations = served.run(&batch.inputs)?;
+        let secs = started.elapsed().as_secs_f64();
+        self.metrics.batch_size.observe(batch.jobs.len() as f64);
+        for _ in &batch.jobs {
+            self.metrics.inference_seconds.observe(secs);
+        }
+        Ok(batch)
+    }
+
+    /// Runs one job again (for a reveal or a resolve): its model and every layer's output.
+    pub async fn rerun(
+        &mut self,
+        market: &MarketClient,
+        job_id: u64,
+    ) -> Result<(Arc<ServedModel>, Activations)> {
+        let job = market.require_job(job_id).await?;
+        let served = self.models.get(market, &job.model_id).await?;
+        let input = self.input(&job).await?;
+        let acts = served.run(&[input])?.pop().ok_or(WorkerError::Job {
+            job_id,
+            reason: "the engine returned no activations".into(),
+        })?;
+        Ok((served, acts))
+    }
+
+    /// The job's int8 input: inline, or fetched and checked against the job's input hash.
+    async fn input(&self, job: &Job) -> Result<Vec<i8>> {
+        match &job.input {
+            JobInput::Inline { data } => Ok(to_i8(data)),
+            JobInput::Blob { hash, uri } => {
+                let values = to_i8(&self.models.fetcher().get(uri).await?);
+                if activation_hash(0, &values) != hash.0 {
+                    return Err(WorkerError::InputMismatch {
+                        job_id: job.id,
+                        uri: uri.clone(),
+                    });
+                }
+                Ok(values)
+            }
+        }
+    }
+}
