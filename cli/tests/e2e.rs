@@ -7,21 +7,22 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
 use std::time::Duration;
-use tavdun_testkit::{self as testkit, Localnet};
 
-use cosmwasm_std::{Binary, Timestamp, Uint128};
+use cosmwasm_std::Uint128;
 use serde_json::Value;
-use tavdun_cli::deploy::load_model;
-use tavdun_cli::deployment::Deployment;
-use tavdun_client::{ChainClient, ChainConfig, ClientError, Signer, TxResult, Wallet};
 use tavdun_core::{activation_hash, activation_hashes, eval_unit, forward, HexHash, Model};
-use tavdun_market::msg::{
-    ClaimableResponse, ExecuteMsg, JobRequest, JobResultMsg, QueryMsg, ReceiveMsg, StatsResponse,
-    WorkerResponse,
+use tavdun_sdk::amount::parse_trn;
+use tavdun_sdk::api::job::int8_binary;
+use tavdun_sdk::api::{
+    DisputeOutcome, ExecuteMsg, HardwareDeclaration, JobInput, JobRequest, JobResultMsg, JobStatus,
+    ReceiveMsg,
 };
-use tavdun_market::state::{Dispute, DisputeOutcome, Job, JobInput, JobStatus};
+use tavdun_sdk::client::{ClientError, TxResult};
+use tavdun_sdk::model_dir::load_model;
+use tavdun_sdk::{Deployment, MarketClient, SdkError};
+use tavdun_testkit::world::World;
+use tavdun_testkit::{self as testkit, Localnet};
 
 /// The shipped digits model; `TAVDUN_E2E_MODEL` names another model directory.
 fn model_dir() -> PathBuf {
@@ -45,19 +46,14 @@ fn tavdun(deployment: &Path, from: &str, args: &[&str]) -> (bool, Value) {
     (out.status.success(), value)
 }
 
-fn wallet(chain: &ChainClient, name: &str) -> Wallet {
-    let signer = Signer::from_mnemonic(&testkit::mnemonic(name), "wasm").unwrap();
-    Wallet::new(chain.clone(), signer).unwrap()
-}
-
-struct World {
-    chain: ChainClient,
-    d: Deployment,
+/// The world, the model, and the gas of every message sent in this run.
+struct Run {
+    world: World,
     model: Model,
     gas: BTreeMap<String, Vec<i64>>,
 }
 
-impl World {
+impl Run {
     fn record(&mut self, what: &str, tx: &TxResult) {
         self.gas
             .entry(what.to_string())
@@ -65,108 +61,76 @@ impl World {
             .push(tx.gas_used);
     }
 
-    async fn trn(&self, address: &str) -> u128 {
-        let r: cw20::BalanceResponse = self
-            .chain
-            .query(
-                &self.d.token.address,
-                &cw20::Cw20QueryMsg::Balance {
-                    address: address.to_string(),
-                },
-            )
+    async fn exec(&mut self, what: &str, who: &MarketClient, msg: &ExecuteMsg) -> TxResult {
+        let tx = who
+            .execute(msg)
             .await
-            .unwrap();
-        r.balance.u128()
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        self.record(what, &tx);
+        tx
+    }
+
+    async fn send(
+        &mut self,
+        what: &str,
+        who: &MarketClient,
+        amount: u128,
+        hook: &ReceiveMsg,
+    ) -> TxResult {
+        let tx = who
+            .send(amount, hook)
+            .await
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        self.record(what, &tx);
+        tx
+    }
+
+    async fn trn(&self, address: &str) -> u128 {
+        self.world.trn(address).await
     }
 
     async fn claimable(&self, address: &str) -> u128 {
-        let r: ClaimableResponse = self
-            .chain
-            .query(
-                &self.d.market.address,
-                &QueryMsg::Claimable {
-                    address: address.to_string(),
-                },
-            )
-            .await
-            .unwrap();
-        r.amount.u128()
-    }
-
-    async fn job(&self, job_id: u64) -> Job {
-        self.chain
-            .query(&self.d.market.address, &QueryMsg::Job { job_id })
-            .await
-            .unwrap()
+        self.world.market.claimable(address).await.unwrap()
     }
 
     async fn stake(&self, address: &str) -> Uint128 {
-        let r: WorkerResponse = self
-            .chain
-            .query(
-                &self.d.market.address,
-                &QueryMsg::Worker {
-                    address: address.to_string(),
-                },
-            )
-            .await
-            .unwrap();
-        r.worker.stake
+        let worker = self.world.market.require_worker(address).await.unwrap();
+        worker.worker.stake
     }
 
-    /// The market's TRN balance equals what its books say it holds.
-    async fn assert_books_balance(&self) {
-        let stats: StatsResponse = self
-            .chain
-            .query(&self.d.market.address, &QueryMsg::Stats {})
-            .await
-            .unwrap();
-        assert_eq!(stats.held.u128(), self.trn(&self.d.market.address).await);
+    async fn job(&self, job_id: u64) -> tavdun_sdk::api::Job {
+        self.world.job(job_id).await
     }
 
-    async fn exec(&mut self, what: &str, w: &Wallet, msg: &ExecuteMsg) -> TxResult {
-        let tx = w
-            .execute_contract(&self.d.market.address, msg)
-            .await
-            .unwrap_or_else(|e| panic!("{what}: {e}"));
-        self.record(what, &tx);
-        tx
-    }
-
-    async fn send(&mut self, what: &str, w: &Wallet, amount: u128, hook: &ReceiveMsg) -> TxResult {
-        let tx = w
-            .cw20_send(&self.d.token.address, &self.d.market.address, amount, hook)
-            .await
-            .unwrap_or_else(|e| panic!("{what}: {e}"));
-        self.record(what, &tx);
-        tx
+    /// The job ids the market named in a transaction, in order.
+    fn job_ids(&self, tx: &TxResult) -> Vec<u64> {
+        let market = self.world.market.market_address();
+        tx.events
+            .iter()
+            .filter(|e| e.kind == "wasm")
+            .filter(|e| {
+                e.attributes
+                    .iter()
+                    .any(|(k, v)| k == "_contract_address" && v == market)
+            })
+            .flat_map(|e| e.attributes.iter())
+            .filter(|(k, _)| k == "job_id")
+            .map(|(_, v)| v.parse().unwrap())
+            .collect()
     }
 }
 
-fn job_ids(tx: &TxResult) -> Vec<u64> {
-    tx.wasm_attributes("job_id")
-        .map(|s| s.parse().unwrap())
-        .collect()
+/// The ids a `ClaimJobs` handed out: the transaction's data.
+fn claimed_ids(tx: &TxResult) -> Vec<u64> {
+    serde_json::from_slice(&tx.msg_data[0]).expect("ClaimJobs answers its job ids as data")
 }
 
 fn inline(input: &[i8]) -> JobInput {
-    JobInput::Inline { data: bytes(input) }
-}
-
-fn bytes(v: &[i8]) -> Binary {
-    Binary::new(v.iter().map(|&b| b as u8).collect())
+    JobInput::inline(input)
 }
 
 fn hex_hashes(acts: &[Vec<i8>]) -> Vec<HexHash> {
     activation_hashes(acts).into_iter().map(HexHash).collect()
-}
-
-fn now_plus(secs: u64) -> Timestamp {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    Timestamp::from_seconds(now + secs)
 }
 
 /// Seeded non-negative inputs (the digits model's inputs are pixel intensities).
@@ -208,21 +172,21 @@ async fn deploy_lifecycle_dispute_refund_and_bad_inputs() {
     let model_id = hex::encode(model.id());
     assert_eq!(d.models[0].model_id, model_id);
 
-    let chain = ChainClient::new(ChainConfig {
-        grpc_url: net.grpc_url(),
-        ..ChainConfig::localnet()
-    })
-    .unwrap();
-    let mut w = World {
-        chain: chain.clone(),
-        d: d.clone(),
+    let world = World::open(&tmp);
+    let worker = world.wallet("worker1");
+    let client = world.wallet("client1");
+    let challenger = world.wallet("challenger");
+    let (worker_addr, client_addr, challenger_addr) = (
+        World::address("worker1"),
+        World::address("client1"),
+        World::address("challenger"),
+    );
+    let mut w = Run {
+        world,
         model,
         gas: BTreeMap::new(),
     };
-    let worker = wallet(&chain, "worker1");
-    let client = wallet(&chain, "client1");
-    let challenger = wallet(&chain, "challenger");
-    let trn = |s: &str| tavdun_cli::amount::parse_trn(s).unwrap();
+    let trn = |s: &str| parse_trn(s).unwrap();
 
     // The worker bonds through the CLI.
     let (ok, out) = tavdun(
@@ -231,12 +195,12 @@ async fn deploy_lifecycle_dispute_refund_and_bad_inputs() {
         &["worker", "bond", "200", "--hardware", "cpu (test)"],
     );
     assert!(ok, "bond failed: {out}");
-    assert_eq!(w.stake(&worker.address()).await.u128(), trn("200"));
-    w.assert_books_balance().await;
+    assert_eq!(w.stake(&worker_addr).await.u128(), trn("200"));
+    w.world.assert_books_balance().await;
 
     // Stake through the client too, for the gas figures: bond, then unbond a part.
-    let worker2 = wallet(&chain, "worker2");
-    let hardware = tavdun_market::state::Hardware {
+    let worker2 = w.world.wallet("worker2");
+    let hardware = HardwareDeclaration {
         description: "cpu (test)".into(),
         max_tier: 1,
     };
@@ -260,30 +224,31 @@ async fn deploy_lifecycle_dispute_refund_and_bad_inputs() {
 
     // Three jobs: A (honest), B (will be answered wrongly), C (never claimed).
     let xs = inputs(&w.model, 3);
-    let client_start = w.trn(&client.address()).await;
+    let client_start = w.trn(&client_addr).await;
+    let now = client.block_time().await.unwrap();
     let submit = |input: &[i8], deadline: u64| ReceiveMsg::SubmitJob {
         model_id: model_id.clone(),
         input: inline(input),
-        deadline: now_plus(deadline),
+        deadline: now.plus_seconds(deadline),
     };
-    let a = job_ids(
-        &w.send("submit_job", &client, trn("0.3"), &submit(&xs[0], 900))
-            .await,
-    )[0];
-    let b = job_ids(
-        &w.send("submit_job", &client, trn("0.2"), &submit(&xs[1], 900))
-            .await,
-    )[0];
-    let c = job_ids(
-        &w.send("submit_job", &client, trn("0.1"), &submit(&xs[2], 8))
-            .await,
-    )[0];
-    assert_eq!(w.trn(&client.address()).await, client_start - trn("0.6"));
+    let tx = w
+        .send("submit_job", &client, trn("0.3"), &submit(&xs[0], 900))
+        .await;
+    let a = w.job_ids(&tx)[0];
+    let tx = w
+        .send("submit_job", &client, trn("0.2"), &submit(&xs[1], 900))
+        .await;
+    let b = w.job_ids(&tx)[0];
+    let tx = w
+        .send("submit_job", &client, trn("0.1"), &submit(&xs[2], 8))
+        .await;
+    let c = w.job_ids(&tx)[0];
+    assert_eq!(w.trn(&client_addr).await, client_start - trn("0.6"));
     // A fourth job, cancelled by its client before anyone claims it: the fee comes back.
-    let cancelled = job_ids(
-        &w.send("submit_job", &client, trn("0.05"), &submit(&xs[2], 900))
-            .await,
-    )[0];
+    let tx = w
+        .send("submit_job", &client, trn("0.05"), &submit(&xs[2], 900))
+        .await;
+    let cancelled = w.job_ids(&tx)[0];
     w.exec(
         "cancel_jobs",
         &client,
@@ -294,15 +259,15 @@ async fn deploy_lifecycle_dispute_refund_and_bad_inputs() {
     .await;
     assert_eq!(w.job(cancelled).await.status, JobStatus::Cancelled);
     // Money leaves the market only by withdrawal: the refund is claimable.
-    assert_eq!(w.claimable(&client.address()).await, trn("0.05"));
+    assert_eq!(w.claimable(&client_addr).await, trn("0.05"));
 
     // Bad inputs are refused with the contract's own error, and nothing moves.
     let bad = |model_id: &str, input: &[i8]| ReceiveMsg::SubmitJob {
         model_id: model_id.to_string(),
         input: inline(input),
-        deadline: now_plus(900),
+        deadline: now.plus_seconds(900),
     };
-    let before = w.trn(&client.address()).await;
+    let before = w.trn(&client_addr).await;
     for (what, hook, fee) in [
         ("unknown model", bad(&"00".repeat(32), &xs[0]), trn("0.3")),
         ("fee below minimum", bad(&model_id, &xs[0]), 1),
@@ -313,21 +278,18 @@ async fn deploy_lifecycle_dispute_refund_and_bad_inputs() {
             trn("0.3"),
         ),
     ] {
-        let err = client
-            .cw20_send(&d.token.address, &d.market.address, fee, &hook)
-            .await
-            .unwrap_err();
-        assert!(matches!(err, ClientError::Contract { .. }), "{what}: {err}");
+        let err = client.send(fee, &hook).await.unwrap_err();
+        assert!(
+            matches!(err, SdkError::Chain(ClientError::Contract { .. })),
+            "{what}: {err}"
+        );
     }
     let err = client
-        .execute_contract(
-            &d.market.address,
-            &ExecuteMsg::PostResults { results: vec![] },
-        )
+        .execute(&ExecuteMsg::PostResults { results: vec![] })
         .await
         .unwrap_err();
     assert!(
-        matches!(err, ClientError::Contract { .. }),
+        matches!(err, SdkError::Chain(ClientError::Contract { .. })),
         "wrong role: {err}"
     );
     let (ok, out) = tavdun(
@@ -339,7 +301,7 @@ async fn deploy_lifecycle_dispute_refund_and_bad_inputs() {
         !ok && out["error"] == "contract",
         "CLI surfaces the contract error: {out}"
     );
-    assert_eq!(w.trn(&client.address()).await, before);
+    assert_eq!(w.trn(&client_addr).await, before);
 
     // The worker claims the best-paying jobs one at a time (A, then B; C pays least) and
     // posts A correctly and B with a wrong output: one job per message, for the unbatched
@@ -354,41 +316,36 @@ async fn deploy_lifecycle_dispute_refund_and_bad_inputs() {
             model_id: model_id.clone(),
             max: 1,
         };
-        assert_eq!(
-            job_ids(&w.exec("claim_jobs(1)", &worker, &claim).await),
-            vec![id]
-        );
+        let tx = w.exec("claim_jobs(1)", &worker, &claim).await;
+        assert_eq!(claimed_ids(&tx), vec![id]);
         let post = ExecuteMsg::PostResults {
             results: vec![JobResultMsg {
                 job_id: id,
-                output: bytes(&acts[last]),
+                output: int8_binary(&acts[last]),
                 hashes: hex_hashes(acts),
             }],
         };
         w.exec("post_results(1)", &worker, &post).await;
     }
     assert_eq!(w.job(a).await.status, JobStatus::Posted);
-    w.assert_books_balance().await;
+    w.world.assert_books_balance().await;
 
     // The challenger disputes B: the first divergent layer is the last one.
     let bond = trn("10");
     let challenge = ReceiveMsg::Challenge {
         job_id: b,
         hashes: hex_hashes(&acts_b),
-        activation: bytes(&acts_b[last - 1]),
+        activation: int8_binary(&acts_b[last - 1]),
     };
     w.send("challenge", &challenger, bond, &challenge).await;
-    let dispute: Dispute = chain
-        .query(&d.market.address, &QueryMsg::Dispute { job_id: b })
-        .await
-        .unwrap();
+    let dispute = w.world.market.dispute(b).await.unwrap().unwrap();
     assert_eq!(dispute.layer as usize, last + 1);
     w.exec(
         "reveal",
         &worker,
         &ExecuteMsg::Reveal {
             job_id: b,
-            activation: bytes(&wrong_b[last]),
+            activation: int8_binary(&wrong_b[last]),
         },
     )
     .await;
@@ -424,7 +381,7 @@ async fn deploy_lifecycle_dispute_refund_and_bad_inputs() {
         .weights_tree()
         .proof(w.model.plan.leaf_index(last, leaf.unit).unwrap())
         .unwrap();
-    let stake_before = w.stake(&worker.address()).await;
+    let stake_before = w.stake(&worker_addr).await;
     w.exec(
         "resolve",
         &challenger,
@@ -436,20 +393,17 @@ async fn deploy_lifecycle_dispute_refund_and_bad_inputs() {
         },
     )
     .await;
-    let dispute: Dispute = chain
-        .query(&d.market.address, &QueryMsg::Dispute { job_id: b })
-        .await
-        .unwrap();
+    let dispute = w.world.market.dispute(b).await.unwrap().unwrap();
     assert!(
         matches!(dispute.outcome, Some(DisputeOutcome::WorkerSlashed { .. })),
         "{dispute:?}"
     );
     assert!(
-        w.stake(&worker.address()).await < stake_before,
+        w.stake(&worker_addr).await < stake_before,
         "the liar's collateral is slashed"
     );
     assert!(
-        w.claimable(&challenger.address()).await > bond,
+        w.claimable(&challenger_addr).await > bond,
         "bond back plus a reward"
     );
     assert_eq!(
@@ -457,24 +411,24 @@ async fn deploy_lifecycle_dispute_refund_and_bad_inputs() {
         JobStatus::Open,
         "B goes back to the queue"
     );
-    w.assert_books_balance().await;
+    w.world.assert_books_balance().await;
 
     // C was never claimed: after its deadline anyone refunds it to the client in full.
     tokio::time::sleep(Duration::from_secs(9)).await;
-    let before = w.claimable(&client.address()).await;
+    let before = w.claimable(&client_addr).await;
     w.exec(
         "refund_expired",
         &challenger,
         &ExecuteMsg::RefundExpired { job_ids: vec![c] },
     )
     .await;
-    assert_eq!(w.claimable(&client.address()).await, before + trn("0.1"));
+    assert_eq!(w.claimable(&client_addr).await, before + trn("0.1"));
     assert_eq!(w.job(c).await.status, JobStatus::Refunded);
 
     // The node restarts while A's challenge window runs; the clients carry on.
     net.stop();
     net.restart();
-    w.assert_books_balance().await;
+    w.world.assert_books_balance().await;
 
     // A batch of 32 jobs through the whole lifecycle, for the amortised gas figure.
     let batch: Vec<Vec<i8>> = inputs(&w.model, 32);
@@ -484,7 +438,7 @@ async fn deploy_lifecycle_dispute_refund_and_bad_inputs() {
             model_id: model_id.clone(),
             input: inline(x),
             fee: Uint128::new(trn("0.5")),
-            deadline: now_plus(900),
+            deadline: now.plus_seconds(900),
         })
         .collect();
     let tx = w
@@ -495,7 +449,7 @@ async fn deploy_lifecycle_dispute_refund_and_bad_inputs() {
             &ReceiveMsg::SubmitJobs { jobs: requests },
         )
         .await;
-    let batch_ids = job_ids(&tx);
+    let batch_ids = w.job_ids(&tx);
     assert_eq!(batch_ids.len(), 32);
     let tx = w
         .exec(
@@ -508,7 +462,7 @@ async fn deploy_lifecycle_dispute_refund_and_bad_inputs() {
         )
         .await;
     assert_eq!(
-        job_ids(&tx),
+        claimed_ids(&tx),
         batch_ids,
         "the batch pays more than B, so it comes first"
     );
@@ -519,7 +473,7 @@ async fn deploy_lifecycle_dispute_refund_and_bad_inputs() {
             let acts = forward(&w.model, x).unwrap();
             JobResultMsg {
                 job_id: id,
-                output: bytes(acts.last().unwrap()),
+                output: int8_binary(acts.last().unwrap()),
                 hashes: hex_hashes(&acts),
             }
         })
@@ -533,11 +487,10 @@ async fn deploy_lifecycle_dispute_refund_and_bad_inputs() {
 
     // After the window, anyone finalizes; the worker is paid the fee less the protocol fee.
     let window = w.job(batch_ids[0]).await.result.unwrap().challenge_ends;
-    // Block time follows this machine's clock on the local network.
-    while now_plus(0) <= window.plus_seconds(2) {
+    while client.block_time().await.unwrap() <= window.plus_seconds(2) {
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
-    let earned_before = w.claimable(&worker.address()).await;
+    let earned_before = w.claimable(&worker_addr).await;
     w.exec(
         "finalize(1)",
         &challenger,
@@ -555,18 +508,18 @@ async fn deploy_lifecycle_dispute_refund_and_bad_inputs() {
     assert_eq!(w.job(a).await.status, JobStatus::Finalized);
     let fee_bps = 500u128;
     let expected = (trn("0.3") + 32 * trn("0.5")) * (10_000 - fee_bps) / 10_000;
-    let earned = w.claimable(&worker.address()).await - earned_before;
+    let earned = w.claimable(&worker_addr).await - earned_before;
     assert!(
         earned.abs_diff(expected) <= 33,
         "earned {earned}, expected about {expected}"
     );
-    let wallet_before = w.trn(&worker.address()).await;
-    let claim = w.claimable(&worker.address()).await;
+    let wallet_before = w.trn(&worker_addr).await;
+    let claim = w.claimable(&worker_addr).await;
     w.exec("withdraw", &worker, &ExecuteMsg::Withdraw { amount: None })
         .await;
-    assert_eq!(w.trn(&worker.address()).await, wallet_before + claim);
-    assert_eq!(w.claimable(&worker.address()).await, 0);
-    w.assert_books_balance().await;
+    assert_eq!(w.trn(&worker_addr).await, wallet_before + claim);
+    assert_eq!(w.claimable(&worker_addr).await, 0);
+    w.world.assert_books_balance().await;
 
     // The CLI reads the verified result back.
     let (ok, out) = tavdun(&deployment, "client1", &["job", "show", &a.to_string()]);

@@ -1,28 +1,22 @@
 //! Follows submitted jobs on chain and prints each change as it happens, then a summary.
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
-use tavdun_cli::config::test_mnemonic;
-use tavdun_cli::deploy::TEST_ACCOUNTS;
-use tavdun_cli::deployment::Deployment;
-use tavdun_cli::jobs::JobView;
-use tavdun_client::{ChainClient, Signer};
-use tavdun_market::msg::QueryMsg;
-use tavdun_market::state::{Dispute, DisputeOutcome, Job, JobStatus};
+use tavdun_sdk::api::{Dispute, DisputeOutcome, Job, JobStatus};
+use tavdun_sdk::deploy::TEST_ACCOUNTS;
+use tavdun_sdk::job_view::JobView;
+use tavdun_sdk::keys::TestAccounts;
+use tavdun_sdk::MarketClient;
 
 /// Test-account names for addresses, so the output reads "worker3", not "wasm1...".
 pub struct Names(HashMap<String, String>);
 
 impl Names {
-    pub fn from_accounts(accounts: &Path) -> anyhow::Result<Names> {
+    pub fn from_accounts(accounts: &TestAccounts) -> anyhow::Result<Names> {
         let mut names = HashMap::new();
         for name in TEST_ACCOUNTS.iter().chain(&["deployer"]) {
-            let mnemonic = test_mnemonic(accounts, name)?;
-            let address = Signer::from_mnemonic(&mnemonic, "wasm")?
-                .address()
-                .to_string();
+            let address = accounts.signer(name, "wasm")?.address().to_string();
             names.insert(address, name.to_string());
         }
         Ok(Names(names))
@@ -55,18 +49,16 @@ struct Caught {
 }
 
 pub struct Tracker {
-    chain: ChainClient,
-    d: Deployment,
+    market: MarketClient,
     names: Names,
     jobs: Vec<(u64, Followed)>,
     caught: Vec<Caught>,
 }
 
 impl Tracker {
-    pub fn new(chain: ChainClient, d: Deployment, names: Names) -> Tracker {
+    pub fn new(market: MarketClient, names: Names) -> Tracker {
         Tracker {
-            chain,
-            d,
+            market,
             names,
             jobs: Vec::new(),
             caught: Vec::new(),
@@ -99,10 +91,7 @@ impl Tracker {
                 continue;
             }
             let id = self.jobs[i].0;
-            let job: Job = self
-                .chain
-                .query(&self.d.market.address, &QueryMsg::Job { job_id: id })
-                .await?;
+            let job = self.market.require_job(id).await?;
             let worker = job.worker.as_ref().map(|w| self.names.of(w.as_str()));
             let posted_at = job.result.as_ref().map(|r| r.posted_at.seconds());
             let now = (job.status, worker.clone(), posted_at);
@@ -197,10 +186,10 @@ impl Tracker {
     }
 
     async fn dispute(&self, job_id: u64) -> anyhow::Result<Dispute> {
-        Ok(self
-            .chain
-            .query(&self.d.market.address, &QueryMsg::Dispute { job_id })
-            .await?)
+        self.market
+            .dispute(job_id)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("job {job_id} is disputed but has no dispute"))
     }
 
     pub fn summary(&self) {

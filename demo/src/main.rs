@@ -11,11 +11,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use clap::Parser;
-use tavdun_cli::amount::parse_trn;
-use tavdun_cli::config::test_mnemonic;
-use tavdun_cli::deployment::Deployment;
-use tavdun_client::{ChainClient, ChainConfig, Signer, Wallet};
 use tavdun_models::digits;
+use tavdun_sdk::amount::parse_trn;
+use tavdun_sdk::api::JobInput;
+use tavdun_sdk::client::{ChainClient, ChainConfig, Wallet};
+use tavdun_sdk::keys::TestAccounts;
+use tavdun_sdk::{Deployment, MarketClient};
 
 use crate::follow::{Names, Tracker};
 
@@ -51,16 +52,14 @@ async fn main() -> anyhow::Result<()> {
         .model("digits")
         .context("the deployment has no `digits` model")?
         .clone();
-    let chain = ChainClient::new(ChainConfig {
-        grpc_url: d.grpc_url.clone(),
-        chain_id: d.chain_id.clone(),
-        ..ChainConfig::localnet()
-    })?;
-    let mnemonic = test_mnemonic(&args.accounts, &args.from)?;
-    let wallet = Wallet::new(chain.clone(), Signer::from_mnemonic(&mnemonic, "wasm")?)?;
-    let info = tavdun_cli::jobs::model_info(&chain, &d, &model.model_id).await?;
+    let chain = ChainClient::new(d.chain_config(ChainConfig::localnet()))?;
+    let accounts = TestAccounts::load(&args.accounts)?;
+    let wallet = Wallet::new(chain.clone(), accounts.signer(&args.from, "wasm")?)?;
+    let reader = MarketClient::new(chain, &d);
+    let market = reader.clone().with_wallet(wallet);
+    let info = market.require_model(&model.model_id).await?;
     let fee = parse_trn(&args.fee)?;
-    let names = Names::from_accounts(&args.accounts)?;
+    let names = Names::from_accounts(&accounts)?;
 
     let samples = digits::load(&PathBuf::from(digits::DATA_PATH))?;
     let images: Vec<_> = digits::split(&samples)
@@ -78,7 +77,7 @@ async fn main() -> anyhow::Result<()> {
         args.from
     );
 
-    let mut tracker = Tracker::new(chain, d.clone(), names);
+    let mut tracker = Tracker::new(reader, names);
     let mut next = images.into_iter();
     let mut next_submit = Instant::now();
     let deadline = Instant::now() + Duration::from_secs(args.timeout_secs);
@@ -86,10 +85,11 @@ async fn main() -> anyhow::Result<()> {
         if Instant::now() >= next_submit {
             match next.next() {
                 Some(sample) => {
-                    let input = sample.int8_input(&info.spec.input.quant);
-                    let id =
-                        tavdun_cli::jobs::submit(&wallet, &d, &model.model_id, &input, fee, 3600)
-                            .await?;
+                    let input = JobInput::inline(&sample.int8_input(&info.spec.input.quant));
+                    let deadline = market.deadline_in(3600).await?;
+                    let (id, _) = market
+                        .submit_job(&model.model_id, input, fee, deadline)
+                        .await?;
                     tracker.submitted(id, sample.label);
                     next_submit = Instant::now() + Duration::from_millis(args.interval_ms);
                 }

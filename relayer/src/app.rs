@@ -1,4 +1,4 @@
-//! The relayer as a value: its shared state, its routes, and serving them until told to stop.
+//! The relayer as a value: its routes, and serving them until told to stop.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -7,10 +7,8 @@ use axum::http::{header, Method, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use tavdun_cli::config::test_mnemonic;
-use tavdun_cli::deployment::Deployment;
-use tavdun_cli::error::CliError;
-use tavdun_client::{ChainClient, ClientError, Signer, Wallet};
+use tavdun_sdk::client::{ChainClient, ClientError, Wallet};
+use tavdun_sdk::{Deployment, MarketClient, SdkError};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -19,36 +17,23 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::auth::Keys;
+use crate::api::{blobs, events, health, jobs, models};
+use crate::catalog::Catalog;
 use crate::config::{Config, ConfigError};
 use crate::error::ApiError;
-use crate::market::Market;
+use crate::keys::Keys;
 use crate::openapi::ApiDoc;
+use crate::state::{AppState, State};
 use crate::store::BlobStore;
-use crate::{blobs, events, health, jobs, models};
-
-/// What every handler shares.
-pub type State = Arc<AppState>;
-
-pub struct AppState {
-    pub config: Config,
-    pub market: Market,
-    /// The funded account that pays for jobs submitted here.
-    pub wallet: Wallet,
-    pub blobs: BlobStore,
-    pub keys: Keys,
-    /// Cancelled when the server stops, so that open event streams end.
-    pub shutdown: CancellationToken,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error("{0}")]
-    Deployment(#[source] CliError),
+    Deployment(#[source] SdkError),
     #[error("the relayer's account: {0}")]
-    Account(String),
+    Account(#[source] SdkError),
     #[error(transparent)]
     Chain(#[from] ClientError),
     #[error("cannot listen on {address}: {source}")]
@@ -72,19 +57,18 @@ impl Relayer {
         config.validate()?;
         let deployment = Deployment::load(&config.deployment).map_err(StartError::Deployment)?;
         let chain = ChainClient::new(config.chain(&deployment))?;
-        let phrase = match (&config.mnemonic, &config.test_account) {
-            (Some(mnemonic), _) => mnemonic.clone(),
-            (None, Some(name)) => test_mnemonic(&config.accounts, name)
-                .map_err(|e| StartError::Account(e.to_string()))?,
-            (None, None) => return Err(StartError::Account("no mnemonic configured".into())),
-        };
-        let signer = Signer::from_mnemonic(&phrase, &chain.config().prefix)?;
+        let signer = config
+            .key()?
+            .signer(&chain.config().prefix)
+            .map_err(StartError::Account)?;
         let wallet = Wallet::new(chain.clone(), signer)?;
+        let market = MarketClient::new(chain.clone(), &deployment);
         let state = AppState {
             blobs: BlobStore::new(&config.blobs)?,
             keys: Keys::new(&config.api_keys)?,
-            market: Market::new(chain, deployment),
-            wallet,
+            catalog: Catalog::new(market.clone(), deployment.clone()),
+            market: market.with_wallet(wallet),
+            deployment,
             config,
             shutdown: CancellationToken::new(),
         };
@@ -95,7 +79,7 @@ impl Relayer {
 
     /// The account that pays for submitted jobs.
     pub fn address(&self) -> String {
-        self.state.wallet.address()
+        self.state.market.signer_address().unwrap_or_default()
     }
 
     /// Every route, and `/openapi.json` describing them.
@@ -142,16 +126,6 @@ impl Relayer {
             })
             .await
             .map_err(StartError::Serve)
-    }
-}
-
-impl AppState {
-    /// Runs `work` unless the server starts shutting down first.
-    pub async fn until_shutdown<T>(&self, work: impl Future<Output = T>) -> Option<T> {
-        tokio::select! {
-            _ = self.shutdown.cancelled() => None,
-            out = work => Some(out),
-        }
     }
 }
 

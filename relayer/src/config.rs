@@ -6,8 +6,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
-use tavdun_cli::amount::parse_trn;
-use tavdun_client::{ChainConfig, RetryPolicy};
+use tavdun_sdk::amount::parse_trn;
+use tavdun_sdk::client::{ChainConfig, RetryPolicy};
+use tavdun_sdk::keys::TestAccounts;
+use tavdun_sdk::{Deployment, KeySource};
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -120,7 +122,7 @@ impl Default for Config {
             grpc_url: None,
             mnemonic: None,
             test_account: None,
-            accounts: PathBuf::from("localnet/accounts.json"),
+            accounts: PathBuf::from(TestAccounts::DEFAULT_PATH),
             blobs: BlobsConfig::default(),
             jobs: JobsConfig::default(),
             api_keys: Vec::new(),
@@ -200,6 +202,21 @@ impl Config {
         Ok(())
     }
 
+    /// The account that pays for jobs; [`Config::validate`] made sure there is exactly one.
+    pub fn key(&self) -> Result<KeySource, ConfigError> {
+        match (&self.mnemonic, &self.test_account) {
+            (Some(mnemonic), None) => Ok(KeySource::Mnemonic(mnemonic.clone())),
+            (None, Some(name)) => Ok(KeySource::TestAccount {
+                name: name.clone(),
+                accounts: self.accounts.clone(),
+            }),
+            _ => Err(field(
+                "mnemonic",
+                "give exactly one of `mnemonic` and `test_account`",
+            )),
+        }
+    }
+
     pub fn validate(&self) -> Result<(), ConfigError> {
         match (&self.mnemonic, &self.test_account) {
             (None, None) => {
@@ -277,20 +294,19 @@ impl Config {
 
     /// The chain client's settings: the node from the config or the deployment, and a retry
     /// policy short enough that an HTTP caller hears of an unreachable node within ~30 s.
-    pub fn chain(&self, deployment: &tavdun_cli::deployment::Deployment) -> ChainConfig {
-        ChainConfig {
-            grpc_url: self
-                .grpc_url
-                .clone()
-                .unwrap_or_else(|| deployment.grpc_url.clone()),
-            chain_id: deployment.chain_id.clone(),
+    pub fn chain(&self, deployment: &Deployment) -> ChainConfig {
+        let mut chain = deployment.chain_config(ChainConfig {
             retry: RetryPolicy {
                 request_timeout: Duration::from_secs(8),
                 attempts: 3,
                 ..RetryPolicy::default()
             },
             ..ChainConfig::localnet()
+        });
+        if let Some(url) = &self.grpc_url {
+            chain.grpc_url = url.clone();
         }
+        chain
     }
 }
 

@@ -5,7 +5,8 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
-use tavdun_client::ClientError;
+use tavdun_sdk::client::ClientError;
+use tavdun_sdk::SdkError;
 use utoipa::ToSchema;
 
 #[derive(Debug, thiserror::Error)]
@@ -241,10 +242,12 @@ impl From<ClientError> for ApiError {
     }
 }
 
-impl From<tavdun_cli::error::CliError> for ApiError {
-    fn from(e: tavdun_cli::error::CliError) -> ApiError {
+impl From<SdkError> for ApiError {
+    fn from(e: SdkError) -> ApiError {
         match e {
-            tavdun_cli::error::CliError::Chain(e) => e.into(),
+            SdkError::Chain(e) => e.into(),
+            SdkError::Input(e) => ApiError::WrongInputLength(e.to_string()),
+            SdkError::NotFound { what, id } => ApiError::NotFound(format!("no {what} {id}")),
             e => ApiError::Internal(e.to_string()),
         }
     }

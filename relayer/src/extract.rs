@@ -1,14 +1,16 @@
 //! Request extractors whose every rejection is a typed [`ApiError`] (axum's own answer with
-//! plain-text bodies).
+//! plain-text bodies), the caller's identity (its API key) among them.
 
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header;
+use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
-use crate::app::State;
 use crate::error::ApiError;
+use crate::keys::Caller;
+use crate::state::State;
 
 /// A path parameter.
 #[derive(FromRequestParts)]
@@ -75,4 +77,28 @@ pub async fn read_body(body: Body, limit: u64) -> Result<Bytes, ApiError> {
             ApiError::BodyUnreadable(e.to_string())
         }
     })
+}
+
+/// Who is calling: the API key in `Authorization: Bearer <key>`, checked against the
+/// configured keys.
+impl FromRequestParts<State> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &State) -> Result<Self, ApiError> {
+        let presented = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .ok_or_else(|| {
+                ApiError::Unauthorized(
+                    "this endpoint needs an API key: send `Authorization: Bearer <key>`".into(),
+                )
+            })?;
+        state
+            .keys
+            .find(presented)
+            .ok_or_else(|| ApiError::Unauthorized("the API key is not valid".into()))
+    }
 }

@@ -6,20 +6,23 @@
 //!   (with per-key quotas), any job's decoded output and verification state, and its state
 //!   changes as server-sent events;
 //! - `/v1/models`, `/healthz`, and `/openapi.json`, generated from the handlers.
+//!
+//! `app` builds the router over `state` (what handlers share); `api/*` are the handlers,
+//! `views` what they answer, `extract` what they read from a request (the caller's API key
+//! among it), `keys` the API keys and their quotas, `catalog` the models by name, `store`
+//! the blobs.
 
+pub mod api;
 mod app;
-mod auth;
-pub mod blobs;
+mod catalog;
 pub mod config;
 pub mod error;
-mod events;
 mod extract;
-pub mod health;
-pub mod jobs;
-mod market;
-pub mod models;
+mod keys;
 mod openapi;
+mod state;
 mod store;
+pub mod views;
 
 pub use app::{Relayer, StartError};
 pub use config::Config;

@@ -10,9 +10,9 @@ use std::time::Duration;
 use reqwest::header;
 use sha2::{Digest, Sha256};
 use support::{expect_error, json, Server, TempDir, KEY, MAX_BLOB, MAX_JOB_BODY};
-use tavdun_cli::deployment::{ContractRef, Deployment};
-use tavdun_relayer::blobs::BlobReceipt;
 use tavdun_relayer::error::ErrorCode;
+use tavdun_relayer::views::BlobReceipt;
+use tavdun_sdk::deployment::{ContractRef, Deployment};
 
 /// Nothing listens on port 1: every chain call fails as "unavailable".
 const NO_NODE: &str = "http://127.0.0.1:1";

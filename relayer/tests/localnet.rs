@@ -15,16 +15,13 @@ use base64::Engine;
 use reqwest::header;
 use serde_json::{json as j, Value};
 use support::{expect_error, json, read_events, Server, TempDir, KEY, TIGHT_KEY};
-use tavdun_cli::amount::parse_trn;
-use tavdun_cli::config::{KeySource, Settings};
-use tavdun_cli::deploy::{self, DeployOptions};
-use tavdun_cli::deployment::Deployment;
-use tavdun_client::{ChainClient, ChainConfig, Signer, Wallet};
-use tavdun_market::msg::ExecuteMsg;
+use tavdun_core::bytes::from_i8;
 use tavdun_relayer::error::ErrorCode;
-use tavdun_relayer::jobs::{Decoded, JobEndReason, JobResponse, JobState, SubmittedJob};
-use tavdun_relayer::models::ModelList;
+use tavdun_relayer::views::{Decoded, JobResponse, ModelList, SubmittedJob};
 use tavdun_relayer::Config;
+use tavdun_sdk::api::{EndReason, ExecuteMsg, JobInput, JobStatus};
+use tavdun_sdk::model_dir::load_model;
+use tavdun_testkit::world::World;
 use tavdun_testkit::{self as testkit, Localnet};
 use tavdun_worker::config::{BondConfig, FileConfig};
 use tavdun_worker::{CancellationToken, WorkerConfig};
@@ -40,59 +37,14 @@ fn example_image() -> Vec<f32> {
     serde_json::from_str(&text).unwrap()
 }
 
-/// `tavdun deploy` as a library call: TRN, the market, the digits model (min fee 0.01 TRN),
-/// every test account (the relayer's included) funded.
-async fn deploy(dir: &Path, grpc_url: &str) -> (Deployment, PathBuf) {
-    let path = dir.join("deployment.json");
-    let settings = Settings {
-        chain: ChainConfig {
-            grpc_url: grpc_url.into(),
-            ..ChainConfig::localnet()
-        },
-        deployment: path.clone(),
-        accounts: testkit::repo().join("localnet/accounts.json"),
-        key: Some(KeySource::TestAccount("deployer".into())),
-    };
-    let opts = DeployOptions {
-        artifacts: testkit::artifacts(),
-        models: vec![digits_dir()],
-        fund: deploy::TEST_ACCOUNTS
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
-        fund_amount: parse_trn("100000").unwrap(),
-        min_fee: parse_trn("0.01").unwrap(),
-        params: deploy::localnet_params(),
-    };
-    let d = deploy::deploy(&settings, &opts).await.expect("deploy");
-    (d, path)
-}
-
-struct World {
+/// The relayer in front of a deployed market.
+struct Relay {
     s: Server,
-    chain: ChainClient,
-    d: Deployment,
+    world: World,
     digits: String,
 }
 
-impl World {
-    fn wallet(&self, name: &str) -> Wallet {
-        let signer = Signer::from_mnemonic(&testkit::mnemonic(name), "wasm").unwrap();
-        Wallet::new(self.chain.clone(), signer).unwrap()
-    }
-
-    async fn trn(&self, address: &str) -> u128 {
-        let query = cw20::Cw20QueryMsg::Balance {
-            address: address.into(),
-        };
-        let r: cw20::BalanceResponse = self
-            .chain
-            .query(&self.d.token.address, &query)
-            .await
-            .unwrap();
-        r.balance.u128()
-    }
-
+impl Relay {
     async fn job(&self, id: u64) -> JobResponse {
         let response = self.s.get(&format!("/v1/jobs/{id}")).send().await.unwrap();
         serde_json::from_value(json(response, 200).await).unwrap()
@@ -112,19 +64,16 @@ impl World {
 async fn relayer_over_http_on_a_real_chain() {
     let tmp = TempDir::new("localnet");
     let net = Localnet::start(tmp.0.join("chain"));
-    let (d, deployment) = deploy(&tmp.0, &net.grpc_url()).await;
+    // TRN, the market, the digits model (min fee 0.01 TRN), every test account (the
+    // relayer's included) funded.
+    let world = World::deploy(&tmp.0, &[digits_dir()], 10_000).await;
+    let deployment = world.deployment_file();
     let config = support::config(&tmp.0, &deployment, &net.grpc_url());
     let s = Server::start(config.clone()).await;
-    let chain = ChainClient::new(ChainConfig {
-        grpc_url: net.grpc_url(),
-        ..ChainConfig::localnet()
-    })
-    .unwrap();
-    let w = World {
+    let w = Relay {
         s,
-        chain,
-        digits: d.models[0].model_id.clone(),
-        d,
+        digits: world.deployment.models[0].model_id.clone(),
+        world,
     };
 
     health_and_models(&w).await;
@@ -139,11 +88,11 @@ async fn relayer_over_http_on_a_real_chain() {
     drop(net);
 }
 
-async fn health_and_models(w: &World) {
+async fn health_and_models(w: &Relay) {
     let health = json(w.s.get("/healthz").send().await.unwrap(), 200).await;
     assert!(health["chain_height"].as_u64().unwrap() > 0);
     assert_eq!(health["relayer_address"], w.s.address.as_str());
-    assert_eq!(w.s.address, w.wallet("relayer").address());
+    assert_eq!(w.s.address, World::address("relayer"));
 
     let list: ModelList =
         serde_json::from_value(json(w.s.get("/v1/models").send().await.unwrap(), 200).await)
@@ -165,7 +114,7 @@ async fn health_and_models(w: &World) {
     assert_eq!(digits.layers, 5);
 }
 
-async fn bad_job_requests_get_typed_errors(w: &World) {
+async fn bad_job_requests_get_typed_errors(w: &Relay) {
     let s = &w.s;
     let post = |body: Value| s.post("/v1/jobs").bearer_auth(KEY).json(&body);
     let image = example_image();
@@ -232,7 +181,7 @@ async fn bad_job_requests_get_typed_errors(w: &World) {
     expect_error(s.get("/v1/jobs/1000000/events"), 404, ErrorCode::UnknownJob).await;
 }
 
-async fn keys_and_quotas_are_enforced(w: &World) {
+async fn keys_and_quotas_are_enforced(w: &Relay) {
     let s = &w.s;
     let body = j!({"model": "digits", "input": {"values": example_image()}});
     expect_error(s.post("/v1/jobs").json(&body), 401, ErrorCode::Unauthorized).await;
@@ -271,16 +220,18 @@ async fn keys_and_quotas_are_enforced(w: &World) {
     w.submit(KEY, &body).await;
 }
 
-async fn any_job_on_chain_is_readable(w: &World) -> u64 {
-    let client = w.wallet("client1");
+async fn any_job_on_chain_is_readable(w: &Relay) -> u64 {
+    let client = w.world.wallet("client1");
     let input: Vec<i8> = example_image().iter().map(|&p| (p * 4.0) as i8).collect();
-    let id = tavdun_cli::jobs::submit(&client, &w.d, &w.digits, &input, 20_000, 600)
+    let deadline = client.deadline_in(600).await.unwrap();
+    let (id, _) = client
+        .submit_job(&w.digits, JobInput::inline(&input), 20_000, deadline)
         .await
         .unwrap();
     let job = w.job(id).await;
     assert_eq!(job.id, id);
-    assert_eq!(job.client, client.address());
-    assert_eq!(job.status, JobState::Open);
+    assert_eq!(job.client, World::address("client1"));
+    assert_eq!(job.status, JobStatus::Open);
     assert_eq!((job.fee.as_str(), job.fee_utrn.as_str()), ("0.02", "20000"));
     assert_eq!(job.model_id, w.digits);
     assert!(job.output.is_none() && job.worker.is_none());
@@ -303,8 +254,8 @@ async fn stopping_the_server_ends_open_event_streams(config: Config, job_id: u64
     assert_eq!(events[0].event, "job");
 }
 
-async fn a_job_submitted_over_http_is_paid_by_the_relayer_and_streamed(w: &World) {
-    let before = w.trn(&w.s.address).await;
+async fn a_job_submitted_over_http_is_paid_by_the_relayer_and_streamed(w: &Relay) {
+    let before = w.world.trn(&w.s.address).await;
     let image = example_image();
     let submitted = w
         .submit(
@@ -318,11 +269,11 @@ async fn a_job_submitted_over_http_is_paid_by_the_relayer_and_streamed(w: &World
         ("0.05", "50000")
     );
     assert_eq!(submitted.url, format!("/v1/jobs/{}", submitted.job_id));
-    assert_eq!(w.trn(&w.s.address).await, before - 50_000);
+    assert_eq!(w.world.trn(&w.s.address).await, before - 50_000);
 
     let job = w.job(submitted.job_id).await;
     assert_eq!(job.client, w.s.address);
-    assert_eq!(job.status, JobState::Open);
+    assert_eq!(job.status, JobStatus::Open);
 
     // The same image as base64 int8 is the same input: q = 4 * pixel.
     let bytes: Vec<u8> = image.iter().map(|&p| (p * 4.0) as u8).collect();
@@ -353,7 +304,7 @@ fn start_worker(
         deployment: Some(deployment.to_path_buf()),
         grpc_url: Some(grpc_url.into()),
         account: Some("worker1".into()),
-        accounts: Some(testkit::repo().join("localnet/accounts.json")),
+        accounts: Some(testkit::accounts_file()),
         poll_interval_ms: Some(300),
         cache_dir: Some(dir.join("worker-cache")),
         metrics_addr: Some("off".into()),
@@ -373,7 +324,7 @@ fn start_worker(
     (stop, task)
 }
 
-async fn a_real_worker_serves_a_job_submitted_over_http(w: &World, deployment: &Path, dir: &Path) {
+async fn a_real_worker_serves_a_job_submitted_over_http(w: &Relay, deployment: &Path, dir: &Path) {
     // The model's weights live in the relayer, and the market points workers there.
     let weights = std::fs::read(digits_dir().join("weights.safetensors")).unwrap();
     let response =
@@ -392,10 +343,7 @@ async fn a_real_worker_serves_a_job_submitted_over_http(w: &World, deployment: &
         min_tier: None,
         weights_uri: Some(weights_uri.clone()),
     };
-    w.wallet("deployer")
-        .execute_contract(&w.d.market.address, &update)
-        .await
-        .unwrap();
+    w.world.wallet("deployer").execute(&update).await.unwrap();
     let list: ModelList =
         serde_json::from_value(json(w.s.get("/v1/models").send().await.unwrap(), 200).await)
             .unwrap();
@@ -412,7 +360,7 @@ async fn a_real_worker_serves_a_job_submitted_over_http(w: &World, deployment: &
         w.s.get(&submitted.events_url),
         Duration::from_secs(240),
     ));
-    let (stop, worker) = start_worker(deployment, &w.chain.config().grpc_url, dir);
+    let (stop, worker) = start_worker(deployment, &testkit::grpc_url(), dir);
     let events = stream.await.unwrap();
     stop.cancel();
     tokio::time::timeout(Duration::from_secs(60), worker)
@@ -434,14 +382,14 @@ async fn a_real_worker_serves_a_job_submitted_over_http(w: &World, deployment: &
             serde_json::from_str(&e.data).unwrap()
         })
         .collect();
-    let states: Vec<JobState> = jobs.iter().map(|j| j.status).collect();
+    let states: Vec<JobStatus> = jobs.iter().map(|j| j.status).collect();
     let order = [
-        JobState::Open,
-        JobState::Claimed,
-        JobState::Posted,
-        JobState::Finalized,
+        JobStatus::Open,
+        JobStatus::Claimed,
+        JobStatus::Posted,
+        JobStatus::Finalized,
     ];
-    assert_eq!(states[0], JobState::Open, "{states:?}");
+    assert_eq!(states[0], JobStatus::Open, "{states:?}");
     assert!(
         states.windows(2).all(|p| {
             let rank = |s| order.iter().position(|o| *o == s).unwrap();
@@ -450,7 +398,7 @@ async fn a_real_worker_serves_a_job_submitted_over_http(w: &World, deployment: &
         "{states:?}"
     );
     assert!(
-        states.ends_with(&[JobState::Posted, JobState::Finalized]),
+        states.ends_with(&[JobStatus::Posted, JobStatus::Finalized]),
         "{states:?}"
     );
     let posted = &jobs[jobs.len() - 2];
@@ -463,11 +411,11 @@ async fn a_real_worker_serves_a_job_submitted_over_http(w: &World, deployment: &
     // reference executor's logits for it.
     let job = w.job(submitted.job_id).await;
     assert_eq!(&job, jobs.last().unwrap());
-    assert_eq!(job.status, JobState::Finalized);
-    assert_eq!(job.end_reason, Some(JobEndReason::ResultAccepted));
+    assert_eq!(job.status, JobStatus::Finalized);
+    assert_eq!(job.end_reason, Some(EndReason::ResultAccepted));
     assert_eq!(
         job.worker.as_deref(),
-        Some(w.wallet("worker1").address().as_str())
+        Some(World::address("worker1").as_str())
     );
     let v = &job.verification;
     assert!(v.posted && v.finalized && !v.disputed && !v.slashed && v.dispute.is_none());
@@ -480,15 +428,12 @@ async fn a_real_worker_serves_a_job_submitted_over_http(w: &World, deployment: &
         panic!("digits is a classifier: {:?}", output.decoded)
     };
     assert_eq!(argmax, 0);
-    let model = tavdun_cli::deploy::load_model(&digits_dir()).unwrap();
+    let model = load_model(&digits_dir()).unwrap();
     let input: Vec<i8> = image.iter().map(|&p| (p * 4.0) as i8).collect();
     let reference = tavdun_core::forward(&model, &input).unwrap();
     assert_eq!(&class_scores, reference.last().unwrap());
     let raw = base64::engine::general_purpose::STANDARD
         .decode(output.raw)
         .unwrap();
-    assert_eq!(
-        raw,
-        class_scores.iter().map(|&v| v as u8).collect::<Vec<_>>()
-    );
+    assert_eq!(raw, from_i8(&class_scores));
 }

@@ -7,8 +7,7 @@ use tavdun_client::{ChainClient, ChainConfig, ClientError, Signer, Wallet};
 use tavdun_testkit::{self as testkit, Localnet};
 
 fn wallet(chain: &ChainClient, name: &str) -> Wallet {
-    let signer = Signer::from_mnemonic(&testkit::mnemonic(name), "wasm").unwrap();
-    Wallet::new(chain.clone(), signer).unwrap()
+    Wallet::new(chain.clone(), testkit::signer(name)).unwrap()
 }
 
 fn token_wasm() -> Vec<u8> {
@@ -52,7 +51,7 @@ async fn client_against_a_real_node() {
     let (code_id, stored) = deployer.store_code(token_wasm()).await.unwrap();
     assert!(code_id > 0 && stored.gas_used > 0 && stored.gas_used <= stored.gas_wanted);
     let before = chain.balance(&deployer.address(), "stake").await.unwrap();
-    let init = tavdun_token::msg::InstantiateMsg {
+    let init = tavdun_market_api::token::InstantiateMsg {
         initial_balances: vec![cw20::Cw20Coin {
             address: deployer.address(),
             amount: 1_000_000u128.into(),

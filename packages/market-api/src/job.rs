@@ -36,6 +36,7 @@ pub fn int8_binary(values: &[i8]) -> Binary {
 
 #[cw_serde]
 #[derive(Copy, Eq, Hash)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum JobStatus {
     Open,
     Claimed,
@@ -71,7 +72,8 @@ impl JobStatus {
 
 /// Why a job reached its terminal state.
 #[cw_serde]
-#[derive(Copy)]
+#[derive(Copy, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum EndReason {
     /// The window closed without a challenge, or every challenge failed.
     ResultAccepted,

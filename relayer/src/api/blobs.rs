@@ -7,29 +7,21 @@ use axum::extract::State as Extract;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde::Deserialize;
+use utoipa::IntoParams;
 
-use crate::app::State;
-use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{read_body, PathParam, QueryParams};
+use crate::keys::Caller;
+use crate::state::State;
 use crate::store::BlobHash;
+use crate::views::BlobReceipt;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PutParams {
     /// The sha256 the body must have; the upload is refused if it hashes otherwise.
     pub sha256: Option<String>,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct BlobReceipt {
-    /// sha256 of the stored bytes: the blob's name.
-    pub sha256: String,
-    pub size: u64,
-    /// Where to download it, relative to this server.
-    pub url: String,
 }
 
 /// Stores the request body and names it by its sha256.

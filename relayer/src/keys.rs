@@ -7,14 +7,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use axum::extract::FromRequestParts;
-use axum::http::header;
-use axum::http::request::Parts;
 use sha2::{Digest, Sha256};
 use subtle::{Choice, ConstantTimeEq};
-use tavdun_cli::amount::{format_trn, parse_trn};
+use tavdun_sdk::amount::{format_trn, parse_trn};
 
-use crate::app::State;
 use crate::config::{ApiKeyConfig, ConfigError};
 use crate::error::ApiError;
 
@@ -44,7 +40,8 @@ struct Charge {
     fee: u128,
 }
 
-/// The key a request was authenticated with (its index in [`Keys`]).
+/// The key a request was authenticated with (its index in [`Keys`]); the extractor that
+/// authenticates a request lives in `extract`.
 #[derive(Debug, Clone, Copy)]
 pub struct Caller(usize);
 
@@ -97,7 +94,7 @@ impl Keys {
     }
 
     /// The key equal to `presented`. Every key is compared, whichever matches.
-    fn find(&self, presented: &str) -> Option<Caller> {
+    pub fn find(&self, presented: &str) -> Option<Caller> {
         let presented = digest(presented);
         let mut found = None;
         for (i, key) in self.keys.iter().enumerate() {
@@ -186,28 +183,6 @@ impl Drop for Reservation<'_> {
             let mut spent = self.key.spent.lock().unwrap_or_else(|e| e.into_inner());
             spent.retain(|c| c.id != self.id);
         }
-    }
-}
-
-impl FromRequestParts<State> for Caller {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &State) -> Result<Self, ApiError> {
-        let presented = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .ok_or_else(|| {
-                ApiError::Unauthorized(
-                    "this endpoint needs an API key: send `Authorization: Bearer <key>`".into(),
-                )
-            })?;
-        state
-            .keys
-            .find(presented)
-            .ok_or_else(|| ApiError::Unauthorized("the API key is not valid".into()))
     }
 }
 

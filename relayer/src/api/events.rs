@@ -8,10 +8,11 @@ use axum::extract::State as Extract;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_core::Stream;
 
-use crate::app::State;
+use crate::api::jobs::{job_response, parse_job_id};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::PathParam;
-use crate::jobs::{job_response, parse_job_id, JobResponse};
+use crate::state::State;
+use crate::views::JobResponse;
 
 /// Streams the job: an event `job` now and after every change (its data is the job as
 /// `GET /v1/jobs/{id}` shows it), an event `error` when the chain cannot be read (the stream
