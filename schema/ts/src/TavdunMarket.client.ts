@@ -6,7 +6,7 @@
 
 import { ICosmWasmClient, ISigningCosmWasmClient } from "./baseClient";
 import { Coin, StdFee } from "@interchainjs/types";
-import { Uint128, InstantiateMsg, Params, ExecuteMsg, Binary, Layer, HexHash, Cw20ReceiveMsg, ModelSpec, InputSpec, InputQuant, Hardware, JobResultMsg, Leaf, Proof, QueryMsg, JobFilter, JobStatus, QueueCursor, MigrateMsg, ClaimableResponse, Addr, ConfigResponse, Config, DisputeOutcome, Timestamp, Uint64, Dispute, EndReason, JobInput, Job, JobResult, NotServedReason, DiagnosticResponse, JobsResponse, ModelInfo, ModelsResponse, StatsResponse, Totals, WorkerResponse, Worker, Unbonding, WorkersResponse } from "./TavdunMarket.types";
+import { Uint128, InstantiateMsg, Params, ExecuteMsg, Binary, Layer, HexHash, Cw20ReceiveMsg, ModelSpec, InputSpec, InputQuant, HardwareDeclaration, JobResultMsg, Leaf, Proof, QueryMsg, JobFilter, JobStatus, QueueCursor, MigrateMsg, ClaimableResponse, Addr, ConfigResponse, Config, DisputeOutcome, Timestamp, Uint64, DisputeResponse, Dispute, EndReason, JobInput, JobResponse, Job, JobResult, NotServedReason, DiagnosticResponse, JobsResponse, ModelResponse, ModelInfo, ModelsResponse, StatsResponse, Totals, WorkerResponse, WorkerInfo, Worker, Unbonding, WorkersResponse } from "./TavdunMarket.types";
 export interface TavdunMarketReadOnlyInterface {
   contractAddress: string;
   config: () => Promise<ConfigResponse>;
@@ -14,7 +14,7 @@ export interface TavdunMarketReadOnlyInterface {
     modelId
   }: {
     modelId: string;
-  }) => Promise<ModelInfo>;
+  }) => Promise<ModelResponse>;
   models: ({
     limit,
     startAfter
@@ -26,7 +26,7 @@ export interface TavdunMarketReadOnlyInterface {
     jobId
   }: {
     jobId: number;
-  }) => Promise<Job>;
+  }) => Promise<JobResponse>;
   jobs: ({
     filter,
     limit,
@@ -61,7 +61,7 @@ export interface TavdunMarketReadOnlyInterface {
     jobId
   }: {
     jobId: number;
-  }) => Promise<Dispute>;
+  }) => Promise<DisputeResponse>;
   claimable: ({
     address
   }: {
@@ -102,7 +102,7 @@ export class TavdunMarketQueryClient implements TavdunMarketReadOnlyInterface {
     modelId
   }: {
     modelId: string;
-  }): Promise<ModelInfo> => {
+  }): Promise<ModelResponse> => {
     return this.client.queryContractSmart(this.contractAddress, {
       model: {
         model_id: modelId
@@ -127,7 +127,7 @@ export class TavdunMarketQueryClient implements TavdunMarketReadOnlyInterface {
     jobId
   }: {
     jobId: number;
-  }): Promise<Job> => {
+  }): Promise<JobResponse> => {
     return this.client.queryContractSmart(this.contractAddress, {
       job: {
         job_id: jobId
@@ -197,7 +197,7 @@ export class TavdunMarketQueryClient implements TavdunMarketReadOnlyInterface {
     jobId
   }: {
     jobId: number;
-  }): Promise<Dispute> => {
+  }): Promise<DisputeResponse> => {
     return this.client.queryContractSmart(this.contractAddress, {
       dispute: {
         job_id: jobId
@@ -273,7 +273,7 @@ export interface TavdunMarketInterface extends TavdunMarketReadOnlyInterface {
   declareHardware: ({
     hardware
   }: {
-    hardware: Hardware;
+    hardware: HardwareDeclaration;
   }, fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<any>;
   unbond: ({
     amount
@@ -458,7 +458,7 @@ export class TavdunMarketClient extends TavdunMarketQueryClient implements Tavdu
   declareHardware = async ({
     hardware
   }: {
-    hardware: Hardware;
+    hardware: HardwareDeclaration;
   }, fee_: number | StdFee | "auto" = "auto", memo_?: string, funds_?: Coin[]): Promise<any> => {
     return await this.client.execute(this.sender, this.contractAddress, {
       declare_hardware: {

@@ -47,7 +47,7 @@ export type ExecuteMsg = {
   };
 } | {
   declare_hardware: {
-    hardware: Hardware;
+    hardware: HardwareDeclaration;
   };
 } | {
   unbond: {
@@ -159,7 +159,7 @@ export interface InputQuant {
   scale: string;
   zero_point: number;
 }
-export interface Hardware {
+export interface HardwareDeclaration {
   description: string;
   max_tier: number;
 }
@@ -267,6 +267,9 @@ export type DisputeOutcome = {
 } | "reveal_withheld" | "challenge_failed";
 export type Timestamp = Uint64;
 export type Uint64 = string;
+export interface DisputeResponse {
+  dispute?: Dispute | null;
+}
 export interface Dispute {
   bond: Uint128;
   challenger: Addr;
@@ -292,6 +295,9 @@ export type JobInput = {
     uri: string;
   };
 };
+export interface JobResponse {
+  job?: Job | null;
+}
 export interface Job {
   claim_expires?: Timestamp | null;
   client: Addr;
@@ -340,6 +346,9 @@ export interface DiagnosticResponse {
 export interface JobsResponse {
   jobs: Job[];
 }
+export interface ModelResponse {
+  model?: ModelInfo | null;
+}
 export interface ModelInfo {
   active: boolean;
   input_len: number;
@@ -373,12 +382,15 @@ export interface Totals {
   unbonding: Uint128;
 }
 export interface WorkerResponse {
+  worker?: WorkerInfo | null;
+}
+export interface WorkerInfo {
   address: string;
   free_stake: Uint128;
   worker: Worker;
 }
 export interface Worker {
-  hardware: Hardware;
+  hardware: HardwareDeclaration;
   jobs_done: number;
   jobs_expired: number;
   jobs_slashed: number;
@@ -392,5 +404,5 @@ export interface Unbonding {
   release_at: Timestamp;
 }
 export interface WorkersResponse {
-  workers: WorkerResponse[];
+  workers: WorkerInfo[];
 }

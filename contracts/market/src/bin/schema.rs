@@ -1,6 +1,7 @@
 //! Writes the market's schema under `./schema`: the contract API (`write_api!`) and, beside
-//! it, the hook messages a CW20 `Send` of TRN carries (cw20-style extra files), which the
-//! contract API cannot show because they arrive base64-encoded inside `Receive`.
+//! its raw message schemas in `schema/raw/`, the hook messages a CW20 `Send` of TRN carries
+//! (cw20-style extra files), which the contract API cannot show because they arrive
+//! base64-encoded inside `Receive`.
 
 use cosmwasm_schema::{export_schema, schema_for, write_api};
 use tavdun_market_api::{ExecuteMsg, InstantiateMsg, JobRequest, MigrateMsg, QueryMsg, ReceiveMsg};
@@ -12,7 +13,7 @@ fn main() {
         query: QueryMsg,
         migrate: MigrateMsg,
     }
-    let out = std::path::Path::new("schema");
+    let out = std::path::Path::new("schema/raw");
     export_schema(&schema_for!(ReceiveMsg), out);
     export_schema(&schema_for!(JobRequest), out);
 }

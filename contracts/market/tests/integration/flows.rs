@@ -548,9 +548,10 @@ fn model_registration_validates_on_chain() {
     let err = market_err(s.exec(&admin, &register(other.clone(), 9)).unwrap_err());
     assert!(matches!(err, ContractError::InvalidTier { .. }), "{err:?}");
     s.exec(&admin, &register(other.clone(), 1)).unwrap();
-    let info: tavdun_market_api::ModelInfo = s.query(&QueryMsg::Model {
+    let info: tavdun_market_api::ModelResponse = s.query(&QueryMsg::Model {
         model_id: hex::encode(tavdun_core::model_id(&other, &root.0)),
     });
+    let info = info.model.expect("the model is registered");
     assert_eq!((info.layers, info.input_len, info.output_len), (3, 16, 4));
     let list: tavdun_market_api::ModelsResponse = s.query(&QueryMsg::Models {
         start_after: None,
