@@ -101,23 +101,6 @@ impl Run {
     async fn job(&self, job_id: u64) -> tavdun_sdk::api::Job {
         self.world.job(job_id).await
     }
-
-    /// The job ids the market named in a transaction, in order.
-    fn job_ids(&self, tx: &TxResult) -> Vec<u64> {
-        let market = self.world.market.market_address();
-        tx.events
-            .iter()
-            .filter(|e| e.kind == "wasm")
-            .filter(|e| {
-                e.attributes
-                    .iter()
-                    .any(|(k, v)| k == "_contract_address" && v == market)
-            })
-            .flat_map(|e| e.attributes.iter())
-            .filter(|(k, _)| k == "job_id")
-            .map(|(_, v)| v.parse().unwrap())
-            .collect()
-    }
 }
 
 /// The ids a `ClaimJobs` handed out: the transaction's data.
@@ -148,7 +131,8 @@ fn inputs(model: &Model, n: usize) -> Vec<Vec<i8>> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deploy_lifecycle_dispute_refund_and_bad_inputs() {
-    let tmp = std::env::temp_dir().join(format!("tavdun-e2e-{}", std::process::id()));
+    let dir = testkit::TempDir::new("cli-e2e");
+    let tmp = dir.path();
     let net = Localnet::start(tmp.join("chain"));
     let deployment = tmp.join("deployment.json");
     let artifacts = testkit::artifacts();
@@ -172,7 +156,7 @@ async fn deploy_lifecycle_dispute_refund_and_bad_inputs() {
     let model_id = hex::encode(model.id());
     assert_eq!(d.models[0].model_id, model_id);
 
-    let world = World::open(&tmp);
+    let world = World::open(tmp);
     let worker = world.wallet("worker1");
     let client = world.wallet("client1");
     let challenger = world.wallet("challenger");
@@ -234,21 +218,21 @@ async fn deploy_lifecycle_dispute_refund_and_bad_inputs() {
     let tx = w
         .send("submit_job", &client, trn("0.3"), &submit(&xs[0], 900))
         .await;
-    let a = w.job_ids(&tx)[0];
+    let a = w.world.market.submitted_job_ids(&tx)[0];
     let tx = w
         .send("submit_job", &client, trn("0.2"), &submit(&xs[1], 900))
         .await;
-    let b = w.job_ids(&tx)[0];
+    let b = w.world.market.submitted_job_ids(&tx)[0];
     let tx = w
         .send("submit_job", &client, trn("0.1"), &submit(&xs[2], 8))
         .await;
-    let c = w.job_ids(&tx)[0];
+    let c = w.world.market.submitted_job_ids(&tx)[0];
     assert_eq!(w.trn(&client_addr).await, client_start - trn("0.6"));
     // A fourth job, cancelled by its client before anyone claims it: the fee comes back.
     let tx = w
         .send("submit_job", &client, trn("0.05"), &submit(&xs[2], 900))
         .await;
-    let cancelled = w.job_ids(&tx)[0];
+    let cancelled = w.world.market.submitted_job_ids(&tx)[0];
     w.exec(
         "cancel_jobs",
         &client,
@@ -449,7 +433,7 @@ async fn deploy_lifecycle_dispute_refund_and_bad_inputs() {
             &ReceiveMsg::SubmitJobs { jobs: requests },
         )
         .await;
-    let batch_ids = w.job_ids(&tx);
+    let batch_ids = w.world.market.submitted_job_ids(&tx);
     assert_eq!(batch_ids.len(), 32);
     let tx = w
         .exec(

@@ -4,68 +4,39 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use tavdun_relayer::{Config, Relayer, StartError};
+use tavdun_sdk::service::ServiceCli;
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
-const USAGE: &str = "\
+const CLI: ServiceCli = ServiceCli {
+    name: "tavdun-relayer",
+    version: env!("CARGO_PKG_VERSION"),
+    config_env: "TAVDUN_RELAYER_CONFIG",
+    takes_json: false,
+    usage: "\
 tavdun-relayer: HTTP gateway and blob store for the Tavdun market
 
 usage: tavdun-relayer [--config FILE]
 
-      --config FILE  TOML settings (see relayer/relayer.example.toml)
+  -c, --config FILE  TOML settings (see relayer/relayer.example.toml)
                      [env: TAVDUN_RELAYER_CONFIG]; TAVDUN_RELAYER_* variables override
                      them. Without a file, the defaults reach localnet/start's network.
   -h, --help         this text
-  -V, --version      the version";
-
-/// The one option the relayer takes; a service needs no argument-parsing framework.
-struct Args {
-    config: Option<PathBuf>,
-}
-
-impl Args {
-    /// `Err` carries what to print and the exit code.
-    fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, (String, u8)> {
-        let mut config = std::env::var_os("TAVDUN_RELAYER_CONFIG").map(PathBuf::from);
-        while let Some(arg) = args.next() {
-            match arg.as_str() {
-                "--config" => match args.next() {
-                    Some(path) => config = Some(path.into()),
-                    None => return Err((format!("--config needs a FILE\n\n{USAGE}"), 2)),
-                },
-                "-h" | "--help" => return Err((USAGE.to_string(), 0)),
-                "-V" | "--version" => {
-                    return Err((format!("tavdun-relayer {}", env!("CARGO_PKG_VERSION")), 0))
-                }
-                other => match other.strip_prefix("--config=") {
-                    Some(path) => config = Some(path.into()),
-                    None => return Err((format!("unknown argument `{other}`\n\n{USAGE}"), 2)),
-                },
-            }
-        }
-        Ok(Args { config })
-    }
-}
+  -V, --version      the version",
+};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args = match Args::parse(std::env::args().skip(1)) {
+    let args = match CLI.parse(std::env::args().skip(1)) {
         Ok(args) => args,
-        Err((text, code)) => {
-            if code == 0 {
-                println!("{text}");
-            } else {
-                eprintln!("{text}");
-            }
-            return ExitCode::from(code);
-        }
+        Err(code) => return code,
     };
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .init();
-    match run(args).await {
+    match run(args.config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("tavdun-relayer: {e}");
@@ -74,8 +45,8 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(args: Args) -> Result<(), StartError> {
-    let config = Config::load(args.config.as_deref())?;
+async fn run(config_file: Option<PathBuf>) -> Result<(), StartError> {
+    let config = Config::load(config_file.as_deref())?;
     let address = config.listen;
     let relayer = Relayer::new(config)?;
     let listener = TcpListener::bind(address)

@@ -38,8 +38,8 @@ fn deployment_file(dir: &Path) -> std::path::PathBuf {
 }
 
 async fn server(dir: &TempDir) -> Server {
-    let deployment = deployment_file(&dir.0);
-    Server::start(support::config(&dir.0, &deployment, NO_NODE)).await
+    let deployment = deployment_file(dir.path());
+    Server::start(support::config(dir.path(), &deployment, NO_NODE)).await
 }
 
 fn sha256(bytes: &[u8]) -> String {
@@ -262,7 +262,7 @@ async fn tampered_storage_is_refused_and_uploading_again_repairs_it() {
     json(response, 201).await;
 
     // The store's layout: blobs/sha256/<2 hex digits>/<hash>.
-    let file = dir.0.join("blobs/sha256").join(&hash[..2]).join(&hash);
+    let file = dir.path().join("blobs/sha256").join(&hash[..2]).join(&hash);
     let mut bytes = std::fs::read(&file).unwrap();
     assert_eq!(bytes, blob);
     bytes[0] ^= 1;

@@ -63,12 +63,12 @@ impl Relay {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn relayer_over_http_on_a_real_chain() {
     let tmp = TempDir::new("localnet");
-    let net = Localnet::start(tmp.0.join("chain"));
+    let net = Localnet::start(tmp.path().join("chain"));
     // TRN, the market, the digits model (min fee 0.01 TRN), every test account (the
     // relayer's included) funded.
-    let world = World::deploy(&tmp.0, &[digits_dir()], 10_000).await;
+    let world = World::deploy(tmp.path(), &[digits_dir()], 10_000).await;
     let deployment = world.deployment_file();
-    let config = support::config(&tmp.0, &deployment, &net.grpc_url());
+    let config = support::config(tmp.path(), &deployment, &net.grpc_url());
     let s = Server::start(config.clone()).await;
     let w = Relay {
         s,
@@ -82,7 +82,7 @@ async fn relayer_over_http_on_a_real_chain() {
     let open_job = any_job_on_chain_is_readable(&w).await;
     stopping_the_server_ends_open_event_streams(config, open_job).await;
     a_job_submitted_over_http_is_paid_by_the_relayer_and_streamed(&w).await;
-    a_real_worker_serves_a_job_submitted_over_http(&w, &deployment, &tmp.0).await;
+    a_real_worker_serves_a_job_submitted_over_http(&w, &deployment, tmp.path()).await;
 
     w.s.stop().await;
     drop(net);

@@ -1,15 +1,20 @@
 //! `tavdun-worker --config worker.toml`: runs a node until SIGTERM or Ctrl-C, then finishes
 //! the batch in hand, posts it, and exits.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
+use tavdun_sdk::service::ServiceCli;
 use tavdun_worker::config::LogFormat;
 use tavdun_worker::{run, CancellationToken, WorkerConfig};
 use tokio::signal::unix::{signal, SignalKind};
 use tracing_subscriber::EnvFilter;
 
-const USAGE: &str = "\
+const CLI: ServiceCli = ServiceCli {
+    name: "tavdun-worker",
+    version: env!("CARGO_PKG_VERSION"),
+    config_env: "TAVDUN_WORKER_CONFIG",
+    takes_json: true,
+    usage: "\
 tavdun-worker: a Tavdun worker node (claims, runs and verifies inference jobs)
 
 usage: tavdun-worker [--config FILE] [--json]
@@ -18,53 +23,13 @@ usage: tavdun-worker [--config FILE] [--json]
                      come from a TAVDUN_WORKER_* variable (see worker/README.md)
       --json         log as JSON lines
   -h, --help         this text
-  -V, --version      the version";
-
-/// The two options a node takes; a service needs no argument-parsing framework.
-struct Args {
-    config: Option<PathBuf>,
-    json: bool,
-}
-
-impl Args {
-    /// `Err` carries what to print and the exit code.
-    fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, (String, u8)> {
-        let mut parsed = Args {
-            config: std::env::var_os("TAVDUN_WORKER_CONFIG").map(PathBuf::from),
-            json: false,
-        };
-        while let Some(arg) = args.next() {
-            match arg.as_str() {
-                "-c" | "--config" => match args.next() {
-                    Some(path) => parsed.config = Some(path.into()),
-                    None => return Err((format!("{arg} needs a FILE\n\n{USAGE}"), 2)),
-                },
-                "--json" => parsed.json = true,
-                "-h" | "--help" => return Err((USAGE.to_string(), 0)),
-                "-V" | "--version" => {
-                    return Err((format!("tavdun-worker {}", env!("CARGO_PKG_VERSION")), 0))
-                }
-                other => match other.strip_prefix("--config=") {
-                    Some(path) => parsed.config = Some(path.into()),
-                    None => return Err((format!("unknown argument `{other}`\n\n{USAGE}"), 2)),
-                },
-            }
-        }
-        Ok(parsed)
-    }
-}
+  -V, --version      the version",
+};
 
 fn main() -> ExitCode {
-    let args = match Args::parse(std::env::args().skip(1)) {
+    let args = match CLI.parse(std::env::args().skip(1)) {
         Ok(args) => args,
-        Err((text, code)) => {
-            if code == 0 {
-                println!("{text}");
-            } else {
-                eprintln!("{text}");
-            }
-            return ExitCode::from(code);
-        }
+        Err(code) => return code,
     };
     let config = match WorkerConfig::load(args.config.as_deref()) {
         Ok(c) => c,

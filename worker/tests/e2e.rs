@@ -7,12 +7,13 @@
 //! away and comes back under the running nodes; SIGTERM stops them cleanly; and the TRN held by
 //! every account and the market adds up to the same total from start to end.
 
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+mod support;
+
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use cosmwasm_std::Uint128;
+use support::{logs, start_worker};
 use tavdun_core::forward;
 use tavdun_models::digits;
 use tavdun_sdk::api::{Dispute, DisputeOutcome, EndReason, JobStatus, WorkerInfo};
@@ -23,144 +24,6 @@ use tavdun_testkit::{self as testkit, Localnet};
 
 const FEE: u128 = 200_000; // 0.2 TRN
 const STAKE: &str = "100";
-
-struct Worker {
-    name: &'static str,
-    config: PathBuf,
-    log: PathBuf,
-    metrics_port: u16,
-    child: Child,
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
-
-/// Writes the node's config and starts `tavdun-worker` on it, logging to `<name>.log`.
-fn start_worker(dir: &Path, name: &'static str, account: &str, extra: &str) -> Worker {
-    let metrics_port = free_port();
-    let config = dir.join(format!("{name}.toml"));
-    let text = format!(
-        r#"deployment = "{deployment}"
-grpc_url = "{grpc}"
-account = "{account}"
-accounts = "{accounts}"
-max_batch = 4
-poll_interval_ms = 300
-cache_dir = "{cache}"
-metrics_addr = "127.0.0.1:{metrics_port}"
-backend = "flex"
-{extra}
-"#,
-        deployment = dir.join("deployment.json").display(),
-        grpc = testkit::grpc_url(),
-        accounts = testkit::accounts_file().display(),
-        cache = dir.join(format!("cache-{name}")).display(),
-    );
-    std::fs::write(&config, text).unwrap();
-    let log = dir.join(format!("{name}.log"));
-    let child = spawn(&config, &log);
-    Worker {
-        name,
-        config,
-        log,
-        metrics_port,
-        child,
-    }
-}
-
-fn spawn(config: &Path, log: &Path) -> Child {
-    let out = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-        .unwrap();
-    Command::new(env!("CARGO_BIN_EXE_tavdun-worker"))
-        .arg("--config")
-        .arg(config)
-        .env("TAVDUN_WORKER_ALLOW_FAULTS", "1")
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::from(out.try_clone().unwrap()))
-        .stderr(Stdio::from(out))
-        .spawn()
-        .expect("tavdun-worker starts")
-}
-
-impl Worker {
-    /// Same config, faults removed: the operator restarts the node after a crash.
-    fn restart_without_faults(&mut self) {
-        let text = std::fs::read_to_string(&self.config).unwrap();
-        let kept: String = text
-            .split("[faults]")
-            .next()
-            .unwrap_or_default()
-            .to_string();
-        std::fs::write(&self.config, kept).unwrap();
-        self.child = spawn(&self.config, &self.log);
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    async fn get(&self, path: &str) -> Option<(u16, String)> {
-        let url = format!("http://127.0.0.1:{}{path}", self.metrics_port);
-        let r = reqwest::get(url).await.ok()?;
-        Some((r.status().as_u16(), r.text().await.ok()?))
-    }
-
-    /// A counter or gauge of `/metrics`, summed over its label sets.
-    async fn metric(&self, name: &str) -> f64 {
-        let (_, text) = self.get("/metrics").await.unwrap_or_default();
-        text.lines()
-            .filter(|l| l.starts_with(name) && l[name.len()..].starts_with([' ', '{']))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum()
-    }
-
-    fn terminate(&mut self) -> ExitStatus {
-        // SAFETY: kill(2) on a child we started; no memory is involved.
-        unsafe {
-            libc::kill(self.child.id() as i32, libc::SIGTERM);
-        }
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{} ignored SIGTERM; log:\n{}",
-                self.name,
-                self.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Worker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The last lines of every node's log, for a failure message.
-fn logs(workers: &[&Worker]) -> String {
-    workers
-        .iter()
-        .map(|w| format!("\n--- {} ---\n{}", w.name, tail(&w.log_text(), 60)))
-        .collect()
-}
-
-fn tail(text: &str, lines: usize) -> String {
-    let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
-}
 
 fn digits_dir() -> PathBuf {
     testkit::repo().join("models/digits")
@@ -184,11 +47,10 @@ async fn dispute(w: &World, job_id: u64) -> Dispute {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_workers_one_liar_one_crash_and_a_verifier() {
-    let tmp = std::env::temp_dir().join(format!("tavdun-worker-e2e-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).unwrap();
+    let dir = testkit::TempDir::new("worker-e2e");
+    let tmp = dir.path();
     let net = Localnet::start(tmp.join("chain"));
-    let w = World::deploy(&tmp, &[digits_dir()], 10_000).await;
+    let w = World::deploy(tmp, &[digits_dir()], 10_000).await;
     let model_id = w.deployment.models[0].model_id.clone();
     let model = load_model(&digits_dir()).unwrap();
     let supply = w.market.trn_supply().await.unwrap();
@@ -206,11 +68,11 @@ async fn three_workers_one_liar_one_crash_and_a_verifier() {
     let images: Vec<Vec<i8>> = test.iter().take(12).map(|s| s.int8_input(quant)).collect();
     let bond = format!("[bond]\namount = \"{STAKE}\"\n");
 
-    let verifier = start_worker(&tmp, "verifier", "challenger", "roles = [\"verify\"]");
+    let verifier = start_worker(tmp, "verifier", "challenger", "roles = [\"verify\"]");
 
     // Phase 1: a worker dies by SIGKILL right after its claim is included.
     let mut crasher = start_worker(
-        &tmp,
+        tmp,
         "crasher",
         "worker2",
         &format!("{bond}[faults]\ncrash_after_claim = true\n"),
@@ -236,7 +98,7 @@ async fn three_workers_one_liar_one_crash_and_a_verifier() {
     // Phase 2: while it is down, the liar (alone) claims and posts three wrong results; the
     // verifier challenges them and the one-step check on chain slashes the liar.
     let liar = start_worker(
-        &tmp,
+        tmp,
         "liar",
         "worker3",
         &format!("{bond}[faults]\nwrong_output_layer = 4\n"),
@@ -277,7 +139,7 @@ async fn three_workers_one_liar_one_crash_and_a_verifier() {
     // back from the queue; the verifier challenges them, waits out the reveal period and
     // claims the timeout, which slashes the silent worker (checked once everything is final).
     let mut silent = start_worker(
-        &tmp,
+        tmp,
         "silent",
         "client2",
         &format!("{bond}[faults]\nwrong_output_layer = 5\nwithhold_reveal = true\n"),
@@ -318,7 +180,7 @@ async fn three_workers_one_liar_one_crash_and_a_verifier() {
 
     // Phase 3: an honest worker joins; the liar's jobs and six new ones are served; the chain
     // node goes away and comes back under the running workers.
-    let honest = start_worker(&tmp, "honest", "worker1", &bond);
+    let honest = start_worker(tmp, "honest", "worker1", &bond);
     let fresh = submit(&w, &model_id, &images[6..12]).await;
     net.stop();
     tokio::time::sleep(Duration::from_secs(3)).await;

@@ -22,8 +22,8 @@ fn token_wasm() -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_against_a_real_node() {
-    let dir = std::env::temp_dir().join(format!("tavdun-client-test-{}", std::process::id()));
-    let net = Localnet::start(dir);
+    let dir = testkit::TempDir::new("client-test");
+    let net = Localnet::start(dir.path().join("chain"));
     let chain = ChainClient::new(ChainConfig {
         grpc_url: net.grpc_url(),
         ..ChainConfig::localnet()

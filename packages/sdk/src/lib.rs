@@ -9,7 +9,8 @@
 //! - [`deploy`]: contracts stored, instantiated and models registered, with progress reported
 //!   through a callback;
 //! - [`market`]: [`MarketClient`], the market as typed calls;
-//! - [`job_view`]: a job with its output decoded.
+//! - [`job_view`]: a job with its output decoded;
+//! - [`service`]: the command line the service binaries share.
 //!
 //! No terminal code and no command-line parsing: those belong to the programs.
 
@@ -22,6 +23,7 @@ pub mod job_view;
 pub mod keys;
 pub mod market;
 pub mod model_dir;
+pub mod service;
 
 pub use deployment::Deployment;
 pub use error::{Result, SdkError};

@@ -312,7 +312,7 @@ impl MarketClient {
         };
         let tx = self.send(fee, &hook).await?;
         let id = self
-            .job_ids(&tx)
+            .submitted_job_ids(&tx)
             .first()
             .copied()
             .ok_or_else(|| SdkError::MissingInTx {
@@ -335,7 +335,7 @@ impl MarketClient {
         let tx = self
             .send(total.u128(), &ReceiveMsg::SubmitJobs { jobs })
             .await?;
-        let ids = self.job_ids(&tx);
+        let ids = self.submitted_job_ids(&tx);
         if ids.len() != count {
             return Err(SdkError::MissingInTx {
                 txhash: tx.txhash,
@@ -345,10 +345,10 @@ impl MarketClient {
         Ok((ids, tx))
     }
 
-    /// The job ids the market named in a transaction's events. A CW20 `Send` reaches the
-    /// market as a sub-call whose data wasmd does not return, so submissions are read from
-    /// the market's own `job_id` attributes (never another contract's).
-    fn job_ids(&self, tx: &TxResult) -> Vec<u64> {
+    /// The job ids the market named in a transaction's events, in order. A CW20 `Send`
+    /// reaches the market as a sub-call whose data wasmd does not return, so submissions are
+    /// read from the market's own `job_id` attributes (never another contract's).
+    pub fn submitted_job_ids(&self, tx: &TxResult) -> Vec<u64> {
         tx.events
             .iter()
             .filter(|e| e.kind == "wasm")

@@ -26,6 +26,34 @@ pub fn artifacts() -> PathBuf {
     std::env::var_os("TAVDUN_ARTIFACTS").map_or_else(|| repo().join("artifacts"), PathBuf::from)
 }
 
+/// A fresh directory for one test's files (`$TMPDIR/tavdun-<name>-<pid>`), deleted when
+/// dropped, except after a failure, when its logs and chain data are what one reads next.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("tavdun-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+        TempDir(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("test files kept in {}", self.0.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
 /// The repository's `localnet/accounts.json` (public, test-only keys).
 pub fn accounts_file() -> PathBuf {
     repo().join(TestAccounts::DEFAULT_PATH)
@@ -56,6 +84,11 @@ fn port_offset() -> u16 {
 /// The gRPC endpoint of the network [`Localnet::start`] starts in this process.
 pub fn grpc_url() -> String {
     format!("http://127.0.0.1:{}", 9090 + port_offset())
+}
+
+/// The CometBFT RPC endpoint of that network (what cosmjs clients connect to).
+pub fn rpc_url() -> String {
+    format!("http://127.0.0.1:{}", 26657 + port_offset())
 }
 
 /// A one-validator local network with its data in `dir`; stopped and deleted on drop.

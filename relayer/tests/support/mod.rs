@@ -3,7 +3,7 @@
 
 #![allow(dead_code)] // each test binary uses its own part
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use reqwest::{RequestBuilder, Response, StatusCode};
@@ -24,23 +24,7 @@ pub const MAX_BLOB: u64 = 64 * 1024;
 pub const MAX_JOB_BODY: u64 = 16 * 1024;
 
 /// A fresh directory under the system temp dir, removed on drop.
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    pub fn new(name: &str) -> TempDir {
-        let dir =
-            std::env::temp_dir().join(format!("tavdun-relayer-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+pub use tavdun_testkit::TempDir;
 
 /// The relayer's settings for a test: the `relayer` test account, blobs under `dir`.
 pub fn config(dir: &Path, deployment: &Path, grpc_url: &str) -> Config {
