@@ -282,8 +282,8 @@ async fn deploy_lifecycle_dispute_refund_and_bad_inputs() {
         &["job", "submit", "--model", "nope", "--values", "[1]"],
     );
     assert!(
-        !ok && out["error"] == "contract",
-        "CLI surfaces the contract error: {out}"
+        !ok && out["error"] == "not_found",
+        "CLI names the unknown model: {out}"
     );
     assert_eq!(w.trn(&client_addr).await, before);
 
