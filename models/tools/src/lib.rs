@@ -1,8 +1,10 @@
 //! Tavdun's shipped models: the digits classifier (trained with burn, quantised to the spec)
-//! and the seeded synthetic benchmark models. Binaries: `train-digits`, `gen-synthetic`.
+//! and the seeded synthetic benchmark models. Binaries: `train-digits`
+//! (feature `train`), `gen-synthetic`.
 
 pub mod digits;
 pub mod quantize;
+#[cfg(feature = "train")]
 pub mod train;
 
 use std::path::Path;

@@ -5,8 +5,8 @@
 //! - [`exec`]: the integer reference executor and the one-step check [`exec::eval_unit`];
 //! - [`commit`]: activation hashes, the weights Merkle tree and `model_id`.
 //!
-//! No I/O and no floating point on the verification path (only [`spec::InputQuant::quantize`],
-//! which clients call, uses floats); builds for `wasm32-unknown-unknown`.
+//! No I/O and no floating point on the verification path (clients' [`spec::InputQuant`] takes
+//! `f32` inputs but quantises them exactly in integers); builds for `wasm32-unknown-unknown`.
 // schemars derives name `std` and prelude types, so the schema feature (off chain, and in
 // contracts, which link std anyway) builds with std.
 #![cfg_attr(not(feature = "schema"), no_std)]
