@@ -15,6 +15,7 @@ extern crate alloc;
 pub mod commit;
 pub mod error;
 pub mod exec;
+pub mod graph;
 pub mod quant;
 pub mod spec;
 pub mod synthetic;
