@@ -4,6 +4,7 @@
 //! - [`spec`]: the graph spec (`spec.json`, version 2), its ops and limits;
 //! - [`plan`]: validation into a [`plan::GraphPlan`], with every range bound proven;
 //! - [`arith`]: the integer primitives every op is made of;
+//! - [`encoder`]: the wiring of a BERT-style encoder, shared by importers and test models;
 //! - [`weights`]: [`weights::GraphModel`] (spec + weights), its leaves and safetensors layout;
 //! - [`exec`]: the reference [`exec::forward`] pass and [`exec::eval_element`];
 //! - [`trace`]: row trees, node roots, trace root, first divergence;
@@ -11,6 +12,7 @@
 //!   ([`step::verify_element`], [`step::verify_row`]).
 
 pub mod arith;
+pub mod encoder;
 pub mod error;
 pub mod exec;
 pub mod plan;
