@@ -206,12 +206,12 @@ pub fn random_model(seed: u64) -> Result<Model, ModelError> {
 }
 
 /// A requantisation by about `2^log2_ratio`: a multiplier in `[2^13, 2^14)` (`mult` picks it
-/// when per-tensor) and the shift that goes with it, never below 17 so that per-unit
+/// when per-tensor) and the shift that goes with it, never below 16 so that per-unit
 /// multipliers are admissible; ratios too large for that take a smaller multiplier instead.
 fn ratio_requant(rng: &mut Rng, log2_ratio: i32, out: DType, per_unit: bool) -> (Requant, u32) {
     let base = 13 - log2_ratio;
-    let (shift, scale_down) = if base < 17 {
-        (17, (17 - base) as u32)
+    let (shift, scale_down) = if base < 16 {
+        (16, (16 - base) as u32)
     } else {
         (base as u32, 0)
     };
@@ -226,6 +226,26 @@ fn ratio_requant(rng: &mut Rng, log2_ratio: i32, out: DType, per_unit: bool) -> 
         out,
     };
     (requant, scale_down)
+}
+
+/// Each parameterised node's parameters and, for dense nodes, how far its per-unit
+/// multipliers are scaled down.
+type Params = BTreeMap<String, (NodeQuant, u32)>;
+
+fn put(p: &mut Params, rng: &mut Rng, name: String, log2_ratio: i32, out: DType, per_unit: bool) {
+    let (rq, down) = ratio_requant(rng, log2_ratio, out, per_unit);
+    p.insert(name, (NodeQuant::Requant(rq), down));
+}
+
+/// Either encoder variant of an int8 norm: a requantised copy of the int16 norm, or a
+/// LayerNorm of its own straight to int8.
+fn int8_norm(p: &mut Params, rng: &mut Rng, name: String) {
+    if rng.range(0, 1) == 0 {
+        let (rq, _) = ratio_requant(rng, -6, DType::I8, false);
+        p.insert(name, (NodeQuant::Requant(rq), 0));
+    } else {
+        p.insert(name, (NodeQuant::Norm { shift: 19 }, 0));
+    }
 }
 
 fn half_bits(n: u32) -> i32 {
@@ -250,54 +270,50 @@ pub fn random_encoder(seed: u64) -> Result<GraphModel, GraphModelError> {
         layers: rng.range(1, 2) as u32,
     };
     let w = shape.width;
-    let mut params: BTreeMap<String, (NodeQuant, u32)> = BTreeMap::new();
-    let mut put = |rng: &mut Rng, name: String, log2_ratio: i32, out: DType, per_unit: bool| {
-        let (rq, down) = ratio_requant(rng, log2_ratio, out, per_unit);
-        params.insert(name, (NodeQuant::Requant(rq), down));
-    };
-    put(&mut rng, "emb.norm8".into(), -6, DType::I8, false);
+    let mut params: Params = BTreeMap::new();
+    int8_norm(&mut params, &mut rng, "emb.norm8".into());
     for l in 0..shape.layers {
+        let p = &mut params;
         for part in ["q", "k", "v"] {
-            put(
-                &mut rng,
-                format!("l{l}.{part}"),
-                -(6 + half_bits(w)),
-                DType::I8,
-                true,
-            );
+            let name = format!("l{l}.{part}");
+            put(p, &mut rng, name, -(6 + half_bits(w)), DType::I8, true);
         }
         put(
+            p,
             &mut rng,
             format!("l{l}.scores"),
             -half_bits(head_dim),
             DType::I16,
             false,
         );
-        put(&mut rng, format!("l{l}.context"), -14, DType::I8, false);
+        put(p, &mut rng, format!("l{l}.context"), -14, DType::I8, false);
         put(
+            p,
             &mut rng,
             format!("l{l}.attn_out"),
             -half_bits(w),
             DType::I16,
             true,
         );
-        put(&mut rng, format!("l{l}.attn_norm8"), -6, DType::I8, false);
+        int8_norm(p, &mut rng, format!("l{l}.attn_norm8"));
         put(
+            p,
             &mut rng,
             format!("l{l}.ffn_in"),
-            -(1 + half_bits(w)),
+            -(3 + half_bits(w)),
             DType::I16,
             true,
         );
-        put(&mut rng, format!("l{l}.gelu"), -15, DType::I8, false);
+        put(p, &mut rng, format!("l{l}.gelu"), -13, DType::I8, false);
         put(
+            p,
             &mut rng,
             format!("l{l}.ffn_out"),
             -half_bits(shape.ffn),
             DType::I16,
             true,
         );
-        put(&mut rng, format!("l{l}.out_norm8"), -6, DType::I8, false);
+        int8_norm(p, &mut rng, format!("l{l}.out_norm8"));
     }
     let quant = |name: &str| -> Option<NodeQuant> {
         if let Some((q, _)) = params.get(name) {

@@ -186,21 +186,23 @@ pub fn softmax_row(logits: &[i32], mask: &[u8]) -> alloc::vec::Vec<i32> {
         .collect()
 }
 
-/// GELU's input unit is 2^-10 and its product `x * (1024 + erf)` is in units of 2^-21.
-pub const GELU_BITS: u32 = 10;
-/// `1 / sqrt(2)` as `46341 / 2^16`; I-BERT's erf clip `1.769 * 1024` and `0.2888 * 1024`.
+/// GELU's input unit is 2^-8 and its product `x * (1024 + erf)` is in units of 2^-18.
+pub const GELU_BITS: u32 = 8;
+/// `1 / sqrt(2)` as `46341 / 2^16`; I-BERT's erf clip `round(1.769 * 256)` and its
+/// coefficient `round(0.2888 * 1024)`.
 pub const GELU_INV_SQRT2: i64 = 46_341;
-pub const GELU_CLIP: i32 = 1811;
+pub const GELU_CLIP: i32 = 453;
 pub const GELU_A: i64 = 296;
 
-/// `x * (1024 + erf(x / sqrt(2)))` for `x` in units of 2^-10, with I-BERT's
+/// `x * (1024 + erf(x / sqrt(2)))` for `x` in units of 2^-8, with I-BERT's
 /// `erf(z) ~ sign(z) * (1 - 0.2888 * (min(|z|, 1.769) - 1.769)^2)`:
-/// `z = floor(x * 46341 / 2^16)`, `t = min(|z|, 1811) - 1811`,
-/// `erf = sign(z) * (1024 - floor(t^2 * 296 / 2^20))`. Magnitude below 2^26.
+/// `z = floor(x * 46341 / 2^16)`, `t = min(|z|, 453) - 453`,
+/// `erf = sign(z) * (1024 - floor(t^2 * 296 / 2^16))` (units of 2^-10). Magnitude at most
+/// `2^15 * 2048 = 2^26`.
 pub fn gelu_product(x: i32) -> i64 {
     let z = (i64::from(x) * GELU_INV_SQRT2) >> 16;
     let t = i64::from((z.unsigned_abs().min(GELU_CLIP as u64)) as i32 - GELU_CLIP);
-    let l = 1024 - ((t * t * GELU_A) >> 20);
+    let l = 1024 - ((t * t * GELU_A) >> 16);
     let erf = z.signum() * l;
     i64::from(x) * (1024 + erf)
 }

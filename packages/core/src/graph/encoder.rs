@@ -4,8 +4,9 @@
 //!
 //! Per layer `l{i}`: `q`, `k`, `v` (dense to int8), `scores`, `probs` (softmax), `v_t`
 //! (transpose), `context`, `attn_out` (dense), `attn_sum` (residual add), `attn_norm`
-//! (int16), `attn_norm8` (int8 for the next dense), `ffn_in` (dense to int16 in GELU's
-//! input unit), `gelu`, `ffn_out` (dense), `ffn_sum`, `out_norm` (int16) and, except in the
+//! (int16), `attn_norm8` (int8 for the next dense: its own LayerNorm of `attn_sum`, or a
+//! requantisation of `attn_norm`, as the caller's parameters say), `ffn_in` (dense to int16 in GELU's
+//! input unit, 2^-8), `gelu`, `ffn_out` (dense), `ffn_sum`, `out_norm` (int16) and, except in the
 //! last layer, `out_norm8`. Before: `emb.token`, `emb.position`, `emb.sum`, `emb.norm`,
 //! `emb.norm8`; after: `pool.t`, `pool.mean` (masked mean over tokens), `pool.l2`.
 
@@ -74,7 +75,7 @@ pub fn encoder_spec(
     );
     b.add("emb.sum", "emb.token", "emb.position");
     b.norm("emb.norm", "emb.sum");
-    b.requantize("emb.norm8", "emb.norm");
+    b.int8_norm("emb.norm8", "emb.norm", "emb.sum");
     let (mut residual, mut residual8) = (String::from("emb.norm"), String::from("emb.norm8"));
     for layer in 0..shape.layers {
         let n = |s: &str| format!("l{layer}.{s}");
@@ -104,7 +105,7 @@ pub fn encoder_spec(
         b.dense(&n("attn_out"), &n("context"), shape.width);
         b.add(&n("attn_sum"), &residual, &n("attn_out"));
         b.norm(&n("attn_norm"), &n("attn_sum"));
-        b.requantize(&n("attn_norm8"), &n("attn_norm"));
+        b.int8_norm(&n("attn_norm8"), &n("attn_norm"), &n("attn_sum"));
         b.dense(&n("ffn_in"), &n("attn_norm8"), shape.ffn);
         b.push(
             &n("gelu"),
@@ -118,7 +119,7 @@ pub fn encoder_spec(
         b.norm(&n("out_norm"), &n("ffn_sum"));
         residual = n("out_norm");
         if layer + 1 < shape.layers {
-            b.requantize(&n("out_norm8"), &n("out_norm"));
+            b.int8_norm(&n("out_norm8"), &n("out_norm"), &n("ffn_sum"));
             residual8 = n("out_norm8");
         }
     }
@@ -190,15 +191,22 @@ impl Builder<'_> {
         );
     }
 
-    fn requantize(&mut self, name: &str, input: &str) {
-        let requant = self.requant(name);
-        self.push(
-            name,
-            Op::Requantize {
-                input: input.to_string(),
-                requant,
+    /// The int8 copy of a normalised row for the next dense layer: its own LayerNorm of the
+    /// sum (`NodeQuant::Norm`: gamma and beta of its own, so per-channel smoothing factors
+    /// fold into them) or a requantisation of the int16 norm (`NodeQuant::Requant`).
+    fn int8_norm(&mut self, name: &str, norm16: &str, sum: &str) {
+        let op = match (self.quant)(name) {
+            Some(NodeQuant::Norm { shift }) => Op::LayerNorm {
+                input: sum.to_string(),
+                shift,
+                out: DType::I8,
             },
-        );
+            _ => Op::Requantize {
+                input: norm16.to_string(),
+                requant: self.requant(name),
+            },
+        };
+        self.push(name, op);
     }
 
     fn add(&mut self, name: &str, a: &str, b: &str) {

@@ -23,7 +23,7 @@ pub mod weights;
 
 pub use error::{GraphError, GraphEvalError, GraphModelError, GraphWeightsError, StepError};
 pub use exec::{element_needs, eval_element, forward, Needs, Tensor, TokenInput, Trace};
-pub use plan::{Extent, GraphPlan, NodePlan};
+pub use plan::{requant_admissible, Extent, GraphPlan, NodePlan};
 pub use spec::{
     DType, EmbeddingIndex, GraphSpec, Mult, Node, Op, Requant, TokenInputSpec, GRAPH_VERSION,
 };

@@ -112,6 +112,16 @@ pub(crate) fn half(shift: u32) -> u64 {
     }
 }
 
+/// Whether `mult` and `shift` requantise an accumulator of magnitude up to `acc_bound` within
+/// 32 bits: the rule validation applies (`1 <= mult < 2^15`, `shift <= 46`, `|acc| < 2^31`,
+/// and below shift 16, where the product cannot be split, `|acc| * mult + 2^(shift-1) < 2^31`).
+pub fn requant_admissible(acc_bound: u64, mult: u32, shift: u32) -> bool {
+    (1..=MAX_MULT).contains(&mult)
+        && shift <= MAX_SHIFT
+        && acc_bound < I32_LIMIT
+        && (shift >= 16 || acc_bound * u64::from(mult) + half(shift) < I32_LIMIT)
+}
+
 /// The largest |x| for which [`super::arith::normalise`] needs no pre-shift: rows of width
 /// `w` keep `w * (2^b)^2 <= 2^31`.
 pub(crate) fn norm_bits(width: u32) -> u32 {
@@ -280,7 +290,7 @@ impl Ctx<'_> {
     }
 
     /// The requantisation rule: `1 <= mult < 2^15`, `shift <= 46`, `|acc| < 2^31`, and for
-    /// shifts below 17, where a 32-bit implementation cannot split the product (README),
+    /// shifts below 16, where a 32-bit implementation cannot split the product (README),
     /// `|acc| * mult + 2^(shift-1) < 2^31` outright.
     fn requant(&self, rq: &Requant, acc: u64, per_unit_allowed: bool) -> Result<u64, GraphError> {
         let mult = match rq.mult {
@@ -303,7 +313,7 @@ impl Ctx<'_> {
         };
         check_max(self.name, "requant.shift", rq.shift, MAX_SHIFT)?;
         self.bound("accumulator", acc, I32_LIMIT)?;
-        if rq.shift < 17 {
+        if rq.shift < 16 {
             self.bound(
                 "accumulator * multiplier + rounding",
                 acc * u64::from(mult) + half(rq.shift),
