@@ -44,7 +44,11 @@ fn main() -> anyhow::Result<()> {
     let imported = import::import(&float, &peaks, "all-minilm-l6-v2")?;
     write_graph_model(&imported.model, &args.out)?;
     let scales = args.out.join(minilm::SCALES_FILE);
-    std::fs::write(&scales, serde_json::to_vec_pretty(&imported.scales)?)?;
+    let record = minilm::accuracy::Scales {
+        scale: imported.scales,
+        smoothing: imported.smoothing,
+    };
+    std::fs::write(&scales, serde_json::to_vec(&record)?)?;
     let (id, root) = describe_graph(&imported.model);
     println!(
         "calibrated on {} sentences; imported in {:.1} s",

@@ -45,6 +45,8 @@ pub fn calibrate(model: &FloatBert, inputs: &[TokenInput]) -> BTreeMap<String, V
 pub struct Imported {
     pub model: GraphModel,
     pub scales: BTreeMap<String, f64>,
+    /// The smoothing factors of each int8 norm: its column `c` holds `x_c / f_c`.
+    pub smoothing: BTreeMap<String, Vec<f64>>,
 }
 
 fn dtype_max(d: DType) -> f64 {
@@ -332,7 +334,7 @@ pub fn import(float: &FloatBert, peaks: &Peaks, name: &str) -> anyhow::Result<Im
                     }
                     Op::Gelu { .. } => {
                         let s = calibrated(peaks, n, requant.out)?;
-                        (s, 2f64.powi(-(GELU_BITS as i32 + 10)) / s)
+                        (s, 2f64.powi(-(GELU_BITS as i32 + 11)) / s)
                     }
                     _ => {
                         let s = calibrated(peaks, n, requant.out)?;
@@ -361,7 +363,11 @@ pub fn import(float: &FloatBert, peaks: &Peaks, name: &str) -> anyhow::Result<Im
     let spec: GraphSpec = encoder_spec(name, &shape, &|n| quants.get(n).copied());
     let plan: GraphPlan = spec.validate().context("the imported spec is invalid")?;
     let model = GraphModel::new(spec, plan, weights).context("the imported weights are invalid")?;
-    Ok(Imported { model, scales })
+    Ok(Imported {
+        model,
+        scales,
+        smoothing: smooth,
+    })
 }
 
 fn is_dense(name: &str) -> bool {

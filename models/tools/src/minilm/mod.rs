@@ -7,6 +7,7 @@
 //! - [`float`]: the f32 model, node by node as the graph computes it (calibration, errors);
 //! - [`import`]: post-training quantisation into spec v2 + int8 weights.
 
+pub mod accuracy;
 pub mod corpus;
 pub mod float;
 pub mod import;

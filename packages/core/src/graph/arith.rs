@@ -57,11 +57,14 @@ pub fn isqrt(v: u32) -> u32 {
 
 /// A row scaled to unit L2 norm, the core of LayerNorm and L2 normalisation.
 ///
-/// With `B = norm_bits(width)`, the row `d` is first brought to `B` bits:
-/// `k = max(0, bitlen(max |d_i|) - B)`, `e_i = sign(d_i) * (|d_i| >> k)`, so
-/// `v = sum e_i^2 < width * 2^(2B) <= 2^31`, and `sigma = isqrt(v)`. Then
-/// [`Normalised::scaled`] is `sign(e_i) * floor(|e_i| * 2^bits / sigma)` (0 when sigma is 0):
-/// `e_i / sqrt(v)` in units of 2^-bits, at most `2^bits` in magnitude since `|e_i| <= sigma`.
+/// With `B = norm_bits(width)`, the row `d` is brought to `B` bits for its sum of squares:
+/// `k = max(0, bitlen(max |d_i|) - B)`, `e_i = (|d_i| + 2^(k-1)) >> k` (no rounding term
+/// when `k = 0`), so `v = sum e_i^2 <= width * 2^(2B) <= 2^31`, and `sigma = isqrt(v)`, which
+/// approximates `||d|| / 2^k`. Then [`Normalised::scaled`] is
+/// `sign(d_i) * floor(|d_i| * 2^(bits - k) / sigma)` (0 when sigma is 0): `d_i / ||d||` in
+/// units of 2^-bits, from the unshifted `d_i`, so small values keep their precision next to
+/// an outlier. `|d_i| < 2^(B + k)`, so the numerator is below `2^(B + bits) <= 2^30`; and
+/// `sigma >= e_max >= 2^(B-1) - 1/2` when `k > 0`, so `|result| <= 2^bits + 2^(bits-8)`.
 #[derive(Debug, Clone, Copy)]
 pub struct Normalised {
     pre_shift: u32,
@@ -74,11 +77,16 @@ impl Normalised {
         let peak = d.iter().map(|x| x.unsigned_abs()).max().unwrap_or(0);
         let bitlen = u32::BITS - peak.leading_zeros();
         let pre_shift = bitlen.saturating_sub(norm_bits(width));
-        // Each term is below 2^(2B) and there are `width` of them: the sum fits u32.
+        let rounding = if pre_shift == 0 {
+            0
+        } else {
+            1 << (pre_shift - 1)
+        };
+        // Each term is at most 2^(2B) and there are `width` of them: the sum fits u32.
         let v: u32 = d
             .iter()
             .map(|&x| {
-                let e = x.unsigned_abs() >> pre_shift;
+                let e = (x.unsigned_abs() + rounding) >> pre_shift;
                 e * e
             })
             .sum();
@@ -88,14 +96,13 @@ impl Normalised {
         }
     }
 
-    /// `d_i / ||d||` in units of 2^-bits (bits <= 15).
+    /// `d_i / ||d||` in units of 2^-bits (`bits` <= 15; validation keeps `pre_shift` <= 8).
     pub fn scaled(&self, d_i: i32, bits: u32) -> i32 {
         if self.sigma == 0 {
             return 0;
         }
-        let e = d_i.unsigned_abs() >> self.pre_shift;
-        // |e| < 2^15, so |e| * 2^15 < 2^30.
-        let q = ((e << bits) / self.sigma) as i32;
+        let numerator = d_i.unsigned_abs() << bits.saturating_sub(self.pre_shift);
+        let q = (numerator / self.sigma) as i32;
         if d_i < 0 {
             -q
         } else {
@@ -186,7 +193,8 @@ pub fn softmax_row(logits: &[i32], mask: &[u8]) -> alloc::vec::Vec<i32> {
         .collect()
 }
 
-/// GELU's input unit is 2^-8 and its product `x * (1024 + erf)` is in units of 2^-18.
+/// GELU's input unit is 2^-8 and its product `x * (1024 + erf)` stands for
+/// `gelu(x) = x * (1 + erf) / 2` in units of 2^-19.
 pub const GELU_BITS: u32 = 8;
 /// `1 / sqrt(2)` as `46341 / 2^16`; I-BERT's erf clip `round(1.769 * 256)` and its
 /// coefficient `round(0.2888 * 1024)`.

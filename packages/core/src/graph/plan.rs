@@ -468,8 +468,10 @@ fn plan_op(ctx: &Ctx, op: &Op) -> Result<OpShape, GraphError> {
         Op::LayerNorm { shift, out, .. } => {
             let width = ctx.fixed_width(0)?;
             check_max(name, "shift", *shift, MAX_NORM_SHIFT)?;
-            let worst =
-                (1u64 << 15) * u64::from(MAX_NORM_GAMMA) + u64::from(MAX_NORM_BETA) + half(*shift);
+            // |q| <= 2^15 + 2^7 (arith::Normalised: sigma is at least the rounded peak).
+            let worst = ((1u64 << 15) + (1 << 7)) * u64::from(MAX_NORM_GAMMA)
+                + u64::from(MAX_NORM_BETA)
+                + half(*shift);
             let acc = ctx.bound("q * gamma + beta + rounding", worst, I32_LIMIT)?;
             Ok(OpShape {
                 rows: ctx.input(0).rows,

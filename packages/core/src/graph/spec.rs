@@ -201,7 +201,7 @@ pub enum Op {
         requant: Requant,
     },
     /// Integer GELU (I-BERT's polynomial erf) of an int16 input in units of 2^-8, then
-    /// `requant` of `x * (1024 + erf)` (units of 2^-18).
+    /// `requant` of `x * (1024 + erf)` (GELU in units of 2^-19).
     Gelu { input: String, requant: Requant },
     /// Mean over the tokens the mask keeps, of a transposed `[width, n]` input: `[1, width]`,
     /// rounded half away from zero, same type as the input.
