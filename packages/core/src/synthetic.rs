@@ -244,7 +244,7 @@ fn int8_norm(p: &mut Params, rng: &mut Rng, name: String) {
         let (rq, _) = ratio_requant(rng, -6, DType::I8, false);
         p.insert(name, (NodeQuant::Requant(rq), 0));
     } else {
-        p.insert(name, (NodeQuant::Norm { shift: 19 }, 0));
+        p.insert(name, (NodeQuant::Norm { shift: 21 }, 0));
     }
 }
 
