@@ -304,7 +304,15 @@ pub fn random_encoder(seed: u64) -> Result<GraphModel, GraphModelError> {
             DType::I16,
             true,
         );
-        put(p, &mut rng, format!("l{l}.gelu"), -13, DType::I8, false);
+        let per_column = rng.range(0, 1) == 1;
+        put(
+            p,
+            &mut rng,
+            format!("l{l}.gelu"),
+            -13,
+            DType::I8,
+            per_column,
+        );
         put(
             p,
             &mut rng,
@@ -363,6 +371,14 @@ pub fn random_encoder(seed: u64) -> Result<GraphModel, GraphModelError> {
                                 .map(|_| (rng.range(1 << 13, (1 << 14) - 1) as i32 >> down).max(1))
                                 .collect(),
                         ),
+                    }
+                }
+                Op::Gelu { .. } if units > 0 => {
+                    let down = params.get(&node.name).map_or(0, |p| p.1);
+                    NodeWeights::Mults {
+                        mult: (0..units)
+                            .map(|_| (rng.range(1 << 13, (1 << 14) - 1) as i32 >> down).max(1))
+                            .collect(),
                     }
                 }
                 Op::LayerNorm { .. } => NodeWeights::Norm {

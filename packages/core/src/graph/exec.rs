@@ -117,9 +117,10 @@ pub fn element_needs(
         }
         Op::Add { .. } => (alloc::vec![at(0, row), at(1, row)], None),
         Op::Dense { .. } | Op::LayerNorm { .. } => (alloc::vec![at(0, row)], Some(col)),
-        Op::Requantize { .. } | Op::Softmax { .. } | Op::Gelu { .. } | Op::L2Norm { .. } => {
+        Op::Requantize { .. } | Op::Softmax { .. } | Op::L2Norm { .. } => {
             (alloc::vec![at(0, row)], None)
         }
+        Op::Gelu { .. } => (alloc::vec![at(0, row)], (np.leaves > 0).then_some(col)),
         // Row h*n + t, column u: query row t, key row u.
         Op::Scores { .. } => (alloc::vec![at(0, row % n), at(1, col)], None),
         Op::Transpose { .. } | Op::MeanPool { .. } => (alloc::vec![at(0, col)], None),
@@ -136,14 +137,30 @@ pub fn element_needs(
 #[derive(Debug, Clone, Copy)]
 struct Unit<'a> {
     weights: &'a [i8],
-    /// Dense: `[bias]` or `[bias, mult]`; layer_norm: `[gamma, beta]`.
+    /// The leaf's first `count` params (dense: `[bias]` or `[bias, mult]`; layer_norm:
+    /// `[gamma, beta]`; gelu: `[mult]`): a per-unit multiplier is always the last.
     params: [i32; 2],
+    count: usize,
 }
 
 const NO_UNIT: Unit<'static> = Unit {
     weights: &[],
     params: [0, 0],
+    count: 0,
 };
+
+impl<'a> Unit<'a> {
+    fn new(weights: &'a [i8], params: &[i32]) -> Unit<'a> {
+        let mut p = [0; 2];
+        let count = params.len().min(2);
+        p[..count].copy_from_slice(&params[..count]);
+        Unit {
+            weights,
+            params: p,
+            count,
+        }
+    }
+}
 
 /// Work shared by every element of one row (the same input row feeds them all).
 enum RowState {
@@ -176,7 +193,7 @@ fn mult_of(mult: Mult, unit: &Unit) -> u32 {
     match mult {
         Mult::PerTensor(m) => m,
         // Leaves are range-checked (1 <= mult < 2^15) before use.
-        Mult::PerUnit => unit.params[1] as u32,
+        Mult::PerUnit => unit.params[unit.count.saturating_sub(1)] as u32,
     }
 }
 
@@ -256,14 +273,15 @@ impl GraphModel {
     /// The weights leaf content of `(node, unit)`, without copying.
     fn unit(&self, node: usize, unit: u32) -> Unit<'_> {
         let u = unit as usize;
-        let params = match &self.weights[node] {
-            NodeWeights::Dense { bias, mult, .. } => [bias[u], mult.as_ref().map_or(0, |m| m[u])],
-            NodeWeights::Norm { gamma, beta } => [gamma[u], beta[u]],
-            _ => [0, 0],
-        };
-        Unit {
-            weights: self.unit_weights(node, u),
-            params,
+        let weights = self.unit_weights(node, u);
+        match &self.weights[node] {
+            NodeWeights::Dense { bias, mult, .. } => match mult {
+                Some(m) => Unit::new(weights, &[bias[u], m[u]]),
+                None => Unit::new(weights, &[bias[u]]),
+            },
+            NodeWeights::Norm { gamma, beta } => Unit::new(weights, &[gamma[u], beta[u]]),
+            NodeWeights::Mults { mult } => Unit::new(weights, &[mult[u]]),
+            _ => Unit::new(weights, &[]),
         }
     }
 }
@@ -354,13 +372,7 @@ pub fn eval_element(
         (Some(unit), None) => return Err(GraphEvalError::LeafRequired { node, unit }),
         (Some(unit), Some(leaf)) => {
             check_leaf(spec, plan, node, unit, leaf)?;
-            Unit {
-                weights: &leaf.weights,
-                params: [
-                    leaf.params.first().copied().unwrap_or(0),
-                    leaf.params.get(1).copied().unwrap_or(0),
-                ],
-            }
+            Unit::new(&leaf.weights, &leaf.params)
         }
     };
     let op = &spec.nodes[i].op;

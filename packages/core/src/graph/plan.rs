@@ -307,7 +307,7 @@ impl Ctx<'_> {
             Mult::PerUnit => {
                 return Err(GraphError::Mult {
                     node: self.name.to_string(),
-                    reason: "only dense nodes take per-unit multipliers",
+                    reason: "only dense and gelu nodes take per-unit multipliers",
                 })
             }
         };
@@ -571,12 +571,17 @@ fn plan_op(ctx: &Ctx, op: &Op) -> Result<OpShape, GraphError> {
             ctx.require_dtype(0, DType::I16)?;
             let x = ctx.input(0);
             // |x| <= 2^15 and 1024 + erf is in [0, 2048].
-            let acc = ctx.requant(requant, (1 << 15) * 2048, false)?;
+            let acc = ctx.requant(requant, (1 << 15) * 2048, true)?;
+            // Per-unit multipliers are per column, one leaf each.
+            let leaves = match requant.mult {
+                Mult::PerUnit => ctx.fixed_width(0)?,
+                Mult::PerTensor(_) => 0,
+            };
             Ok(OpShape {
                 rows: x.rows,
                 width: x.width,
                 dtype: requant.out,
-                leaves: 0,
+                leaves,
                 acc_bound: acc,
             })
         }

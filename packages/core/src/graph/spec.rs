@@ -128,7 +128,8 @@ pub enum EmbeddingIndex {
 pub enum Mult {
     /// One multiplier for the whole tensor, in the spec.
     PerTensor(u32),
-    /// One multiplier per output unit, in each unit's weights leaf (per-channel scales).
+    /// One multiplier per output unit (dense) or column (gelu), in that unit's weights leaf:
+    /// per-channel scales.
     PerUnit,
 }
 

@@ -36,11 +36,16 @@ pub enum NodeWeights {
         gamma: Vec<i32>,
         beta: Vec<i32>,
     },
+    /// Per-column multipliers of a gelu node.
+    Mults {
+        mult: Vec<i32>,
+    },
 }
 
 /// One leaf of a graph model's weights tree: unit `unit` of node `node`. Embeddings: the table
 /// row in `weights`; dense: the unit's weight row in `weights` and `[bias]` or `[bias, mult]`
-/// in `params`; layer_norm: `[gamma, beta]` of column `unit` in `params`.
+/// in `params`; layer_norm: `[gamma, beta]` of column `unit` in `params`; gelu with per-unit
+/// multipliers: `[mult]` of column `unit`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct WeightLeaf {
@@ -105,6 +110,7 @@ pub(crate) fn check_params(op: &Op, params: &[i32]) -> bool {
             },
             [b, m],
         ) => within(*b, -bias, bias) && within(*m, 1, MAX_MULT.into()),
+        (Op::Gelu { .. }, [m]) => within(*m, 1, MAX_MULT.into()),
         (Op::LayerNorm { .. }, [g, b]) => {
             within(*g, -i64::from(MAX_NORM_GAMMA), MAX_NORM_GAMMA.into())
                 && within(*b, -i64::from(MAX_NORM_BETA), MAX_NORM_BETA.into())
@@ -170,6 +176,7 @@ impl GraphModel {
             (Op::LayerNorm { .. }, NodeWeights::Norm { gamma, beta }) => {
                 gamma.len() == units && beta.len() == units
             }
+            (Op::Gelu { .. }, NodeWeights::Mults { mult }) => units > 0 && mult.len() == units,
             (_, NodeWeights::None) => units == 0,
             _ => false,
         };
@@ -226,6 +233,7 @@ impl GraphModel {
                 None => alloc::vec![bias[unit]],
             },
             NodeWeights::Norm { gamma, beta } => alloc::vec![gamma[unit], beta[unit]],
+            NodeWeights::Mults { mult } => alloc::vec![mult[unit]],
             _ => Vec::new(),
         }
     }
@@ -299,6 +307,7 @@ fn tensor_layout(
             ("gamma", false, alloc::vec![units]),
             ("beta", false, alloc::vec![units]),
         ],
+        Op::Gelu { .. } if units > 0 => alloc::vec![("mult", false, alloc::vec![units])],
         _ => Vec::new(),
     }
 }
@@ -369,6 +378,7 @@ mod file {
                         gamma: i32s("gamma"),
                         beta: i32s("beta"),
                     },
+                    Op::Gelu { .. } if np.leaves > 0 => NodeWeights::Mults { mult: i32s("mult") },
                     _ => NodeWeights::None,
                 });
             }
@@ -404,6 +414,7 @@ mod file {
                         }
                         (NodeWeights::Dense { bias, .. }, "bias") => le(bias),
                         (NodeWeights::Dense { mult: Some(m), .. }, "mult") => le(m),
+                        (NodeWeights::Mults { mult }, "mult") => le(mult),
                         (NodeWeights::Norm { gamma, .. }, "gamma") => le(gamma),
                         (NodeWeights::Norm { beta, .. }, "beta") => le(beta),
                         _ => Vec::new(),
@@ -501,6 +512,7 @@ fn check_params_len(op: &Op, params: &[i32]) -> bool {
             Mult::PerTensor(_) => 1,
         },
         Op::LayerNorm { .. } => 2,
+        Op::Gelu { .. } => 1,
         _ => 0,
     };
     params.len() == expected
