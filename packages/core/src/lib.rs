@@ -1,6 +1,9 @@
 //! Tavdun core: the single source of truth for what a model computes.
 //!
-//! - [`spec`]: the model spec (`spec.json`), its canonical form and its validation;
+//! - [`spec`]: the version 1 model spec (`spec.json`), its canonical form and its validation;
+//! - [`graph`]: version 2, graph models over token sequences (transformers): spec, integer
+//!   ops, row commitments and the one-step check;
+//! - [`any_spec`]: a spec of either version, by its `version` field;
 //! - [`weights`]: weights checked against a spec, and the `weights.safetensors` format;
 //! - [`exec`]: the integer reference executor and the one-step check [`exec::eval_unit`];
 //! - [`commit`]: activation hashes, the weights Merkle tree and `model_id`.
@@ -12,6 +15,7 @@
 #![cfg_attr(not(feature = "schema"), no_std)]
 extern crate alloc;
 
+pub mod any_spec;
 pub mod commit;
 pub mod error;
 pub mod exec;
@@ -21,8 +25,10 @@ pub mod spec;
 pub mod synthetic;
 pub mod weights;
 
+pub use any_spec::{AnySpec, AnySpecError};
 pub use commit::{
-    activation_hash, activation_hashes, model_id, Hash, HexHash, Leaf, MerkleTree, Proof,
+    activation_hash, activation_hashes, model_id, model_id_of, Hash, HexHash, Leaf, MerkleTree,
+    Proof,
 };
 pub use error::{EvalError, Loc, ModelError, ProofError, SpecError, WeightsError};
 pub use exec::{eval_unit, forward, requantize};
