@@ -24,8 +24,6 @@ pub enum GraphError {
     NoNodes,
     #[error("the model has {count} nodes; at most {max} are allowed")]
     TooManyNodes { count: usize, max: usize },
-    #[error("the model has no embedding, dense or layer_norm node, so it commits to no weights")]
-    NoWeightedNode,
     #[error(
         "node `{node}` reads {input:?}, which is not an earlier node (nodes are in topological order)"
     )]

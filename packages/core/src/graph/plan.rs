@@ -210,11 +210,9 @@ impl GraphSpec {
                 leaf_offset,
                 acc_bound: shape.acc_bound,
             });
-            // Bounded by MAX_NODES * MAX_TABLE_ROWS = 2^28.
+            // Bounded by MAX_NODES * MAX_TABLE_ROWS = 2^28. The first node reads nothing,
+            // so it is an embedding: every valid graph has weights.
             leaf_offset += shape.leaves;
-        }
-        if leaf_offset == 0 {
-            return Err(GraphError::NoWeightedNode);
         }
         Ok(GraphPlan {
             max_tokens: self.input.max_tokens,
