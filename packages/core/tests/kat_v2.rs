@@ -42,12 +42,23 @@ fn kat_model() -> (u64, GraphModel) {
                 .spec
                 .nodes
                 .iter()
-                .filter(|n| matches!(n.op, Op::LayerNorm { out: tavdun_core::graph::DType::I8, .. }))
+                .filter(|n| {
+                    matches!(
+                        n.op,
+                        Op::LayerNorm {
+                            out: tavdun_core::graph::DType::I8,
+                            ..
+                        }
+                    )
+                })
                 .count();
-            let per_column_gelu = m.spec.nodes.iter().any(|n| {
-                matches!(&n.op, Op::Gelu { requant, .. } if requant.mult == Mult::PerUnit)
-            });
-            kinds.len() == ALL_OPS.len() && int8_norms > 0 && per_column_gelu && m.spec.nodes.len() > 30
+            let per_column_gelu = m.spec.nodes.iter().any(
+                |n| matches!(&n.op, Op::Gelu { requant, .. } if requant.mult == Mult::PerUnit),
+            );
+            kinds.len() == ALL_OPS.len()
+                && int8_norms > 0
+                && per_column_gelu
+                && m.spec.nodes.len() > 30
         })
         .unwrap()
 }
@@ -87,10 +98,20 @@ fn generate() -> Value {
         .map(|node| {
             let t = &trace.nodes[node];
             let (row, col) = (t.rows / 2, t.width / 2);
-            let w = prove_element(&m, &wtree, &input, &trace, &trees, node as u32, row, col)
-                .unwrap();
-            let value = verify_element(&m.spec, &m.plan, &wtree.root(), &input, &roots, node as u32, row, col, &w)
-                .unwrap();
+            let w =
+                prove_element(&m, &wtree, &input, &trace, &trees, node as u32, row, col).unwrap();
+            let value = verify_element(
+                &m.spec,
+                &m.plan,
+                &wtree.root(),
+                &input,
+                &roots,
+                node as u32,
+                row,
+                col,
+                &w,
+            )
+            .unwrap();
             json!({"node": node, "row": row, "col": col, "value": value, "witness": w})
         })
         .collect();
