@@ -399,7 +399,7 @@ pub fn random_encoder(seed: u64) -> Result<GraphModel, GraphModelError> {
 /// A seeded job input for a graph model: 1 to `max_tokens` random ids, a mask of mostly ones
 /// (sometimes padding, rarely nothing kept at all).
 pub fn random_token_input(plan: &GraphPlan, seed: u64) -> TokenInput {
-    let mut rng = Rng::new(seed ^ 0x70c3_e5);
+    let mut rng = Rng::new(seed ^ 0x0070_c3e5);
     let n = rng.range(1, plan.max_tokens.into()) as usize;
     let ids = (0..n)
         .map(|_| rng.range(0, i64::from(plan.vocab) - 1) as u32)

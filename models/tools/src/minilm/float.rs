@@ -212,8 +212,8 @@ impl FloatBert {
                     })
                     .collect();
                 let total: f32 = exps.iter().sum();
-                for u in 0..n {
-                    probs.values[r * n + u] = if total > 0.0 { exps[u] / total } else { 0.0 };
+                for (p, e) in probs.values[r * n..(r + 1) * n].iter_mut().zip(&exps) {
+                    *p = if total > 0.0 { e / total } else { 0.0 };
                 }
             }
             let v_t = v.transpose();

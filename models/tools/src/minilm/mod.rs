@@ -72,7 +72,9 @@ impl BertConfig {
             config.hidden_act
         );
         anyhow::ensure!(
-            config.hidden_size % config.num_attention_heads == 0,
+            config
+                .hidden_size
+                .is_multiple_of(config.num_attention_heads),
             "{}: hidden_size is not a multiple of num_attention_heads",
             path.display()
         );

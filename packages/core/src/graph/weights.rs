@@ -3,8 +3,6 @@
 //! `N.weight` (int8 `[units, fan_in]`), `N.bias` and `N.mult` (int32 `[units]`, dense; `mult`
 //! only with per-unit multipliers), `N.gamma` and `N.beta` (int32 `[width]`, layer_norm).
 
-use alloc::format;
-use alloc::string::String;
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -279,49 +277,51 @@ impl GraphPlan {
     }
 }
 
-/// The tensor names and shapes of one node in `weights.safetensors`: `(suffix, dtype is int8,
-/// shape)`.
-fn tensor_layout(
-    spec: &GraphSpec,
-    plan: &GraphPlan,
-    node: usize,
-) -> Vec<(&'static str, bool, Vec<usize>)> {
-    let np = &plan.nodes[node];
-    let units = np.leaves as usize;
-    match &spec.nodes[node].op {
-        Op::Embedding { width, .. } => {
-            alloc::vec![("table", true, alloc::vec![units, *width as usize])]
-        }
-        Op::Dense { requant, .. } => {
-            let fan_in = plan.nodes[np.inputs[0]].width.fixed as usize;
-            let mut t = alloc::vec![
-                ("weight", true, alloc::vec![units, fan_in]),
-                ("bias", false, alloc::vec![units]),
-            ];
-            if requant.mult == Mult::PerUnit {
-                t.push(("mult", false, alloc::vec![units]));
-            }
-            t
-        }
-        Op::LayerNorm { .. } => alloc::vec![
-            ("gamma", false, alloc::vec![units]),
-            ("beta", false, alloc::vec![units]),
-        ],
-        Op::Gelu { .. } if units > 0 => alloc::vec![("mult", false, alloc::vec![units])],
-        _ => Vec::new(),
-    }
-}
-
-fn tensor_name(spec: &GraphSpec, node: usize, suffix: &str) -> String {
-    format!("{}.{suffix}", spec.nodes[node].name)
-}
-
 #[cfg(feature = "safetensors")]
 mod file {
     use super::*;
     use alloc::borrow::ToOwned;
+    use alloc::format;
+    use alloc::string::String;
     use alloc::collections::BTreeMap;
     use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+
+    /// The tensor names and shapes of one node in `weights.safetensors`: `(suffix, dtype is int8,
+    /// shape)`.
+    fn tensor_layout(
+        spec: &GraphSpec,
+        plan: &GraphPlan,
+        node: usize,
+    ) -> Vec<(&'static str, bool, Vec<usize>)> {
+        let np = &plan.nodes[node];
+        let units = np.leaves as usize;
+        match &spec.nodes[node].op {
+            Op::Embedding { width, .. } => {
+                alloc::vec![("table", true, alloc::vec![units, *width as usize])]
+            }
+            Op::Dense { requant, .. } => {
+                let fan_in = plan.nodes[np.inputs[0]].width.fixed as usize;
+                let mut t = alloc::vec![
+                    ("weight", true, alloc::vec![units, fan_in]),
+                    ("bias", false, alloc::vec![units]),
+                ];
+                if requant.mult == Mult::PerUnit {
+                    t.push(("mult", false, alloc::vec![units]));
+                }
+                t
+            }
+            Op::LayerNorm { .. } => alloc::vec![
+                ("gamma", false, alloc::vec![units]),
+                ("beta", false, alloc::vec![units]),
+            ],
+            Op::Gelu { .. } if units > 0 => alloc::vec![("mult", false, alloc::vec![units])],
+            _ => Vec::new(),
+        }
+    }
+
+    fn tensor_name(spec: &GraphSpec, node: usize, suffix: &str) -> String {
+        format!("{}.{suffix}", spec.nodes[node].name)
+    }
 
     impl GraphModel {
         /// Reads a graph model from `spec.json` and `weights.safetensors`.
