@@ -431,7 +431,9 @@ fn safetensors_round_trip_and_refusals() {
     );
     assert!(matches!(
         GraphModel::from_safetensors(m.spec.clone(), m.plan.clone(), &bytes[..bytes.len() / 2]),
-        Err(GraphWeightsError::Format(_))
+        Err(GraphWeightsError::File(tavdun_core::WeightsError::Format(
+            _
+        )))
     ));
 }
 

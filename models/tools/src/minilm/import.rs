@@ -80,6 +80,27 @@ fn fit_units(ratios: &[f64], acc_bound: u64) -> anyhow::Result<(Vec<i32>, u32)> 
     Ok((mults, shift))
 }
 
+/// Fits per-unit multipliers to `ratios`, records the node's requantisation and returns the
+/// multipliers for its leaves.
+fn fit_per_unit(
+    quants: &mut BTreeMap<String, NodeQuant>,
+    name: &str,
+    ratios: &[f64],
+    acc_bound: u64,
+    out: DType,
+) -> anyhow::Result<Vec<i32>> {
+    let (mults, shift) = fit_units(ratios, acc_bound).with_context(|| format!("node {name}"))?;
+    quants.insert(
+        name.into(),
+        NodeQuant::Requant(Requant {
+            mult: Mult::PerUnit,
+            shift,
+            out,
+        }),
+    );
+    Ok(mults)
+}
+
 fn quantize_symmetric(values: &[f32], scale: f64) -> Vec<i8> {
     values
         .iter()
@@ -304,16 +325,7 @@ pub fn import(float: &FloatBert, peaks: &Peaks, name: &str) -> anyhow::Result<Im
                     bias.push(b as i32);
                     ratios.push(sx * sw / s);
                 }
-                let (mults, shift) =
-                    fit_units(&ratios, np.acc_bound).with_context(|| format!("node {n}"))?;
-                quants.insert(
-                    n.into(),
-                    NodeQuant::Requant(Requant {
-                        mult: Mult::PerUnit,
-                        shift,
-                        out: requant.out,
-                    }),
-                );
+                let mults = fit_per_unit(&mut quants, n, &ratios, np.acc_bound, requant.out)?;
                 (
                     s,
                     NodeWeights::Dense {
@@ -337,16 +349,7 @@ pub fn import(float: &FloatBert, peaks: &Peaks, name: &str) -> anyhow::Result<Im
                 let s = top.max(1e-12) / dtype_max(requant.out);
                 let unit = 2f64.powi(-(GELU_BITS as i32 + 11));
                 let ratios: Vec<f64> = f.iter().map(|f| unit / (s * f)).collect();
-                let (mult, shift) =
-                    fit_units(&ratios, np.acc_bound).with_context(|| format!("node {n}"))?;
-                quants.insert(
-                    n.into(),
-                    NodeQuant::Requant(Requant {
-                        mult: Mult::PerUnit,
-                        shift,
-                        out: requant.out,
-                    }),
-                );
+                let mult = fit_per_unit(&mut quants, n, &ratios, np.acc_bound, requant.out)?;
                 smooth.insert(n.into(), f);
                 (s, NodeWeights::Mults { mult })
             }

@@ -63,24 +63,10 @@ pub enum GraphError {
 /// Why a graph model's weights do not fit its spec.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum GraphWeightsError {
-    #[error("weights file is not valid safetensors: {0}")]
-    Format(String),
-    #[error("tensor `{name}` is missing")]
-    Missing { name: String },
-    #[error("tensor `{name}` is not part of this model")]
-    Unexpected { name: String },
-    #[error("tensor `{name}` has dtype {found}; expected {expected}")]
-    Dtype {
-        name: String,
-        found: String,
-        expected: &'static str,
-    },
-    #[error("tensor `{name}` has shape {found:?}; expected {expected:?}")]
-    Shape {
-        name: String,
-        found: alloc::vec::Vec<usize>,
-        expected: alloc::vec::Vec<usize>,
-    },
+    /// The file itself: not safetensors, a tensor missing, of another dtype or shape, or
+    /// one the model does not have (the same errors as version 1's).
+    #[error(transparent)]
+    File(#[from] crate::WeightsError),
     #[error("weights cover {found} nodes; the spec has {expected}")]
     NodeCount { found: usize, expected: usize },
     #[error("node `{node}` has weights of the wrong kind or size for its op")]

@@ -280,10 +280,11 @@ impl GraphPlan {
 #[cfg(feature = "safetensors")]
 mod file {
     use super::*;
+    use crate::WeightsError;
     use alloc::borrow::ToOwned;
+    use alloc::collections::BTreeMap;
     use alloc::format;
     use alloc::string::String;
-    use alloc::collections::BTreeMap;
     use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
     /// The tensor names and shapes of one node in `weights.safetensors`: `(suffix, dtype is int8,
@@ -341,7 +342,7 @@ mod file {
             bytes: &[u8],
         ) -> Result<GraphModel, GraphWeightsError> {
             let file = SafeTensors::deserialize(bytes)
-                .map_err(|e| GraphWeightsError::Format(format!("{e}")))?;
+                .map_err(|e| WeightsError::Format(format!("{e}")))?;
             let mut expected = 0usize;
             let mut weights = Vec::with_capacity(plan.nodes.len());
             for node in 0..plan.nodes.len() {
@@ -349,7 +350,11 @@ mod file {
                 for (suffix, int8, shape) in tensor_layout(&spec, &plan, node) {
                     expected += 1;
                     let name = tensor_name(&spec, node, suffix);
-                    read.insert(suffix, tensor(&file, &name, int8, &shape)?);
+                    let dtype = if int8 { Dtype::I8 } else { Dtype::I32 };
+                    read.insert(
+                        suffix,
+                        crate::weights::file::read(&file, &name, dtype, &shape)?,
+                    );
                 }
                 let i8s = |s: &str| -> Vec<i8> {
                     read.get(s)
@@ -395,7 +400,7 @@ mod file {
                     .into_iter()
                     .find(|n| !known(n))
                     .map_or_else(String::new, |n| n.to_owned());
-                return Err(GraphWeightsError::Unexpected { name });
+                return Err(WeightsError::Unexpected { name }.into());
             }
             GraphModel::new(spec, plan, weights)
         }
@@ -434,37 +439,6 @@ mod file {
 
     fn le(values: &[i32]) -> Vec<u8> {
         values.iter().flat_map(|v| v.to_le_bytes()).collect()
-    }
-
-    fn tensor<'a>(
-        file: &'a SafeTensors<'a>,
-        name: &str,
-        int8: bool,
-        shape: &[usize],
-    ) -> Result<&'a [u8], GraphWeightsError> {
-        let t = file.tensor(name).map_err(|_| GraphWeightsError::Missing {
-            name: name.to_owned(),
-        })?;
-        let (dtype, expected) = if int8 {
-            (Dtype::I8, "I8")
-        } else {
-            (Dtype::I32, "I32")
-        };
-        if t.dtype() != dtype {
-            return Err(GraphWeightsError::Dtype {
-                name: name.to_owned(),
-                found: format!("{:?}", t.dtype()),
-                expected,
-            });
-        }
-        if t.shape() != shape {
-            return Err(GraphWeightsError::Shape {
-                name: name.to_owned(),
-                found: t.shape().to_vec(),
-                expected: shape.to_vec(),
-            });
-        }
-        Ok(t.data())
     }
 }
 
