@@ -336,6 +336,8 @@ pub fn random_encoder(seed: u64) -> Result<GraphModel, GraphModelError> {
             return Some(NodeQuant::Add {
                 a_mult,
                 b_mult,
+                // The embeddings' sum may take per-column multipliers (at most the above).
+                per_column: name == "emb.sum" && seed % 2 == 0,
                 shift,
             });
         }
@@ -381,6 +383,14 @@ pub fn random_encoder(seed: u64) -> Result<GraphModel, GraphModelError> {
                             .collect(),
                     }
                 }
+                Op::Add { a_mult, b_mult, .. } if units > 0 => NodeWeights::AddMults {
+                    a: (0..units)
+                        .map(|_| rng.range(1, (*a_mult).into()) as i32)
+                        .collect(),
+                    b: (0..units)
+                        .map(|_| rng.range(1, (*b_mult).into()) as i32)
+                        .collect(),
+                },
                 Op::LayerNorm { .. } => NodeWeights::Norm {
                     gamma: (0..units)
                         .map(|_| rng.range(-(1 << 14), 1 << 14) as i32)

@@ -336,6 +336,7 @@ fn encoder(heads: u32, max_tokens: u32) -> GraphSpec {
             NodeQuant::Add {
                 a_mult: 1,
                 b_mult: 1,
+                per_column: false,
                 shift: 0,
             }
         } else if name.ends_with("norm") {

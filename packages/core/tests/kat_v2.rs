@@ -31,7 +31,7 @@ const ALL_OPS: [&str; 12] = [
     "l2_norm",
 ];
 
-/// The first seeded encoder with every op, both int8-norm variants, per-column GELU
+/// The first seeded encoder with every op, both int8-norm variants, per-column GELU and add
 /// multipliers and two layers.
 fn kat_model() -> (u64, GraphModel) {
     (1..)

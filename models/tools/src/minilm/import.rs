@@ -188,6 +188,7 @@ pub fn import(float: &FloatBert, peaks: &Peaks, name: &str) -> anyhow::Result<Im
             NodeQuant::Add {
                 a_mult: 1,
                 b_mult: 1,
+                per_column: n == "emb.sum",
                 shift: 0,
             }
         } else if n.ends_with("norm") || n.ends_with("norm8") {
@@ -226,29 +227,53 @@ pub fn import(float: &FloatBert, peaks: &Peaks, name: &str) -> anyhow::Result<Im
         };
         let (scale, node_weights) = match &node.op {
             Op::Embedding { .. } => {
+                // Per column: BERT's embeddings have a few outlier dimensions. The add that
+                // reads the tables carries each column's scale in its per-column multipliers;
+                // the node's unit is 1 and its column factors are the scales.
                 let table: &[f32] = if n == "emb.token" {
                     &float.word
                 } else {
                     position
                 };
-                let s = peak(table) / 127.0;
-                (
-                    s,
-                    NodeWeights::Table {
-                        width: w,
-                        table: quantize_symmetric(table, s),
-                    },
-                )
+                let columns: Vec<f64> = (0..w)
+                    .map(|c| {
+                        table
+                            .iter()
+                            .skip(c)
+                            .step_by(w)
+                            .fold(0f64, |m, v| m.max(f64::from(v.abs())))
+                            .max(1e-12)
+                            / 127.0
+                    })
+                    .collect();
+                let q = table
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &v)| {
+                        (f64::from(v) / columns[i % w]).round().clamp(-127.0, 127.0) as i8
+                    })
+                    .collect();
+                smooth.insert(n.into(), columns);
+                (1.0, NodeWeights::Table { width: w, table: q })
             }
-            Op::Add { .. } => {
-                let (sa, sb) = (input_scale(0)?, input_scale(1)?);
+            Op::Add { per_column, .. } => {
                 let s = calibrated(peaks, n, DType::I16)?;
+                let width = np.width.fixed as usize;
+                let ratios = |k: usize| -> anyhow::Result<Vec<f64>> {
+                    let input = &draft.nodes[np.inputs[k]].name;
+                    Ok(match (per_column, smooth.get(input)) {
+                        (true, Some(columns)) => columns.iter().map(|c| c / s).collect(),
+                        (true, None) => vec![input_scale(k)? / s; width],
+                        (false, _) => vec![input_scale(k)? / s],
+                    })
+                };
                 let (a_dtype, b_dtype) = (
                     draft_plan.nodes[np.inputs[0]].dtype,
                     draft_plan.nodes[np.inputs[1]].dtype,
                 );
-                quants.insert(n.into(), fit_add(sa / s, sb / s, a_dtype, b_dtype)?);
-                (s, NodeWeights::None)
+                let (quant, leaves) = fit_add(&ratios(0)?, &ratios(1)?, a_dtype, b_dtype)?;
+                quants.insert(n.into(), quant);
+                (s, leaves.unwrap_or(NodeWeights::None))
             }
             Op::LayerNorm { out, .. } => {
                 let norm = norm_of(float, n)?;
@@ -452,27 +477,42 @@ fn norm_of<'a>(float: &'a FloatBert, name: &str) -> anyhow::Result<&'a Norm> {
 }
 
 /// `y = (a * a_mult + b * b_mult) / 2^shift` with `a_mult / 2^shift ~ ra`, `b_mult / 2^shift ~
-/// rb`, at the largest shift that keeps both multipliers and the sum within bounds.
-fn fit_add(ra: f64, rb: f64, a: DType, b: DType) -> anyhow::Result<NodeQuant> {
+/// rb`, per tensor (one ratio each) or per column (one per column: the spec holds their
+/// maxima, the returned leaves the columns'), at the largest shift that keeps every
+/// multiplier and the sum within bounds.
+fn fit_add(
+    ra: &[f64],
+    rb: &[f64],
+    a: DType,
+    b: DType,
+) -> anyhow::Result<(NodeQuant, Option<NodeWeights>)> {
     for shift in (0..=30u32).rev() {
-        let am = (ra * 2f64.powi(shift as i32)).round();
-        let bm = (rb * 2f64.powi(shift as i32)).round();
-        let fits = |m: f64| m >= 1.0 && m <= f64::from(MAX_MULT);
-        let half = if shift == 0 {
-            0.0
-        } else {
-            2f64.powi(shift as i32 - 1)
-        };
-        let worst = a.abs_max() as f64 * am + b.abs_max() as f64 * bm + half;
-        if fits(am) && fits(bm) && worst < 2f64.powi(31) {
-            return Ok(NodeQuant::Add {
-                a_mult: am as u32,
-                b_mult: bm as u32,
+        let k = 2f64.powi(shift as i32);
+        let am: Vec<f64> = ra.iter().map(|r| (r * k).round()).collect();
+        let bm: Vec<f64> = rb.iter().map(|r| (r * k).round()).collect();
+        let fits = |m: &f64| *m >= 1.0 && *m <= f64::from(MAX_MULT);
+        let (a_top, b_top) = (
+            am.iter().fold(0f64, |m, &v| m.max(v)),
+            bm.iter().fold(0f64, |m, &v| m.max(v)),
+        );
+        let half = if shift == 0 { 0.0 } else { k / 2.0 };
+        let worst = a.abs_max() as f64 * a_top + b.abs_max() as f64 * b_top + half;
+        if am.iter().all(fits) && bm.iter().all(fits) && worst < 2f64.powi(31) {
+            let per_column = ra.len() > 1;
+            let quant = NodeQuant::Add {
+                a_mult: a_top as u32,
+                b_mult: b_top as u32,
+                per_column,
                 shift,
+            };
+            let leaves = per_column.then(|| NodeWeights::AddMults {
+                a: am.iter().map(|&m| m as i32).collect(),
+                b: bm.iter().map(|&m| m as i32).collect(),
             });
+            return Ok((quant, leaves));
         }
     }
-    bail!("no admissible add multipliers for ratios {ra} and {rb}")
+    bail!("no admissible add multipliers")
 }
 
 /// LayerNorm's integer gamma and beta: `q = n * 2^15 / sqrt(width)` for the normalised `n`,

@@ -38,6 +38,7 @@ pub enum NodeQuant {
     Add {
         a_mult: u32,
         b_mult: u32,
+        per_column: bool,
         shift: u32,
     },
     Norm {
@@ -210,13 +211,14 @@ impl Builder<'_> {
     }
 
     fn add(&mut self, name: &str, a: &str, b: &str) {
-        let (a_mult, b_mult, shift) = match (self.quant)(name) {
+        let (a_mult, b_mult, per_column, shift) = match (self.quant)(name) {
             Some(NodeQuant::Add {
                 a_mult,
                 b_mult,
+                per_column,
                 shift,
-            }) => (a_mult, b_mult, shift),
-            _ => (0, 0, 0),
+            }) => (a_mult, b_mult, per_column, shift),
+            _ => (0, 0, false, 0),
         };
         self.push(
             name,
@@ -225,6 +227,7 @@ impl Builder<'_> {
                 b: b.to_string(),
                 a_mult,
                 b_mult,
+                per_column,
                 shift,
                 out: DType::I16,
             },

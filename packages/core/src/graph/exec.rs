@@ -115,7 +115,10 @@ pub fn element_needs(
             };
             (Vec::new(), Some(unit))
         }
-        Op::Add { .. } => (alloc::vec![at(0, row), at(1, row)], None),
+        Op::Add { .. } => (
+            alloc::vec![at(0, row), at(1, row)],
+            (np.leaves > 0).then_some(col),
+        ),
         Op::Dense { .. } | Op::LayerNorm { .. } => (alloc::vec![at(0, row)], Some(col)),
         Op::Requantize { .. } | Op::Softmax { .. } | Op::L2Norm { .. } => {
             (alloc::vec![at(0, row)], None)
@@ -216,6 +219,7 @@ fn element(
             Op::Add {
                 a_mult,
                 b_mult,
+                per_column,
                 shift,
                 out,
                 ..
@@ -223,7 +227,13 @@ fn element(
             _,
             [a, b],
         ) => {
-            let v = i64::from(a[c]) * i64::from(*a_mult) + i64::from(b[c]) * i64::from(*b_mult);
+            // Per-column leaves are range-checked (1 <= mult <= the spec's) before use.
+            let (am, bm) = if *per_column {
+                (i64::from(unit.params[0]), i64::from(unit.params[1]))
+            } else {
+                (i64::from(*a_mult), i64::from(*b_mult))
+            };
+            let v = i64::from(a[c]) * am + i64::from(b[c]) * bm;
             round_shift(v, *shift).clamp(out.min().into(), out.max().into()) as i32
         }
         (Op::Dense { requant: rq, .. }, RowState::Int8(x), _) => {
@@ -281,6 +291,7 @@ impl GraphModel {
             },
             NodeWeights::Norm { gamma, beta } => Unit::new(weights, &[gamma[u], beta[u]]),
             NodeWeights::Mults { mult } => Unit::new(weights, &[mult[u]]),
+            NodeWeights::AddMults { a, b } => Unit::new(weights, &[a[u], b[u]]),
             _ => Unit::new(weights, &[]),
         }
     }

@@ -414,6 +414,7 @@ fn plan_op(ctx: &Ctx, op: &Op) -> Result<OpShape, GraphError> {
         Op::Add {
             a_mult,
             b_mult,
+            per_column,
             shift,
             out,
             ..
@@ -430,11 +431,12 @@ fn plan_op(ctx: &Ctx, op: &Op) -> Result<OpShape, GraphError> {
                 + b.dtype.abs_max() * u64::from(*b_mult)
                 + half(*shift);
             let acc = ctx.bound("a * a_mult + b * b_mult + rounding", worst, I32_LIMIT)?;
+            let leaves = if *per_column { ctx.fixed_width(0)? } else { 0 };
             Ok(OpShape {
                 rows: a.rows,
                 width: a.width,
                 dtype: *out,
-                leaves: 0,
+                leaves,
                 acc_bound: acc,
             })
         }

@@ -155,13 +155,16 @@ pub enum Op {
         rows: u32,
         width: u32,
     },
-    /// Elementwise `requant(a * a_mult + b * b_mult)` (per-tensor multipliers, so two
-    /// tensors of different scales add exactly): the residual connection.
+    /// Elementwise `clamp((a * a_mult + b * b_mult + 2^(shift-1)) >> shift)`: two tensors
+    /// of different scales added exactly (the residual connection). With `per_column`, each
+    /// column's multipliers come from its weights leaf, at most `a_mult` and `b_mult`
+    /// (tables quantised per column add this way).
     Add {
         a: String,
         b: String,
         a_mult: u32,
         b_mult: u32,
+        per_column: bool,
         shift: u32,
         out: DType,
     },

@@ -38,12 +38,18 @@ pub enum NodeWeights {
     Mults {
         mult: Vec<i32>,
     },
+    /// Per-column multipliers of an add node.
+    AddMults {
+        a: Vec<i32>,
+        b: Vec<i32>,
+    },
 }
 
 /// One leaf of a graph model's weights tree: unit `unit` of node `node`. Embeddings: the table
 /// row in `weights`; dense: the unit's weight row in `weights` and `[bias]` or `[bias, mult]`
 /// in `params`; layer_norm: `[gamma, beta]` of column `unit` in `params`; gelu with per-unit
-/// multipliers: `[mult]` of column `unit`.
+/// multipliers: `[mult]` of column `unit`; add with per-column multipliers: `[a_mult,
+/// b_mult]` of column `unit`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct WeightLeaf {
@@ -109,6 +115,15 @@ pub(crate) fn check_params(op: &Op, params: &[i32]) -> bool {
             [b, m],
         ) => within(*b, -bias, bias) && within(*m, 1, MAX_MULT.into()),
         (Op::Gelu { .. }, [m]) => within(*m, 1, MAX_MULT.into()),
+        (
+            Op::Add {
+                a_mult,
+                b_mult,
+                per_column: true,
+                ..
+            },
+            [a, b],
+        ) => within(*a, 1, (*a_mult).into()) && within(*b, 1, (*b_mult).into()),
         (Op::LayerNorm { .. }, [g, b]) => {
             within(*g, -i64::from(MAX_NORM_GAMMA), MAX_NORM_GAMMA.into())
                 && within(*b, -i64::from(MAX_NORM_BETA), MAX_NORM_BETA.into())
@@ -175,6 +190,9 @@ impl GraphModel {
                 gamma.len() == units && beta.len() == units
             }
             (Op::Gelu { .. }, NodeWeights::Mults { mult }) => units > 0 && mult.len() == units,
+            (Op::Add { .. }, NodeWeights::AddMults { a, b }) => {
+                units > 0 && a.len() == units && b.len() == units
+            }
             (_, NodeWeights::None) => units == 0,
             _ => false,
         };
@@ -232,6 +250,7 @@ impl GraphModel {
             },
             NodeWeights::Norm { gamma, beta } => alloc::vec![gamma[unit], beta[unit]],
             NodeWeights::Mults { mult } => alloc::vec![mult[unit]],
+            NodeWeights::AddMults { a, b } => alloc::vec![a[unit], b[unit]],
             _ => Vec::new(),
         }
     }
@@ -316,6 +335,10 @@ mod file {
                 ("beta", false, alloc::vec![units]),
             ],
             Op::Gelu { .. } if units > 0 => alloc::vec![("mult", false, alloc::vec![units])],
+            Op::Add { .. } if units > 0 => alloc::vec![
+                ("a_mult", false, alloc::vec![units]),
+                ("b_mult", false, alloc::vec![units]),
+            ],
             _ => Vec::new(),
         }
     }
@@ -384,6 +407,10 @@ mod file {
                         beta: i32s("beta"),
                     },
                     Op::Gelu { .. } if np.leaves > 0 => NodeWeights::Mults { mult: i32s("mult") },
+                    Op::Add { .. } if np.leaves > 0 => NodeWeights::AddMults {
+                        a: i32s("a_mult"),
+                        b: i32s("b_mult"),
+                    },
                     _ => NodeWeights::None,
                 });
             }
@@ -420,6 +447,8 @@ mod file {
                         (NodeWeights::Dense { bias, .. }, "bias") => le(bias),
                         (NodeWeights::Dense { mult: Some(m), .. }, "mult") => le(m),
                         (NodeWeights::Mults { mult }, "mult") => le(mult),
+                        (NodeWeights::AddMults { a, .. }, "a_mult") => le(a),
+                        (NodeWeights::AddMults { b, .. }, "b_mult") => le(b),
                         (NodeWeights::Norm { gamma, .. }, "gamma") => le(gamma),
                         (NodeWeights::Norm { beta, .. }, "beta") => le(beta),
                         _ => Vec::new(),
@@ -487,6 +516,7 @@ fn check_params_len(op: &Op, params: &[i32]) -> bool {
         },
         Op::LayerNorm { .. } => 2,
         Op::Gelu { .. } => 1,
+        Op::Add { .. } => 2,
         _ => 0,
     };
     params.len() == expected
