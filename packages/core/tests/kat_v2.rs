@@ -55,9 +55,19 @@ fn kat_model() -> (u64, GraphModel) {
             let per_column_gelu = m.spec.nodes.iter().any(
                 |n| matches!(&n.op, Op::Gelu { requant, .. } if requant.mult == Mult::PerUnit),
             );
+            let per_column_add = m.spec.nodes.iter().any(|n| {
+                matches!(
+                    n.op,
+                    Op::Add {
+                        per_column: true,
+                        ..
+                    }
+                )
+            });
             kinds.len() == ALL_OPS.len()
                 && int8_norms > 0
                 && per_column_gelu
+                && per_column_add
                 && m.spec.nodes.len() > 30
         })
         .unwrap()
