@@ -149,6 +149,13 @@ fn consumers(name: &str, layers: u32) -> Vec<String> {
 /// and 1.0 (mean cosine 0.993 against 0.990, 0.992 and 0.992).
 const SMOOTHING_ALPHA: f64 = 0.75;
 
+/// GELU's int8 output spans this fraction of its calibrated (smoothed) peak and clips the
+/// rare larger values: its outputs are heavy-tailed, and the finer unit helps the many small
+/// ones more than clipping hurts the few. Measured on the 1,000 evaluation sentences: 1.0,
+/// 0.7, 0.5 gave mean cosine 0.9940, 0.9950, 0.9944 and same nearest neighbour 86.7%,
+/// 88.3%, 87.8%.
+const GELU_CLIP_FRACTION: f64 = 0.7;
+
 /// SmoothQuant's per-channel factors: an int8 tensor read by dense layers holds `x_c / f_c`
 /// and its readers' weight columns `W[:, c] * f_c`, with
 /// `f_c = max|x_c|^alpha / max|W[:, c]|^(1 - alpha)`, so BERT's few outlier channels no longer
@@ -371,7 +378,7 @@ pub fn import(float: &FloatBert, peaks: &Peaks, name: &str) -> anyhow::Result<Im
                 let f_max = f.iter().fold(0f64, |m, &v| m.max(v));
                 let f: Vec<f64> = f.iter().map(|&v| v.max(f_max / 64.0)).collect();
                 let top = x.iter().zip(&f).fold(0f64, |m, (v, f)| m.max(v / f));
-                let s = top.max(1e-12) / dtype_max(requant.out);
+                let s = GELU_CLIP_FRACTION * top.max(1e-12) / dtype_max(requant.out);
                 let unit = 2f64.powi(-(GELU_BITS as i32 + 11));
                 let ratios: Vec<f64> = f.iter().map(|f| unit / (s * f)).collect();
                 let mult = fit_per_unit(&mut quants, n, &ratios, np.acc_bound, requant.out)?;
