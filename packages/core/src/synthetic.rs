@@ -337,7 +337,7 @@ pub fn random_encoder(seed: u64) -> Result<GraphModel, GraphModelError> {
                 a_mult,
                 b_mult,
                 // The embeddings' sum may take per-column multipliers (at most the above).
-                per_column: name == "emb.sum" && seed % 2 == 0,
+                per_column: name == "emb.sum" && seed.is_multiple_of(2),
                 shift,
             });
         }
