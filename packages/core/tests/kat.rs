@@ -7,7 +7,7 @@
 
 mod kat_common;
 
-use kat_common::{check_or_bless, hex, v1_vectors};
+use kat_common::{check_or_bless, hex, seeded_weights, v1_vectors};
 use serde_json::Value;
 use tavdun_core::synthetic::Rng;
 use tavdun_core::{
@@ -52,21 +52,7 @@ fn kat_model() -> Model {
         ],
     };
     let plan = spec.validate().unwrap();
-    let mut rng = Rng::new(42);
-    let weights = plan
-        .layers
-        .iter()
-        .map(|lp| {
-            (lp.leaves > 0).then(|| LayerWeights {
-                weight: (0..lp.leaves * lp.fan_in)
-                    .map(|_| rng.range(-127, 127) as i8)
-                    .collect(),
-                bias: (0..lp.leaves)
-                    .map(|_| rng.range(-500, 500) as i32)
-                    .collect(),
-            })
-        })
-        .collect();
+    let weights = seeded_weights(&plan, 42, 500);
     Model::new(spec, plan, weights).unwrap()
 }
 

@@ -8,7 +8,7 @@
 
 mod kat_common;
 
-use kat_common::{check_or_bless, v1_vectors};
+use kat_common::{check_or_bless, seeded_weights, v1_vectors};
 use serde_json::{json, Value};
 use tavdun_core::synthetic::Rng;
 use tavdun_core::{
@@ -53,20 +53,8 @@ fn edge_model() -> Model {
         ],
     };
     let plan = spec.validate().unwrap();
-    let mut rng = Rng::new(2024);
-    let weights = plan
-        .layers
-        .iter()
-        .map(|lp| {
-            (lp.leaves > 0).then(|| LayerWeights {
-                weight: (0..lp.leaves * lp.fan_in)
-                    .map(|_| rng.range(-127, 127) as i8)
-                    .collect(),
-                // Small odd and even biases: accumulators of both parities and signs.
-                bias: (0..lp.leaves).map(|_| rng.range(-9, 9) as i32).collect(),
-            })
-        })
-        .collect();
+    // Small odd and even biases: accumulators of both parities and signs.
+    let weights = seeded_weights(&plan, 2024, 9);
     Model::new(spec, plan, weights).unwrap()
 }
 

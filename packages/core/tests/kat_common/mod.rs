@@ -1,7 +1,27 @@
 //! The version 1 known-answer format, shared by `kat.rs` and `kat_v1_edges.rs`.
 
 use serde_json::{json, Value};
-use tavdun_core::{activation_hash, eval_unit, forward, Model};
+use tavdun_core::synthetic::Rng;
+use tavdun_core::{activation_hash, eval_unit, forward, LayerWeights, Model, Plan};
+
+/// Seeded weights for every weighted layer: int8 weights in [-127, 127], then biases in
+/// `[-bias, bias]`, layer by layer.
+pub fn seeded_weights(plan: &Plan, seed: u64, bias: i64) -> Vec<Option<LayerWeights>> {
+    let mut rng = Rng::new(seed);
+    plan.layers
+        .iter()
+        .map(|lp| {
+            (lp.leaves > 0).then(|| LayerWeights {
+                weight: (0..lp.leaves * lp.fan_in)
+                    .map(|_| rng.range(-127, 127) as i8)
+                    .collect(),
+                bias: (0..lp.leaves)
+                    .map(|_| rng.range(-bias, bias) as i32)
+                    .collect(),
+            })
+        })
+        .collect()
+}
 
 pub fn hex(h: [u8; 32]) -> String {
     hex::encode(h)
