@@ -93,8 +93,18 @@ pub fn verify_row(
     check_row(plan, n, row.node, row.row, &row.values)?;
     let np = &plan.nodes[row.node as usize];
     let leaf = row_hash(row.node, row.row, np.dtype, &row.values);
-    row.proof
-        .verify(&node_roots[row.node as usize], &leaf, np.rows.at(n))
+    // The row index is inside the leaf hash too; checking the position as well keeps the
+    // proof's meaning plain.
+    let at_row = if row.proof.index == row.row {
+        Ok(())
+    } else {
+        Err(crate::ProofError::RootMismatch)
+    };
+    at_row
+        .and_then(|()| {
+            row.proof
+                .verify(&node_roots[row.node as usize], &leaf, np.rows.at(n))
+        })
         .map_err(|source| StepError::RowProof {
             node: row.node,
             row: row.row,
