@@ -69,6 +69,17 @@ proptest! {
             let refused = matches!(err, StepError::RowProof { source: ProofError::RootMismatch, .. });
             prop_assert!(refused, "{:?}", err);
         }
+        if let Some(first) = honest.rows.first() {
+            // A proof of another position, even of the same values, is refused.
+            let mut w = honest.clone();
+            w.rows[0].proof = trees[first.node as usize]
+                .proof((first.row + 1) % trees[first.node as usize].len() as u32)
+                .unwrap();
+            if w.rows[0].proof.index != first.row {
+                let refused = matches!(check(&w), Err(StepError::RowProof { .. }));
+                prop_assert!(refused, "a proof of another row is refused");
+            }
+        }
         if let Some(leaf) = &honest.leaf {
             let mut w = honest.clone();
             w.leaf.as_mut().unwrap().leaf.params.push(1);
