@@ -50,7 +50,7 @@ fn minilm_model_id_is_pinned() {
     // What the README states about the graph.
     assert_eq!(model.spec.nodes.len(), 109);
     assert_eq!(model.plan.total_leaves, 70_586);
-    assert_eq!(model.plan.flops(&model.spec, 128) / 2, 1_428_451_968);
+    assert_eq!(model.plan.flops(&model.spec, 128) / 2, 1_434_451_968);
     let readme = Path::new(env!("CARGO_MANIFEST_DIR")).join("../minilm/README.md");
     let readme = std::fs::read_to_string(&readme).expect("models/minilm/README.md");
     assert!(readme.contains(MINILM_ID), "the README states the model id");
