@@ -44,6 +44,9 @@ pub fn execute(
             min_tier,
             min_fee,
         ),
+        ExecuteMsg::TransferModel { model_id, owner } => {
+            models::transfer_model(deps, info, model_id, owner)
+        }
         ExecuteMsg::UpdateModel {
             model_id,
             active,
@@ -55,25 +58,39 @@ pub fn execute(
         ExecuteMsg::Unbond { amount } => workers::unbond(deps, env, info, amount),
         ExecuteMsg::ClaimJobs { model_id, max } => jobs::claim_jobs(deps, env, info, model_id, max),
         ExecuteMsg::PostResults { results } => jobs::post_results(deps, env, info, results),
+        ExecuteMsg::ReleaseJobs { job_ids } => jobs::release_jobs(deps, env, info, job_ids),
         ExecuteMsg::Finalize { job_ids } => jobs::finalize(deps, env, job_ids),
         ExecuteMsg::ExpireClaims { job_ids } => jobs::expire_claims(deps, env, job_ids),
         ExecuteMsg::CancelJobs { job_ids } => jobs::cancel_jobs(deps, info, job_ids),
         ExecuteMsg::RefundExpired { job_ids } => jobs::refund_expired(deps, env, job_ids),
-        ExecuteMsg::Reveal { job_id, activation } => {
-            disputes::reveal(deps, env, info, job_id, activation)
-        }
+        ExecuteMsg::Challenge {
+            job_id,
+            seq,
+            hashes,
+            salt,
+        } => disputes::challenge(deps, env, info, job_id, seq, hashes, salt),
+        ExecuteMsg::Reveal {
+            job_id,
+            seq,
+            hashes,
+            activation,
+        } => disputes::reveal(deps, env, info, job_id, seq, hashes, activation),
         ExecuteMsg::Resolve {
             job_id,
+            seq,
             unit,
+            input,
             leaf,
             proof,
-        } => disputes::resolve(deps, env, job_id, unit, leaf, proof),
-        ExecuteMsg::ClaimTimeout { job_id } => disputes::claim_timeout(deps, env, job_id),
+        } => disputes::resolve(deps, env, job_id, seq, unit, input, leaf, proof),
+        ExecuteMsg::ClaimTimeout { job_id, seq } => disputes::claim_timeout(deps, env, job_id, seq),
         ExecuteMsg::Withdraw { amount } => workers::withdraw(deps, env, info, amount),
         ExecuteMsg::WithdrawTreasury { amount } => admin::withdraw_treasury(deps, info, amount),
         ExecuteMsg::UpdateConfig { params, treasury } => {
-            admin::update_config(deps, info, params, treasury)
+            admin::update_config(deps, env, info, params, treasury)
         }
+        ExecuteMsg::ApplyConfig {} => admin::apply_config(deps, env),
+        ExecuteMsg::SweepUnaccounted {} => admin::sweep_unaccounted(deps, env, info),
         ExecuteMsg::Pause {} => admin::set_paused(deps, info, true),
         ExecuteMsg::Unpause {} => admin::set_paused(deps, info, false),
         ExecuteMsg::ProposeAdmin { admin } => admin::propose_admin(deps, info, admin),
@@ -115,11 +132,9 @@ fn receive(
         ReceiveMsg::SubmitJobs { jobs: requests } => {
             jobs::submit(deps, env, payer, amount, requests)
         }
-        ReceiveMsg::Challenge {
-            job_id,
-            hashes,
-            activation,
-        } => disputes::challenge(deps, env, payer, amount, job_id, hashes, activation),
+        ReceiveMsg::CommitChallenge { job_id, commitment } => {
+            disputes::commit_challenge(deps, env, payer, amount, job_id, commitment)
+        }
     }
 }
 
@@ -146,7 +161,8 @@ pub fn query(deps: Deps, env: Env, msg: QueryMsg) -> Result<Binary, ContractErro
         QueryMsg::Workers { start_after, limit } => {
             to_json_binary(&queries::workers(deps, start_after, limit)?)
         }
-        QueryMsg::Dispute { job_id } => to_json_binary(&queries::dispute(deps, job_id)?),
+        QueryMsg::Dispute { job_id, seq } => to_json_binary(&queries::dispute(deps, job_id, seq)?),
+        QueryMsg::Disputes { job_id } => to_json_binary(&queries::disputes(deps, job_id)?),
         QueryMsg::Claimable { address } => to_json_binary(&queries::claimable(deps, address)?),
         QueryMsg::Stats {} => to_json_binary(&queries::stats(deps)?),
         QueryMsg::JobDiagnostic { job_id } => {

@@ -1,44 +1,98 @@
-//! The dispute game: challenge (first divergent layer and its agreed input), reveal (the
-//! worker's output of that layer), resolve (one output value recomputed on chain with
-//! `tavdun_core::eval_unit` from a Merkle-proven leaf). Every step has a deadline and the
-//! silent side loses.
+//! The dispute game over a posted result. Any number of challengers (up to `max_disputes`
+//! per result) each run their own dispute, so none can keep the others out:
+//!
+//! 1. `CommitChallenge` (CW20 `Send` of the bond, within the window): a commitment to the
+//!    challenger's hashes, which stay hidden, so a pending challenge cannot be copied ahead of
+//!    it (a copy would need a commitment of its own, in an earlier block);
+//! 2. `Challenge` (a later block, within the window): the challenger's `[h_1 .. h_n]`, which
+//!    must open the commitment and differ from the worker's commitment;
+//! 3. `Reveal` (the worker): its `[h_1 .. h_n]`, checked against its posted commitment, and
+//!    its activation of `L`, the first layer where the two lists differ;
+//! 4. `Resolve` (anyone): one output value of layer `L` recomputed on chain with
+//!    `tavdun_core::eval_unit` from activation `L - 1` (checked against the agreed hash) and
+//!    the unit's Merkle-proven leaf.
+//!
+//! Every step has a deadline and the silent side loses (`ClaimTimeout`); since challenges are
+//! only committed and opened inside the window, a job leaves `Disputed` at the latest
+//! `reveal_timeout + resolve_timeout` after its window closed. When a result is proven wrong
+//! the reward goes to the earliest challenge that made the same claim, so copying a
+//! challenge, even one in plain sight, earns nothing.
 
-use cosmwasm_std::{Addr, Binary, DepsMut, Env, MessageInfo, Response, Storage, Uint128};
+use cosmwasm_std::{
+    Addr, Binary, DepsMut, Env, MessageInfo, Order, Response, Storage, Timestamp, Uint128,
+};
 use tavdun_core::bytes::to_i8;
-use tavdun_core::{activation_hash, eval_unit, HexHash, Leaf, Proof};
-use tavdun_market_api::{Dispute, DisputeOutcome, EndReason, Job, JobStatus};
+use tavdun_core::{
+    activation_hash, challenge_commitment, eval_unit, hashes_commitment, Hash, HexHash, Leaf, Proof,
+};
+use tavdun_market_api::{Dispute, DisputeOutcome, EndReason, JobInput, JobStatus, ModelInfo};
 
 use crate::error::ContractError;
-use crate::jobs::{expect_status, load_job, requeue_or_refund, save_job};
-use crate::ledger;
+use crate::jobs::{load_job, requeue_or_refund, store_job, Before};
+use crate::ledger::{self, bps};
 use crate::models::{load_model, plan};
-use crate::state::{CONFIG, DISPUTES};
+use crate::state::{JobRecord, PostedResult, CONFIG, DISPUTES, INPUTS, MODEL_IDS, RESULTS};
 use crate::workers::{load_worker, save_worker};
 
-fn layer_len(
-    layers: &[tavdun_core::LayerPlan],
-    layer: u32,
-    output: bool,
-) -> Result<usize, ContractError> {
-    let lp = layer
-        .checked_sub(1)
-        .and_then(|i| layers.get(i as usize))
-        .ok_or(ContractError::Eval(format!("layer {layer} does not exist")))?;
-    Ok(if output {
-        lp.output.len()
-    } else {
-        lp.input.len()
-    })
+fn load_dispute(store: &dyn Storage, job_id: u64, seq: u32) -> Result<Dispute, ContractError> {
+    DISPUTES
+        .may_load(store, (job_id, seq))?
+        .ok_or(ContractError::NoSuchDispute { job_id, seq })
 }
 
-pub fn challenge(
+fn open_dispute(store: &dyn Storage, job_id: u64, seq: u32) -> Result<Dispute, ContractError> {
+    let d = load_dispute(store, job_id, seq)?;
+    if !d.is_open() {
+        return Err(ContractError::DisputeEnded { job_id, seq });
+    }
+    Ok(d)
+}
+
+fn model_of(store: &dyn Storage, job: &JobRecord) -> Result<ModelInfo, ContractError> {
+    load_model(store, &MODEL_IDS.load(store, job.model)?)
+}
+
+fn wrong_state(
+    job_id: u64,
+    seq: u32,
+    state: &'static str,
+    expected: &'static str,
+) -> ContractError {
+    ContractError::WrongDisputeState {
+        job_id,
+        seq,
+        state,
+        expected,
+    }
+}
+
+fn hashes(list: &[HexHash]) -> Vec<Hash> {
+    list.iter().map(|h| h.0).collect()
+}
+
+/// The job's current result, which a dispute is about.
+fn current_result(
+    store: &dyn Storage,
+    job_id: u64,
+    job: &JobRecord,
+) -> Result<PostedResult, ContractError> {
+    if !matches!(job.status, JobStatus::Posted | JobStatus::Disputed) {
+        return Err(ContractError::WrongJobStatus {
+            job_id,
+            status: job.status.key(),
+            expected: "posted or disputed",
+        });
+    }
+    Ok(RESULTS.load(store, job_id)?)
+}
+
+pub fn commit_challenge(
     deps: DepsMut,
     env: Env,
     challenger: Addr,
     sent: Uint128,
     job_id: u64,
-    hashes: Vec<HexHash>,
-    activation: Binary,
+    commitment: HexHash,
 ) -> Result<Response, ContractError> {
     let config = CONFIG.load(deps.storage)?;
     if sent != config.params.challenge_bond {
@@ -48,99 +102,135 @@ pub fn challenge(
         });
     }
     let mut job = load_job(deps.storage, job_id)?;
-    expect_status(&job, JobStatus::Posted)?;
-    let (Some(result), Some(worker)) = (job.result.clone(), job.worker.clone()) else {
-        return Err(ContractError::WrongJobStatus {
-            job_id,
-            status: "posted without a result",
-            expected: JobStatus::Posted.key(),
-        });
-    };
+    let before = Before::of(&job);
+    let result = current_result(deps.storage, job_id, &job)?;
     let now = env.block.time;
-    if now >= result.challenge_ends {
+    if now.seconds() >= result.challenge_ends {
         return Err(ContractError::TooLate {
             job_id,
             what: "the challenge window",
-            at: result.challenge_ends,
+            at: Timestamp::from_seconds(result.challenge_ends),
             now,
         });
     }
+    let Some(worker) = job.worker.clone() else {
+        return Err(ContractError::NotJobWorker { job_id });
+    };
     if challenger == worker {
         return Err(ContractError::SelfChallenge);
     }
-    let model = load_model(deps.storage, &job.model_id)?;
-    if hashes.len() != result.hashes.len() {
-        return Err(ContractError::HashCount {
+    if job.challenges >= config.params.max_disputes {
+        return Err(ContractError::TooManyChallenges {
             job_id,
-            count: hashes.len(),
-            layers: model.layers,
+            max: config.params.max_disputes,
         });
     }
-    let Some(first) = hashes.iter().zip(&result.hashes).position(|(c, w)| c != w) else {
-        return Err(ContractError::NoDivergence { job_id });
-    };
-    // 1-based layer L: both sides agree on activation L-1, which the challenger now shows.
-    let layer = first as u32 + 1;
-    let plan = plan(&model)?;
-    let expected = layer_len(&plan.layers, layer, false)?;
-    if activation.len() != expected {
-        return Err(ContractError::ActivationLen {
-            index: layer - 1,
-            layer,
-            len: activation.len(),
-            expected,
-        });
-    }
-    let agreed = match first.checked_sub(1) {
-        None => job.input_hash,
-        Some(i) => result.hashes[i],
-    };
-    if activation_hash(layer - 1, &to_i8(&activation)) != agreed.0 {
-        return Err(ContractError::ActivationMismatch { index: layer - 1 });
-    }
+    let seq = job.dispute_seq;
     let dispute = Dispute {
         job_id,
+        seq,
         worker: worker.clone(),
         challenger: challenger.clone(),
         bond: sent,
-        layer,
-        input: activation,
-        challenger_hash: hashes[first],
-        worker_hash: result.hashes[first],
+        commitment,
+        committed_height: env.block.height,
+        challenger_hashes: vec![],
+        opened_at: None,
+        reveal_deadline: None,
+        layer: None,
+        agreed_hash: None,
         revealed: None,
-        reveal_deadline: now.plus_seconds(config.params.reveal_timeout),
         resolve_deadline: None,
         outcome: None,
     };
-    DISPUTES.save(deps.storage, job_id, &dispute)?;
+    DISPUTES.save(deps.storage, (job_id, seq), &dispute)?;
+    job.dispute_seq = seq
+        .checked_add(1)
+        .ok_or(ContractError::Empty("dispute numbers exhausted"))?;
+    job.challenges += 1;
+    job.open_disputes += 1;
+    job.status = JobStatus::Disputed;
+    store_job(deps.storage, job_id, &before, &job)?;
     ledger::update_totals(deps.storage, |t| {
         t.bonds = t.bonds.checked_add(sent)?;
         Ok(())
     })?;
-    job.status = JobStatus::Disputed;
-    save_job(deps.storage, &job)?;
+    Ok(Response::new()
+        .add_attribute("action", "commit_challenge")
+        .add_attribute("job_id", job_id.to_string())
+        .add_attribute("seq", seq.to_string())
+        .add_attribute("worker", worker)
+        .add_attribute("challenger", challenger)
+        .add_attribute("amount", sent))
+}
+
+pub fn challenge(
+    deps: DepsMut,
+    env: Env,
+    info: MessageInfo,
+    job_id: u64,
+    seq: u32,
+    claimed: Vec<HexHash>,
+    salt: HexHash,
+) -> Result<Response, ContractError> {
+    let config = CONFIG.load(deps.storage)?;
+    let mut dispute = open_dispute(deps.storage, job_id, seq)?;
+    if info.sender != dispute.challenger {
+        return Err(ContractError::NotChallenger { job_id, seq });
+    }
+    if dispute.opened_at.is_some() {
+        return Err(wrong_state(job_id, seq, "open", "committed"));
+    }
+    if env.block.height <= dispute.committed_height {
+        return Err(ContractError::SameBlock { job_id, seq });
+    }
+    let job = load_job(deps.storage, job_id)?;
+    let result = current_result(deps.storage, job_id, &job)?;
+    let now = env.block.time;
+    if now.seconds() >= result.challenge_ends {
+        return Err(ContractError::TooLate {
+            job_id,
+            what: "the challenge window",
+            at: Timestamp::from_seconds(result.challenge_ends),
+            now,
+        });
+    }
+    let model = model_of(deps.storage, &job)?;
+    if claimed.len() != model.layers as usize {
+        return Err(ContractError::HashCount {
+            job_id,
+            count: claimed.len(),
+            layers: model.layers,
+        });
+    }
+    let list = hashes(&claimed);
+    let opened = challenge_commitment(info.sender.as_str(), job_id, &list, &salt.0);
+    if opened != dispute.commitment.0 {
+        return Err(ContractError::CommitmentMismatch { job_id, seq });
+    }
+    if hashes_commitment(&list) == Some(result.commitment.0) {
+        return Err(ContractError::NoDivergence { job_id });
+    }
+    let reveal_deadline = now.plus_seconds(config.params.reveal_timeout);
+    dispute.challenger_hashes = claimed;
+    dispute.opened_at = Some(now);
+    dispute.reveal_deadline = Some(reveal_deadline);
+    DISPUTES.save(deps.storage, (job_id, seq), &dispute)?;
     Ok(Response::new()
         .add_attribute("action", "challenge")
         .add_attribute("job_id", job_id.to_string())
-        .add_attribute("model_id", job.model_id)
-        .add_attribute("worker", worker)
-        .add_attribute("challenger", challenger)
-        .add_attribute("layer", layer.to_string())
-        .add_attribute("amount", sent)
-        .add_attribute(
-            "reveal_deadline",
-            dispute.reveal_deadline.seconds().to_string(),
-        ))
+        .add_attribute("seq", seq.to_string())
+        .add_attribute("worker", dispute.worker)
+        .add_attribute("challenger", info.sender)
+        .add_attribute("reveal_deadline", reveal_deadline.seconds().to_string()))
 }
 
-/// The job's open dispute; a job leaves `Disputed` exactly when its dispute gets an outcome.
-fn open_dispute(store: &dyn Storage, job_id: u64) -> Result<(Job, Dispute), ContractError> {
-    let job = load_job(store, job_id)?;
-    let dispute = DISPUTES
-        .may_load(store, job_id)?
-        .filter(|d| d.outcome.is_none() && job.status == JobStatus::Disputed)
-        .ok_or(ContractError::NoOpenDispute { job_id })?;
-    Ok((job, dispute))
+/// `h_0`: the hash of the job's input.
+fn input_hash(store: &dyn Storage, job_id: u64) -> Result<Hash, ContractError> {
+    Ok(match INPUTS.load(store, job_id)? {
+        JobInput::Inline { data } => activation_hash(0, &to_i8(&data)),
+        JobInput::Blob { hash, .. } => hash.0,
+    })
 }
 
 pub fn reveal(
@@ -148,64 +238,99 @@ pub fn reveal(
     env: Env,
     info: MessageInfo,
     job_id: u64,
+    seq: u32,
+    worker_hashes: Vec<HexHash>,
     activation: Binary,
 ) -> Result<Response, ContractError> {
     let config = CONFIG.load(deps.storage)?;
-    let (job, mut dispute) = open_dispute(deps.storage, job_id)?;
+    let mut dispute = open_dispute(deps.storage, job_id, seq)?;
     if info.sender != dispute.worker {
         return Err(ContractError::NotJobWorker { job_id });
     }
+    let Some(deadline) = dispute.reveal_deadline else {
+        return Err(wrong_state(job_id, seq, "committed", "open"));
+    };
     if dispute.revealed.is_some() {
-        return Err(ContractError::AlreadyRevealed { job_id });
+        return Err(wrong_state(job_id, seq, "revealed", "open"));
     }
     let now = env.block.time;
-    if now > dispute.reveal_deadline {
+    if now > deadline {
         return Err(ContractError::TooLate {
             job_id,
             what: "the reveal period",
-            at: dispute.reveal_deadline,
+            at: deadline,
             now,
         });
     }
-    let model = load_model(deps.storage, &job.model_id)?;
+    let job = load_job(deps.storage, job_id)?;
+    let result = RESULTS.load(deps.storage, job_id)?;
+    let model = model_of(deps.storage, &job)?;
+    let list = hashes(&worker_hashes);
+    if list.len() != model.layers as usize || hashes_commitment(&list) != Some(result.commitment.0)
+    {
+        return Err(ContractError::RevealMismatch { job_id });
+    }
+    let theirs = hashes(&dispute.challenger_hashes);
+    // The lists differ (the challenge was refused otherwise): `L` exists.
+    let Some(first) = list.iter().zip(&theirs).position(|(a, b)| a != b) else {
+        return Err(ContractError::NoDivergence { job_id });
+    };
+    let layer = first as u32 + 1;
     let plan = plan(&model)?;
-    let expected = layer_len(&plan.layers, dispute.layer, true)?;
+    let expected = plan
+        .layers
+        .get(first)
+        .map(|lp| lp.output.len())
+        .ok_or(ContractError::Eval(format!("layer {layer} does not exist")))?;
     if activation.len() != expected {
         return Err(ContractError::ActivationLen {
-            index: dispute.layer,
-            layer: dispute.layer,
+            index: layer,
+            layer,
             len: activation.len(),
             expected,
         });
     }
-    if activation_hash(dispute.layer, &to_i8(&activation)) != dispute.worker_hash.0 {
-        return Err(ContractError::ActivationMismatch {
-            index: dispute.layer,
-        });
+    if activation_hash(layer, &to_i8(&activation)) != list[first] {
+        return Err(ContractError::ActivationMismatch { index: layer });
     }
+    let agreed = match first.checked_sub(1) {
+        None => input_hash(deps.storage, job_id)?,
+        Some(i) => list[i],
+    };
     let resolve_deadline = now.plus_seconds(config.params.resolve_timeout);
+    dispute.layer = Some(layer);
+    dispute.agreed_hash = Some(HexHash(agreed));
     dispute.revealed = Some(activation);
     dispute.resolve_deadline = Some(resolve_deadline);
-    DISPUTES.save(deps.storage, job_id, &dispute)?;
+    DISPUTES.save(deps.storage, (job_id, seq), &dispute)?;
     Ok(Response::new()
         .add_attribute("action", "reveal")
         .add_attribute("job_id", job_id.to_string())
-        .add_attribute("model_id", job.model_id)
+        .add_attribute("seq", seq.to_string())
+        .add_attribute("layer", layer.to_string())
         .add_attribute("worker", info.sender)
         .add_attribute("resolve_deadline", resolve_deadline.seconds().to_string()))
 }
 
+#[allow(clippy::too_many_arguments)]
 pub fn resolve(
     deps: DepsMut,
     env: Env,
     job_id: u64,
+    seq: u32,
     unit: u32,
+    input: Binary,
     leaf: Option<Leaf>,
     proof: Option<Proof>,
 ) -> Result<Response, ContractError> {
-    let (mut job, dispute) = open_dispute(deps.storage, job_id)?;
-    let (Some(revealed), Some(deadline)) = (&dispute.revealed, dispute.resolve_deadline) else {
-        return Err(ContractError::NotRevealed { job_id });
+    let dispute = open_dispute(deps.storage, job_id, seq)?;
+    let (Some(revealed), Some(deadline), Some(layer), Some(agreed)) = (
+        &dispute.revealed,
+        dispute.resolve_deadline,
+        dispute.layer,
+        dispute.agreed_hash,
+    ) else {
+        return Err(wrong_state(job_id, seq, "unrevealed", "revealed"));
     };
     let now = env.block.time;
     if now > deadline {
@@ -216,14 +341,30 @@ pub fn resolve(
             now,
         });
     }
-    let model = load_model(deps.storage, &job.model_id)?;
+    let job = load_job(deps.storage, job_id)?;
+    let model = model_of(deps.storage, &job)?;
     let plan = plan(&model)?;
-    let core_layer = dispute.layer.saturating_sub(1) as usize;
+    let core_layer = layer.saturating_sub(1) as usize;
+    let input = to_i8(&input);
+    let expected = plan
+        .layers
+        .get(core_layer)
+        .map(|lp| lp.input.len())
+        .ok_or(ContractError::Eval(format!("layer {layer} does not exist")))?;
+    if input.len() != expected {
+        return Err(ContractError::ActivationLen {
+            index: layer - 1,
+            layer,
+            len: input.len(),
+            expected,
+        });
+    }
+    if activation_hash(layer - 1, &input) != agreed.0 {
+        return Err(ContractError::ActivationMismatch { index: layer - 1 });
+    }
     if let Some(leaf_unit) = plan.leaf_unit(core_layer, unit) {
         let (Some(leaf), Some(proof)) = (&leaf, &proof) else {
-            return Err(ContractError::LeafRequired {
-                layer: dispute.layer,
-            });
+            return Err(ContractError::LeafRequired { layer });
         };
         let expected = plan
             .leaf_index(core_layer, leaf_unit)
@@ -238,15 +379,8 @@ pub fn resolve(
             .verify(&model.weights_root.0, &leaf.hash(), plan.total_leaves)
             .map_err(|e| ContractError::Proof(e.to_string()))?;
     }
-    let value = eval_unit(
-        &model.spec,
-        &plan,
-        core_layer,
-        &to_i8(&dispute.input),
-        unit,
-        leaf.as_ref(),
-    )
-    .map_err(|e| ContractError::Eval(e.to_string()))?;
+    let value = eval_unit(&model.spec, &plan, core_layer, &input, unit, leaf.as_ref())
+        .map_err(|e| ContractError::Eval(e.to_string()))?;
     let claimed = to_i8(revealed).get(unit as usize).copied();
     if claimed == Some(value) {
         return Err(ContractError::NoMismatch {
@@ -258,111 +392,184 @@ pub fn resolve(
     slash(
         deps.storage,
         &env,
-        &mut job,
+        job_id,
         dispute,
         DisputeOutcome::WorkerSlashed { unit },
     )
 }
 
-/// The worker lied (or went silent): its collateral pays the challenger's reward, the rest
-/// goes to the treasury, the bond returns to the challenger and the job is served again.
+/// The worker lied (or went silent): its collateral pays the reward of the earliest challenge
+/// that made the same claim as `winner`, the rest goes to the treasury; every open challenge
+/// of the result gets its bond back; the job is served again or refunded.
 fn slash(
     store: &mut dyn Storage,
     env: &Env,
-    job: &mut Job,
-    mut dispute: Dispute,
+    job_id: u64,
+    winner: Dispute,
     outcome: DisputeOutcome,
 ) -> Result<Response, ContractError> {
     let config = CONFIG.load(store)?;
+    let mut job = load_job(store, job_id)?;
+    let before = Before::of(&job);
+    let result = RESULTS.load(store, job_id)?;
+    let terms = job.terms.ok_or(ContractError::WrongJobStatus {
+        job_id,
+        status: "disputed without terms",
+        expected: JobStatus::Disputed.key(),
+    })?;
     let collateral = job.collateral;
-    let mut w = load_worker(store, &dispute.worker)?;
+    let mut w = load_worker(store, &winner.worker)?;
     w.locked = w.locked.checked_sub(collateral)?;
     w.stake = w.stake.checked_sub(collateral)?;
     w.jobs_slashed = w.jobs_slashed.saturating_add(1);
     let old = w.tier;
-    save_worker(store, &dispute.worker, w, old)?;
-    let reward = collateral.multiply_ratio(config.params.challenger_reward_bps, 10_000u128);
+    save_worker(store, &winner.worker, w, old)?;
+
+    // The result's challenges: at most `max_disputes`, from its first.
+    let challenges: Vec<Dispute> = DISPUTES
+        .prefix(job_id)
+        .range(
+            store,
+            Some(cw_storage_plus::Bound::inclusive(result.first_dispute)),
+            None,
+            Order::Ascending,
+        )
+        .take(config.params.max_disputes as usize)
+        .map(|r| r.map(|(_, d)| d))
+        .collect::<Result<_, _>>()?;
+    let rewarded = challenges
+        .iter()
+        .filter(|d| d.is_open() && d.opened_at.is_some())
+        .find(|d| d.challenger_hashes == winner.challenger_hashes)
+        .map_or(winner.seq, |d| d.seq);
+    let reward = bps(collateral, u32::from(terms.challenger_reward_bps));
+    let mut bonds = Uint128::zero();
+    let mut paid_to = winner.challenger.clone();
+    for mut d in challenges.into_iter().filter(Dispute::is_open) {
+        bonds = bonds.checked_add(d.bond)?;
+        let mut paid = d.bond;
+        if d.seq == rewarded {
+            paid = paid.checked_add(reward)?;
+            paid_to = d.challenger.clone();
+        }
+        ledger::credit(store, &d.challenger, paid)?;
+        d.outcome = Some(if d.seq == winner.seq {
+            outcome.clone()
+        } else {
+            DisputeOutcome::Moot
+        });
+        if d.seq == rewarded && d.seq != winner.seq {
+            // The earlier challenge made the same claim: it wins as if it had resolved.
+            d.outcome = Some(outcome.clone());
+        }
+        DISPUTES.save(store, (job_id, d.seq), &d)?;
+    }
     let to_treasury = collateral.checked_sub(reward)?;
     ledger::update_totals(store, |t| {
         t.stakes = t.stakes.checked_sub(collateral)?;
-        t.bonds = t.bonds.checked_sub(dispute.bond)?;
+        t.bonds = t.bonds.checked_sub(bonds)?;
         t.treasury = t.treasury.checked_add(to_treasury)?;
         Ok(())
     })?;
-    let paid = dispute.bond.checked_add(reward)?;
-    ledger::credit(store, &dispute.challenger, paid)?;
-    dispute.outcome = Some(outcome.clone());
-    DISPUTES.save(store, job.id, &dispute)?;
-    requeue_or_refund(store, env, job, EndReason::WorkerSlashedAfterDeadline)?;
+    requeue_or_refund(
+        store,
+        env,
+        &config.params,
+        job_id,
+        &mut job,
+        &before,
+        EndReason::WorkerSlashedAfterDeadline,
+    )?;
     Ok(Response::new()
         .add_attribute("action", "slash")
-        .add_attribute("job_id", job.id.to_string())
-        .add_attribute("model_id", &job.model_id)
-        .add_attribute("worker", dispute.worker)
-        .add_attribute("challenger", dispute.challenger)
+        .add_attribute("job_id", job_id.to_string())
+        .add_attribute("seq", winner.seq.to_string())
+        .add_attribute("worker", winner.worker)
+        .add_attribute("challenger", paid_to)
         .add_attribute("amount", collateral)
-        .add_attribute("challenger_paid", paid)
+        .add_attribute("reward", reward)
         .add_attribute(
             "outcome",
             match outcome {
                 DisputeOutcome::WorkerSlashed { .. } => "worker_slashed",
-                DisputeOutcome::RevealWithheld => "reveal_withheld",
-                DisputeOutcome::ChallengeFailed => "challenge_failed",
+                _ => "reveal_withheld",
             },
         )
         .add_attribute("job_status", job.status.key()))
 }
 
-pub fn claim_timeout(deps: DepsMut, env: Env, job_id: u64) -> Result<Response, ContractError> {
-    let config = CONFIG.load(deps.storage)?;
-    let (mut job, mut dispute) = open_dispute(deps.storage, job_id)?;
+pub fn claim_timeout(
+    deps: DepsMut,
+    env: Env,
+    job_id: u64,
+    seq: u32,
+) -> Result<Response, ContractError> {
+    let mut dispute = open_dispute(deps.storage, job_id, seq)?;
     let now = env.block.time;
-    let Some(resolve_deadline) = dispute.resolve_deadline else {
-        if now <= dispute.reveal_deadline {
-            return Err(ContractError::TooEarly {
-                job_id,
-                what: "the reveal period",
-                at: dispute.reveal_deadline,
-                now,
-            });
+    let job = load_job(deps.storage, job_id)?;
+    let (outcome, at) = match (dispute.reveal_deadline, dispute.resolve_deadline) {
+        // Committed, never opened: too late once the window closed.
+        (None, _) => {
+            let result = RESULTS.load(deps.storage, job_id)?;
+            (
+                DisputeOutcome::NeverOpened,
+                Timestamp::from_seconds(result.challenge_ends),
+            )
         }
-        return slash(
-            deps.storage,
-            &env,
-            &mut job,
-            dispute,
-            DisputeOutcome::RevealWithheld,
-        );
+        (Some(reveal), None) => (DisputeOutcome::RevealWithheld, reveal),
+        (Some(_), Some(resolve)) => (DisputeOutcome::ChallengeFailed, resolve),
     };
-    if now <= resolve_deadline {
+    let due = match outcome {
+        DisputeOutcome::NeverOpened => now >= at,
+        _ => now > at,
+    };
+    if !due {
         return Err(ContractError::TooEarly {
             job_id,
-            what: "the resolve period",
-            at: resolve_deadline,
+            what: match outcome {
+                DisputeOutcome::NeverOpened => "the challenge window",
+                DisputeOutcome::RevealWithheld => "the reveal period",
+                _ => "the resolve period",
+            },
+            at,
             now,
         });
     }
-    // Nobody proved the worker wrong: the bond pays the worker for its trouble, and the
-    // result gets a fresh window so that a different, honest challenger still can.
+    if outcome == DisputeOutcome::RevealWithheld {
+        return slash(deps.storage, &env, job_id, dispute, outcome);
+    }
+    // The challenge failed (or was never opened): its bond pays the worker its share for its
+    // trouble and the treasury the rest, so a challenge known to be wrong always costs.
+    let terms = job.terms.ok_or(ContractError::WrongJobStatus {
+        job_id,
+        status: "disputed without terms",
+        expected: JobStatus::Disputed.key(),
+    })?;
+    let to_worker = bps(dispute.bond, u32::from(terms.failed_bond_to_worker_bps));
+    let to_treasury = dispute.bond.checked_sub(to_worker)?;
     ledger::update_totals(deps.storage, |t| {
         t.bonds = t.bonds.checked_sub(dispute.bond)?;
+        t.treasury = t.treasury.checked_add(to_treasury)?;
         Ok(())
     })?;
-    ledger::credit(deps.storage, &dispute.worker, dispute.bond)?;
-    dispute.outcome = Some(DisputeOutcome::ChallengeFailed);
-    DISPUTES.save(deps.storage, job_id, &dispute)?;
-    let challenge_ends = now.plus_seconds(config.params.challenge_window);
-    if let Some(r) = job.result.as_mut() {
-        r.challenge_ends = challenge_ends;
+    ledger::credit(deps.storage, &dispute.worker, to_worker)?;
+    dispute.outcome = Some(outcome.clone());
+    DISPUTES.save(deps.storage, (job_id, seq), &dispute)?;
+    let mut job = job;
+    let before = Before::of(&job);
+    job.open_disputes = job.open_disputes.saturating_sub(1);
+    if job.open_disputes == 0 {
+        // The result stands; its window was never reopened, so it is final as soon as the
+        // window is over.
+        job.status = JobStatus::Posted;
     }
-    job.status = JobStatus::Posted;
-    save_job(deps.storage, &job)?;
+    store_job(deps.storage, job_id, &before, &job)?;
     Ok(Response::new()
         .add_attribute("action", "challenge_failed")
         .add_attribute("job_id", job_id.to_string())
-        .add_attribute("model_id", job.model_id)
+        .add_attribute("seq", seq.to_string())
         .add_attribute("worker", dispute.worker)
         .add_attribute("challenger", dispute.challenger)
         .add_attribute("amount", dispute.bond)
-        .add_attribute("challenge_ends", challenge_ends.seconds().to_string()))
+        .add_attribute("job_status", job.status.key()))
 }

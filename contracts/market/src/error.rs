@@ -79,6 +79,16 @@ pub enum ContractError {
     #[error("deadline {deadline} is not in the future (now {now})")]
     DeadlineInPast { deadline: Timestamp, now: Timestamp },
 
+    #[error("deadline {deadline} is more than {max_secs} s after now ({now}): the market caps deadlines")]
+    DeadlineTooFar {
+        deadline: Timestamp,
+        now: Timestamp,
+        max_secs: u64,
+    },
+
+    #[error("job {job_id} has an inline input, which cannot be unavailable: post its result")]
+    InputIsInline { job_id: u64 },
+
     #[error("input is {len} bytes; model {model_id} takes {expected}")]
     InputLen {
         model_id: String,
@@ -157,16 +167,34 @@ pub enum ContractError {
     #[error("activation {index} does not match the hash the worker committed to")]
     ActivationMismatch { index: u32 },
 
-    #[error("job {job_id} has no open dispute")]
-    NoOpenDispute { job_id: u64 },
+    #[error("job {job_id}'s result already has {max} challenges, the most one result may have")]
+    TooManyChallenges { job_id: u64, max: u32 },
 
-    #[error("job {job_id}: the worker already revealed")]
-    AlreadyRevealed { job_id: u64 },
+    #[error("job {job_id} has no challenge {seq}")]
+    NoSuchDispute { job_id: u64, seq: u32 },
 
-    #[error(
-        "job {job_id}: the worker has not revealed yet; wait for it or for the reveal timeout"
-    )]
-    NotRevealed { job_id: u64 },
+    #[error("challenge {seq} of job {job_id} has ended")]
+    DisputeEnded { job_id: u64, seq: u32 },
+
+    #[error("challenge {seq} of job {job_id} belongs to another challenger")]
+    NotChallenger { job_id: u64, seq: u32 },
+
+    #[error("challenge {seq} of job {job_id}: open it in a block after its commitment")]
+    SameBlock { job_id: u64, seq: u32 },
+
+    #[error("challenge {seq} of job {job_id}: the hashes and salt do not open the commitment")]
+    CommitmentMismatch { job_id: u64, seq: u32 },
+
+    #[error("challenge {seq} of job {job_id} is {state}; this needs it {expected}")]
+    WrongDisputeState {
+        job_id: u64,
+        seq: u32,
+        state: &'static str,
+        expected: &'static str,
+    },
+
+    #[error("job {job_id}: the worker's hashes do not open its posted commitment")]
+    RevealMismatch { job_id: u64 },
 
     #[error(
         "job {job_id}: unit {unit} is correct ({value}); pick a unit where the worker is wrong"
@@ -184,6 +212,17 @@ pub enum ContractError {
 
     #[error("Merkle proof rejected: {0}")]
     Proof(String),
+
+    #[error(
+        "a dispute of this model could take {bytes} bytes in one transaction; the market allows {max}"
+    )]
+    DisputeTooLarge { bytes: u64, max: u32 },
+
+    #[error("no parameters are scheduled; UpdateConfig schedules them")]
+    NoPendingConfig,
+
+    #[error("the scheduled parameters take effect at {at}; it is now {now}")]
+    ConfigNotDue { at: Timestamp, now: Timestamp },
 
     #[error("claimable balance is {available}; cannot withdraw {requested}")]
     InsufficientClaimable {

@@ -1,30 +1,45 @@
+//! The life of a job: submitted (its fee escrowed), claimed by a worker (collateral locked,
+//! terms fixed), posted (a result and its commitment), finalized once its window closes (the
+//! worker paid), or given back: expired, released, cancelled, refunded. A job that keeps
+//! failing is refunded after `max_attempts`, and every job ends by its capped deadline plus
+//! the bounded times of its last claim, window and disputes.
+
 use cosmwasm_std::{
     to_json_binary, Addr, DepsMut, Env, MessageInfo, Order, Response, Storage, Uint128,
 };
 use tavdun_core::bytes::to_i8;
-use tavdun_core::{activation_hash, HexHash};
+use tavdun_core::{activation_hash, result_commitment, HexHash};
 use tavdun_market_api::{
-    Config, EndReason, Job, JobInput, JobRequest, JobResult, JobResultMsg, JobStatus,
+    Config, EndReason, JobInput, JobRequest, JobResultMsg, JobStatus, JobTerms, ModelInfo, Params,
 };
 
 use crate::error::ContractError;
-use crate::ledger;
+use crate::ledger::{self, bps, Payouts};
 use crate::models::load_model;
-use crate::state::{jobs, queue_key, CONFIG, NEXT_JOB_ID, QUEUE};
-use crate::workers::{load_worker, save_worker};
+use crate::state::{
+    queue_key, status_key, JobRecord, PostedResult, BY_CLIENT, BY_STATUS, CONFIG, HELD, INPUTS,
+    JOBS, MODEL_IDS, NEXT_JOB_ID, QUEUE, RESULTS,
+};
+use crate::workers::{load_worker, save_worker, store_worker, tier_of};
 
 const MAX_URI_LEN: usize = 512;
+/// Stale jobs (past their deadline) a claim refunds on its way at most: the scan stays a few
+/// entries whatever the queue holds, and the rest drain over later claims or `RefundExpired`.
+pub const MAX_STALE_REFUNDS: usize = 4;
 
-pub fn load_job(store: &dyn Storage, job_id: u64) -> Result<Job, ContractError> {
-    jobs()
-        .may_load(store, job_id)?
+pub fn load_job(store: &dyn Storage, job_id: u64) -> Result<JobRecord, ContractError> {
+    JOBS.may_load(store, job_id)?
         .ok_or(ContractError::JobNotFound { job_id })
 }
 
-pub fn expect_status(job: &Job, expected: JobStatus) -> Result<(), ContractError> {
+pub fn expect_status(
+    job_id: u64,
+    job: &JobRecord,
+    expected: JobStatus,
+) -> Result<(), ContractError> {
     if job.status != expected {
         return Err(ContractError::WrongJobStatus {
-            job_id: job.id,
+            job_id,
             status: job.status.key(),
             expected: expected.key(),
         });
@@ -32,8 +47,55 @@ pub fn expect_status(job: &Job, expected: JobStatus) -> Result<(), ContractError
     Ok(())
 }
 
-pub fn save_job(store: &mut dyn Storage, job: &Job) -> Result<(), ContractError> {
-    jobs().save(store, job.id, job)?;
+/// Who holds a job in this state: its worker while claimed, posted or disputed.
+fn holder(job: &JobRecord) -> Option<&Addr> {
+    match job.status {
+        JobStatus::Claimed | JobStatus::Posted | JobStatus::Disputed => job.worker.as_ref(),
+        _ => None,
+    }
+}
+
+/// A job's status and holder before a transition, so that [`store_job`] moves its index
+/// entries only when they change.
+pub struct Before {
+    status: JobStatus,
+    holder: Option<Addr>,
+}
+
+impl Before {
+    pub fn of(job: &JobRecord) -> Before {
+        Before {
+            status: job.status,
+            holder: holder(job).cloned(),
+        }
+    }
+}
+
+/// Writes a job's record and keeps the status index and the workers' holdings in step.
+pub fn store_job(
+    store: &mut dyn Storage,
+    job_id: u64,
+    before: &Before,
+    job: &JobRecord,
+) -> Result<(), ContractError> {
+    JOBS.save(store, job_id, job)?;
+    if before.status != job.status {
+        if let Some(k) = status_key(before.status) {
+            BY_STATUS.remove(store, (k, job_id));
+        }
+        if let Some(k) = status_key(job.status) {
+            BY_STATUS.save(store, (k, job_id), &())?;
+        }
+    }
+    let now_held = holder(job);
+    if before.holder.as_ref() != now_held {
+        if let Some(w) = &before.holder {
+            HELD.remove(store, (w, job_id));
+        }
+        if let Some(w) = now_held {
+            HELD.save(store, (w, job_id), &())?;
+        }
+    }
     Ok(())
 }
 
@@ -50,19 +112,22 @@ pub fn check_batch<T>(config: &Config, items: &[T]) -> Result<(), ContractError>
     Ok(())
 }
 
-fn enqueue(store: &mut dyn Storage, job: &Job) -> Result<(), ContractError> {
-    QUEUE.save(store, (&job.model_id, queue_key(job.fee), job.id), &())?;
-    Ok(())
+fn model_id_of(store: &dyn Storage, job: &JobRecord) -> Result<String, ContractError> {
+    Ok(MODEL_IDS.load(store, job.model)?)
 }
 
-fn dequeue(store: &mut dyn Storage, job: &Job) {
-    QUEUE.remove(store, (&job.model_id, queue_key(job.fee), job.id));
+/// The collateral a claim of a job paying `fee` locks: a share of the fee, with a floor, so
+/// that lying on a high-fee job costs more than it could earn.
+pub fn collateral_for(params: &Params, fee: Uint128) -> Uint128 {
+    bps(fee, params.collateral_bps).max(params.min_collateral)
 }
 
-/// Ends a job by giving its whole fee back to the client.
+/// Ends a job by giving what is left of its fee back to the client.
 fn refund(
     store: &mut dyn Storage,
-    job: &mut Job,
+    job_id: u64,
+    job: &mut JobRecord,
+    before: &Before,
     status: JobStatus,
     reason: EndReason,
 ) -> Result<(), ContractError> {
@@ -73,41 +138,41 @@ fn refund(
     ledger::credit(store, &job.client, job.fee)?;
     job.status = status;
     job.end_reason = Some(reason);
-    save_job(store, job)
+    store_job(store, job_id, before, job)
 }
 
-/// After a failed claim (expired or slashed): the job goes back to the queue with its fee
-/// still escrowed, or, past its deadline, the client gets the fee back.
+/// After a claim ended without an accepted result (expired, slashed, released): the job goes
+/// back to the queue with its fee still escrowed, or is refunded when its deadline passed or
+/// it has failed `max_attempts` times.
 pub fn requeue_or_refund(
     store: &mut dyn Storage,
     env: &Env,
-    job: &mut Job,
+    params: &Params,
+    job_id: u64,
+    job: &mut JobRecord,
+    before: &Before,
     late_reason: EndReason,
 ) -> Result<(), ContractError> {
     job.worker = None;
     job.collateral = Uint128::zero();
     job.claim_expires = None;
-    job.result = None;
-    job.failed_attempts = job.failed_attempts.saturating_add(1);
-    if env.block.time >= job.deadline {
-        return refund(store, job, JobStatus::Refunded, late_reason);
+    job.terms = None;
+    job.challenges = 0;
+    job.open_disputes = 0;
+    job.attempts = job.attempts.saturating_add(1);
+    if env.block.time.seconds() >= job.deadline {
+        return refund(store, job_id, job, before, JobStatus::Refunded, late_reason);
+    }
+    if job.attempts >= params.max_attempts {
+        let reason = match late_reason {
+            EndReason::InputUnavailable => EndReason::InputUnavailable,
+            _ => EndReason::TooManyAttempts,
+        };
+        return refund(store, job_id, job, before, JobStatus::Refunded, reason);
     }
     job.status = JobStatus::Open;
-    enqueue(store, job)?;
-    save_job(store, job)
-}
-
-/// Takes `collateral` back off a worker's locked stake.
-pub fn unlock(
-    store: &mut dyn Storage,
-    worker: &Addr,
-    collateral: Uint128,
-) -> Result<(), ContractError> {
-    let mut w = load_worker(store, worker)?;
-    w.locked = w.locked.checked_sub(collateral)?;
-    let old = w.tier;
-    save_worker(store, worker, w, old)?;
-    Ok(())
+    QUEUE.save(store, (job.model, queue_key(job.fee), job_id), &())?;
+    store_job(store, job_id, before, job)
 }
 
 pub fn submit(
@@ -129,29 +194,46 @@ pub fn submit(
     if sum != sent {
         return Err(ContractError::FeeMismatch { sum, sent });
     }
+    let now = env.block.time;
+    let latest = now.plus_seconds(config.params.max_deadline);
     let mut next_id = NEXT_JOB_ID.may_load(deps.storage)?.unwrap_or(1);
-    let mut ids = Vec::with_capacity(requests.len());
-    let mut res = Response::new().add_attribute("action", "submit_jobs");
+    let first_id = next_id;
+    // Requests of one batch are usually for one model: load it once.
+    let mut model: Option<ModelInfo> = None;
     for r in requests {
-        let model = load_model(deps.storage, &r.model_id)?;
-        if !model.active {
+        if model.as_ref().is_none_or(|m| m.model_id != r.model_id) {
+            model = Some(load_model(deps.storage, &r.model_id)?);
+        }
+        let Some(m) = model.as_ref() else {
+            return Err(ContractError::ModelNotFound {
+                model_id: r.model_id,
+            });
+        };
+        if !m.active {
             return Err(ContractError::ModelInactive {
                 model_id: r.model_id,
             });
         }
-        if r.fee.is_zero() || r.fee < model.min_fee {
+        if r.fee.is_zero() || r.fee < m.min_fee {
             return Err(ContractError::FeeTooLow {
                 fee: r.fee,
-                min_fee: model.min_fee,
+                min_fee: m.min_fee,
             });
         }
-        if r.deadline <= env.block.time {
+        if r.deadline <= now {
             return Err(ContractError::DeadlineInPast {
                 deadline: r.deadline,
-                now: env.block.time,
+                now,
             });
         }
-        let input_hash = match &r.input {
+        if r.deadline > latest {
+            return Err(ContractError::DeadlineTooFar {
+                deadline: r.deadline,
+                now,
+                max_secs: config.params.max_deadline,
+            });
+        }
+        match &r.input {
             JobInput::Inline { data } => {
                 if data.len() > config.params.max_input_bytes as usize {
                     return Err(ContractError::TooLong {
@@ -160,16 +242,15 @@ pub fn submit(
                         max: config.params.max_input_bytes as usize,
                     });
                 }
-                if data.len() != model.input_len as usize {
+                if data.len() != m.input_len as usize {
                     return Err(ContractError::InputLen {
                         model_id: r.model_id,
                         len: data.len(),
-                        expected: model.input_len as usize,
+                        expected: m.input_len as usize,
                     });
                 }
-                HexHash(activation_hash(0, &to_i8(data)))
             }
-            JobInput::Blob { hash, uri } => {
+            JobInput::Blob { uri, .. } => {
                 if uri.len() > MAX_URI_LEN {
                     return Err(ContractError::TooLong {
                         field: "input uri",
@@ -177,33 +258,33 @@ pub fn submit(
                         max: MAX_URI_LEN,
                     });
                 }
-                *hash
             }
-        };
-        let job = Job {
-            id: next_id,
+        }
+        let job = JobRecord {
             client: client.clone(),
-            model_id: r.model_id,
-            input: r.input,
-            input_hash,
+            model: m.index,
             fee: r.fee,
-            deadline: r.deadline,
-            created_at: env.block.time,
+            deadline: r.deadline.seconds(),
+            created_at: now.seconds(),
             status: JobStatus::Open,
             worker: None,
             collateral: Uint128::zero(),
             claim_expires: None,
-            result: None,
-            failed_attempts: 0,
+            terms: None,
+            attempts: 0,
+            challenges: 0,
+            open_disputes: 0,
+            dispute_seq: 0,
             end_reason: None,
         };
-        enqueue(deps.storage, &job)?;
-        save_job(deps.storage, &job)?;
-        res = res
-            .add_attribute("job_id", job.id.to_string())
-            .add_attribute("model_id", &job.model_id)
-            .add_attribute("amount", job.fee);
-        ids.push(job.id);
+        // The input is written once and never again: transitions rewrite only the record.
+        INPUTS.save(deps.storage, next_id, &r.input)?;
+        JOBS.save(deps.storage, next_id, &job)?;
+        QUEUE.save(deps.storage, (job.model, queue_key(job.fee), next_id), &())?;
+        if let Some(k) = status_key(JobStatus::Open) {
+            BY_STATUS.save(deps.storage, (k, next_id), &())?;
+        }
+        BY_CLIENT.save(deps.storage, (&client, next_id), &())?;
         next_id = next_id
             .checked_add(1)
             .ok_or(ContractError::Empty("job id space exhausted"))?;
@@ -213,9 +294,15 @@ pub fn submit(
         t.job_fees = t.job_fees.checked_add(sent)?;
         Ok(())
     })?;
-    Ok(res
+    let ids: Vec<u64> = (first_id..next_id).collect();
+    let mut res = Response::new()
+        .add_attribute("action", "submit_jobs")
         .add_attribute("client", client)
-        .set_data(to_json_binary(&ids)?))
+        .add_attribute("amount", sent);
+    for id in &ids {
+        res = res.add_attribute("job_id", id.to_string());
+    }
+    Ok(res.set_data(to_json_binary(&ids)?))
 }
 
 pub fn claim_jobs(
@@ -226,6 +313,7 @@ pub fn claim_jobs(
     max: u32,
 ) -> Result<Response, ContractError> {
     let config = CONFIG.load(deps.storage)?;
+    let params = &config.params;
     let mut w = load_worker(deps.storage, &info.sender)?;
     let model = load_model(deps.storage, &model_id)?;
     // An inactive model's weights may be withdrawn: its open jobs wait for reactivation,
@@ -233,68 +321,85 @@ pub fn claim_jobs(
     if !model.active {
         return Err(ContractError::ModelInactive { model_id });
     }
-    if w.tier < model.min_tier {
+    // The tier under the parameters in force now, not the one stored at the last bond.
+    let tier = tier_of(params, &w);
+    if tier < model.min_tier {
         return Err(ContractError::TierTooLow {
-            tier: w.tier,
+            tier,
             min_tier: model.min_tier,
         });
     }
     if max == 0 {
         return Err(ContractError::Empty("max is zero"));
     }
-    if max > config.params.max_batch {
+    if max > params.max_batch {
         return Err(ContractError::BatchTooLarge {
             len: max as usize,
-            max: config.params.max_batch,
+            max: params.max_batch,
         });
     }
-    let collateral = config.params.collateral_per_job;
     let free = w.free_stake();
-    let affordable = free.u128() / collateral.u128();
-    let want = affordable.min(u128::from(max)) as usize;
-    if want == 0 {
-        return Err(ContractError::InsufficientFreeStake {
-            free,
-            needed: collateral,
-        });
-    }
-    // The scan is capped at max_batch entries: stale jobs met on the way are refunded, so
-    // a queue full of them drains over a few calls instead of one unbounded one.
     let keys: Vec<(u128, u64)> = QUEUE
-        .sub_prefix(&model_id)
+        .sub_prefix(model.index)
         .keys(deps.storage, None, None, Order::Ascending)
-        .take(config.params.max_batch as usize)
+        .take(max as usize + MAX_STALE_REFUNDS)
         .collect::<Result<_, _>>()?;
+    let now = env.block.time;
+    let terms = JobTerms {
+        protocol_fee_bps: params.protocol_fee_bps,
+        challenger_reward_bps: params.challenger_reward_bps,
+        failed_bond_to_worker_bps: params.failed_bond_to_worker_bps,
+        liveness_penalty: params.liveness_penalty,
+    };
+    let claim_expires = now.plus_seconds(params.claim_timeout).seconds();
     let mut claimed = Vec::new();
-    let mut refunded = 0u32;
-    let claim_expires = env.block.time.plus_seconds(config.params.claim_timeout);
-    for (_, id) in keys {
-        if claimed.len() >= want {
+    let mut refunded = 0usize;
+    let mut locked = Uint128::zero();
+    for (fee_key, id) in keys {
+        if claimed.len() >= max as usize {
             break;
         }
         let mut job = load_job(deps.storage, id)?;
-        dequeue(deps.storage, &job);
-        if job.deadline <= env.block.time {
+        let before = Before::of(&job);
+        if job.deadline <= now.seconds() {
+            if refunded == MAX_STALE_REFUNDS {
+                break;
+            }
+            QUEUE.remove(deps.storage, (model.index, fee_key, id));
             refund(
                 deps.storage,
+                id,
                 &mut job,
+                &before,
                 JobStatus::Refunded,
                 EndReason::DeadlineUnclaimed,
             )?;
             refunded += 1;
             continue;
         }
+        let collateral = collateral_for(params, job.fee);
+        let after = locked.checked_add(collateral)?;
+        if after > free {
+            if claimed.is_empty() && refunded == 0 {
+                return Err(ContractError::InsufficientFreeStake {
+                    free,
+                    needed: collateral,
+                });
+            }
+            break;
+        }
+        locked = after;
+        QUEUE.remove(deps.storage, (model.index, fee_key, id));
         job.status = JobStatus::Claimed;
         job.worker = Some(info.sender.clone());
         job.collateral = collateral;
         job.claim_expires = Some(claim_expires);
-        save_job(deps.storage, &job)?;
+        job.terms = Some(terms);
+        store_job(deps.storage, id, &before, &job)?;
         claimed.push(id);
     }
-    let locked = collateral.checked_mul(Uint128::from(claimed.len() as u128))?;
     w.locked = w.locked.checked_add(locked)?;
-    let old = w.tier;
-    save_worker(deps.storage, &info.sender, w, old)?;
+    store_worker(deps.storage, &info.sender, &w)?;
     let mut res = Response::new()
         .add_attribute("action", "claim_jobs")
         .add_attribute("model_id", model_id)
@@ -318,103 +423,140 @@ pub fn post_results(
     check_batch(&config, &results)?;
     let now = env.block.time;
     let challenge_ends = now.plus_seconds(config.params.challenge_window);
+    let mut model: Option<(u32, ModelInfo)> = None;
     let mut res = Response::new()
         .add_attribute("action", "post_results")
         .add_attribute("worker", info.sender.as_str());
     for r in results {
         let mut job = load_job(deps.storage, r.job_id)?;
-        expect_status(&job, JobStatus::Claimed)?;
+        let before = Before::of(&job);
+        expect_status(r.job_id, &job, JobStatus::Claimed)?;
         if job.worker.as_ref() != Some(&info.sender) {
-            return Err(ContractError::NotJobWorker { job_id: job.id });
+            return Err(ContractError::NotJobWorker { job_id: r.job_id });
         }
-        if let Some(at) = job.claim_expires.filter(|&at| now > at) {
+        if let Some(at) = job.claim_expires.filter(|&at| now.seconds() > at) {
             return Err(ContractError::TooLate {
-                job_id: job.id,
+                job_id: r.job_id,
                 what: "the claim",
-                at,
+                at: cosmwasm_std::Timestamp::from_seconds(at),
                 now,
             });
         }
-        let model = load_model(deps.storage, &job.model_id)?;
-        if r.hashes.len() != model.layers as usize {
-            return Err(ContractError::HashCount {
-                job_id: job.id,
-                count: r.hashes.len(),
-                layers: model.layers,
-            });
+        if model.as_ref().is_none_or(|(i, _)| *i != job.model) {
+            let id = model_id_of(deps.storage, &job)?;
+            model = Some((job.model, load_model(deps.storage, &id)?));
         }
-        if r.output.len() != model.output_len as usize {
+        let Some((_, m)) = model.as_ref() else {
+            return Err(ContractError::JobNotFound { job_id: r.job_id });
+        };
+        if r.output.len() != m.output_len as usize {
             return Err(ContractError::OutputLen {
-                job_id: job.id,
+                job_id: r.job_id,
                 len: r.output.len(),
-                expected: model.output_len,
+                expected: m.output_len,
             });
         }
-        let h_n = activation_hash(model.layers, &to_i8(&r.output));
-        if r.hashes.last().map(|h| h.0) != Some(h_n) {
-            return Err(ContractError::OutputHashMismatch { job_id: job.id });
-        }
-        job.result = Some(JobResult {
-            output: r.output,
-            hashes: r.hashes,
-            posted_at: now,
-            challenge_ends,
-        });
+        // The output is bound to the commitment through its own hash, computed here.
+        let last = activation_hash(m.layers, &to_i8(&r.output));
+        let commitment = result_commitment(m.layers, &r.trace_prefix.0, &last);
+        RESULTS.save(
+            deps.storage,
+            r.job_id,
+            &PostedResult {
+                output: r.output,
+                commitment: HexHash(commitment),
+                posted_at: now.seconds(),
+                challenge_ends: challenge_ends.seconds(),
+                first_dispute: job.dispute_seq,
+            },
+        )?;
         job.status = JobStatus::Posted;
-        save_job(deps.storage, &job)?;
-        res = res
-            .add_attribute("job_id", job.id.to_string())
-            .add_attribute("model_id", job.model_id);
+        job.claim_expires = Some(challenge_ends.seconds());
+        job.challenges = 0;
+        store_job(deps.storage, r.job_id, &before, &job)?;
+        res = res.add_attribute("job_id", r.job_id.to_string());
     }
     Ok(res.add_attribute("challenge_ends", challenge_ends.seconds().to_string()))
+}
+
+/// Per-worker changes of one message, written once per worker at its end.
+#[derive(Default)]
+struct WorkerChanges(Vec<(Addr, Uint128, u64)>);
+
+impl WorkerChanges {
+    fn add(&mut self, worker: &Addr, unlock: Uint128, done: u64) -> Result<(), ContractError> {
+        match self.0.iter_mut().find(|(a, ..)| a == worker) {
+            Some((_, u, d)) => {
+                *u = u.checked_add(unlock)?;
+                *d = d.saturating_add(done);
+            }
+            None => self.0.push((worker.clone(), unlock, done)),
+        }
+        Ok(())
+    }
+
+    fn apply(self, store: &mut dyn Storage) -> Result<(), ContractError> {
+        for (addr, unlock, done) in self.0 {
+            let mut w = load_worker(store, &addr)?;
+            w.locked = w.locked.checked_sub(unlock)?;
+            w.jobs_done = w.jobs_done.saturating_add(done);
+            store_worker(store, &addr, &w)?;
+        }
+        Ok(())
+    }
 }
 
 pub fn finalize(deps: DepsMut, env: Env, job_ids: Vec<u64>) -> Result<Response, ContractError> {
     let config = CONFIG.load(deps.storage)?;
     check_batch(&config, &job_ids)?;
+    let now = env.block.time.seconds();
+    let mut payouts = Payouts::default();
+    let mut workers = WorkerChanges::default();
+    let (mut fees, mut protocol) = (Uint128::zero(), Uint128::zero());
     let mut res = Response::new().add_attribute("action", "finalize");
     for id in job_ids {
         let mut job = load_job(deps.storage, id)?;
-        expect_status(&job, JobStatus::Posted)?;
-        let (Some(result), Some(worker)) = (&job.result, job.worker.clone()) else {
+        let before = Before::of(&job);
+        expect_status(id, &job, JobStatus::Posted)?;
+        let (Some(worker), Some(ends), Some(terms)) =
+            (job.worker.clone(), job.claim_expires, job.terms)
+        else {
             return Err(ContractError::WrongJobStatus {
                 job_id: id,
-                status: "posted without a result",
+                status: "posted without a worker",
                 expected: JobStatus::Posted.key(),
             });
         };
-        if env.block.time < result.challenge_ends {
+        if now < ends {
             return Err(ContractError::TooEarly {
                 job_id: id,
                 what: "the challenge window",
-                at: result.challenge_ends,
+                at: cosmwasm_std::Timestamp::from_seconds(ends),
                 now: env.block.time,
             });
         }
-        let protocol_fee = job
-            .fee
-            .multiply_ratio(config.params.protocol_fee_bps, 10_000u128);
+        let protocol_fee = bps(job.fee, u32::from(terms.protocol_fee_bps));
         let pay = job.fee.checked_sub(protocol_fee)?;
-        ledger::update_totals(deps.storage, |t| {
-            t.job_fees = t.job_fees.checked_sub(job.fee)?;
-            t.treasury = t.treasury.checked_add(protocol_fee)?;
-            Ok(())
-        })?;
-        ledger::credit(deps.storage, &worker, pay)?;
-        let mut w = load_worker(deps.storage, &worker)?;
-        w.locked = w.locked.checked_sub(job.collateral)?;
-        w.jobs_done = w.jobs_done.saturating_add(1);
-        let old = w.tier;
-        save_worker(deps.storage, &worker, w, old)?;
+        fees = fees.checked_add(job.fee)?;
+        protocol = protocol.checked_add(protocol_fee)?;
+        payouts.credit(&worker, pay)?;
+        workers.add(&worker, job.collateral, 1)?;
         job.status = JobStatus::Finalized;
         job.end_reason = Some(EndReason::ResultAccepted);
-        save_job(deps.storage, &job)?;
+        store_job(deps.storage, id, &before, &job)?;
         res = res
             .add_attribute("job_id", id.to_string())
-            .add_attribute("model_id", &job.model_id)
             .add_attribute("worker", worker)
             .add_attribute("amount", pay);
     }
+    workers.apply(deps.storage)?;
+    let credited = payouts.apply(deps.storage)?;
+    ledger::update_totals(deps.storage, |t| {
+        t.job_fees = t.job_fees.checked_sub(fees)?;
+        t.treasury = t.treasury.checked_add(protocol)?;
+        t.claimable = t.claimable.checked_add(credited)?;
+        Ok(())
+    })?;
     Ok(res)
 }
 
@@ -429,25 +571,29 @@ pub fn expire_claims(
     let mut res = Response::new().add_attribute("action", "expire_claims");
     for id in job_ids {
         let mut job = load_job(deps.storage, id)?;
-        expect_status(&job, JobStatus::Claimed)?;
-        let (Some(at), Some(worker)) = (job.claim_expires, job.worker.clone()) else {
+        let before = Before::of(&job);
+        expect_status(id, &job, JobStatus::Claimed)?;
+        let (Some(at), Some(worker), Some(terms)) =
+            (job.claim_expires, job.worker.clone(), job.terms)
+        else {
             return Err(ContractError::WrongJobStatus {
                 job_id: id,
                 status: "claimed without a worker",
                 expected: JobStatus::Claimed.key(),
             });
         };
-        if now <= at {
+        if now.seconds() <= at {
             return Err(ContractError::TooEarly {
                 job_id: id,
                 what: "the claim",
-                at,
+                at: cosmwasm_std::Timestamp::from_seconds(at),
                 now,
             });
         }
+        // The penalty comes out of the stake the claim locked, so it is always there.
+        let penalty = terms.liveness_penalty.min(job.collateral);
         let mut w = load_worker(deps.storage, &worker)?;
         w.locked = w.locked.checked_sub(job.collateral)?;
-        let penalty = config.params.liveness_penalty.min(w.free_stake());
         w.stake = w.stake.checked_sub(penalty)?;
         w.jobs_expired = w.jobs_expired.saturating_add(1);
         let old = w.tier;
@@ -460,17 +606,82 @@ pub fn expire_claims(
         requeue_or_refund(
             deps.storage,
             &env,
+            &config.params,
+            id,
             &mut job,
+            &before,
             EndReason::ClaimExpiredAfterDeadline,
         )?;
         res = res
             .add_attribute("job_id", id.to_string())
-            .add_attribute("model_id", &job.model_id)
             .add_attribute("worker", worker)
             .add_attribute("amount", penalty)
             .add_attribute("job_status", job.status.key());
     }
     Ok(res)
+}
+
+/// The worker gives back claimed jobs whose off-chain input it could not fetch. It loses
+/// nothing; the client pays `release_fee` (to the treasury, so no worker profits from a
+/// false release), and after `max_attempts` failed claims the rest of the fee is refunded.
+pub fn release_jobs(
+    deps: DepsMut,
+    env: Env,
+    info: MessageInfo,
+    job_ids: Vec<u64>,
+) -> Result<Response, ContractError> {
+    let config = CONFIG.load(deps.storage)?;
+    check_batch(&config, &job_ids)?;
+    let now = env.block.time;
+    let mut unlock = Uint128::zero();
+    let mut charged = Uint128::zero();
+    let mut res = Response::new()
+        .add_attribute("action", "release_jobs")
+        .add_attribute("worker", info.sender.as_str());
+    for id in job_ids {
+        let mut job = load_job(deps.storage, id)?;
+        let before = Before::of(&job);
+        expect_status(id, &job, JobStatus::Claimed)?;
+        if job.worker.as_ref() != Some(&info.sender) {
+            return Err(ContractError::NotJobWorker { job_id: id });
+        }
+        if let Some(at) = job.claim_expires.filter(|&at| now.seconds() > at) {
+            return Err(ContractError::TooLate {
+                job_id: id,
+                what: "the claim",
+                at: cosmwasm_std::Timestamp::from_seconds(at),
+                now,
+            });
+        }
+        if matches!(INPUTS.load(deps.storage, id)?, JobInput::Inline { .. }) {
+            return Err(ContractError::InputIsInline { job_id: id });
+        }
+        unlock = unlock.checked_add(job.collateral)?;
+        let charge = config.params.release_fee.min(job.fee);
+        job.fee = job.fee.checked_sub(charge)?;
+        charged = charged.checked_add(charge)?;
+        ledger::update_totals(deps.storage, |t| {
+            t.job_fees = t.job_fees.checked_sub(charge)?;
+            t.treasury = t.treasury.checked_add(charge)?;
+            Ok(())
+        })?;
+        requeue_or_refund(
+            deps.storage,
+            &env,
+            &config.params,
+            id,
+            &mut job,
+            &before,
+            EndReason::InputUnavailable,
+        )?;
+        res = res
+            .add_attribute("job_id", id.to_string())
+            .add_attribute("job_status", job.status.key());
+    }
+    let mut w = load_worker(deps.storage, &info.sender)?;
+    w.locked = w.locked.checked_sub(unlock)?;
+    store_worker(deps.storage, &info.sender, &w)?;
+    Ok(res.add_attribute("amount", charged))
 }
 
 pub fn cancel_jobs(
@@ -483,20 +694,22 @@ pub fn cancel_jobs(
     let mut res = Response::new().add_attribute("action", "cancel_jobs");
     for id in job_ids {
         let mut job = load_job(deps.storage, id)?;
+        let before = Before::of(&job);
         if job.client != info.sender {
             return Err(ContractError::NotJobClient { job_id: id });
         }
-        expect_status(&job, JobStatus::Open)?;
-        dequeue(deps.storage, &job);
+        expect_status(id, &job, JobStatus::Open)?;
+        QUEUE.remove(deps.storage, (job.model, queue_key(job.fee), id));
         refund(
             deps.storage,
+            id,
             &mut job,
+            &before,
             JobStatus::Cancelled,
             EndReason::CancelledByClient,
         )?;
         res = res
             .add_attribute("job_id", id.to_string())
-            .add_attribute("model_id", &job.model_id)
             .add_attribute("amount", job.fee);
     }
     Ok(res)
@@ -512,25 +725,27 @@ pub fn refund_expired(
     let mut res = Response::new().add_attribute("action", "refund_expired");
     for id in job_ids {
         let mut job = load_job(deps.storage, id)?;
-        expect_status(&job, JobStatus::Open)?;
-        if env.block.time < job.deadline {
+        let before = Before::of(&job);
+        expect_status(id, &job, JobStatus::Open)?;
+        if env.block.time.seconds() < job.deadline {
             return Err(ContractError::TooEarly {
                 job_id: id,
                 what: "the job's deadline",
-                at: job.deadline,
+                at: cosmwasm_std::Timestamp::from_seconds(job.deadline),
                 now: env.block.time,
             });
         }
-        dequeue(deps.storage, &job);
+        QUEUE.remove(deps.storage, (job.model, queue_key(job.fee), id));
         refund(
             deps.storage,
+            id,
             &mut job,
+            &before,
             JobStatus::Refunded,
             EndReason::DeadlineUnclaimed,
         )?;
         res = res
             .add_attribute("job_id", id.to_string())
-            .add_attribute("model_id", &job.model_id)
             .add_attribute("amount", job.fee);
     }
     Ok(res)

@@ -4,9 +4,43 @@ use tavdun_market_api::ModelInfo;
 
 use crate::admin::MAX_TIERS;
 use crate::error::ContractError;
-use crate::state::{CONFIG, MODELS, MODEL_COUNT};
+use crate::state::{CONFIG, MODELS, MODEL_COUNT, MODEL_IDS};
 
 const MAX_URI_LEN: usize = 512;
+
+/// What a dispute transaction carries besides its activation, leaf and proof: the signed
+/// envelope, the message's JSON keys, the job and dispute numbers.
+const TX_OVERHEAD_BYTES: u64 = 1024;
+/// A hash in JSON: 64 hex digits, quotes and a comma.
+const JSON_HASH_BYTES: u64 = 67;
+/// The most a weight takes in a JSON array of int8 (`-128,`).
+const JSON_WEIGHT_BYTES: u64 = 5;
+
+/// Base64 length of `n` bytes.
+fn base64_len(n: u64) -> u64 {
+    n.div_ceil(3) * 4
+}
+
+/// The largest transaction a dispute of this model can need: the worker's `Reveal` (its
+/// hashes and one layer's output) or the `Resolve` (that layer's input, the unit's leaf and
+/// its Merkle proof), whichever layer is disputed.
+pub fn dispute_bytes(plan: &Plan) -> u64 {
+    let layers = plan.layers.len() as u64;
+    let hashes = layers * JSON_HASH_BYTES;
+    // A path in a tree of `total_leaves` leaves has at most this many siblings.
+    let depth = u64::from(32 - plan.total_leaves.leading_zeros());
+    plan.layers
+        .iter()
+        .map(|lp| {
+            let reveal = hashes + base64_len(lp.output.len() as u64);
+            let resolve = base64_len(lp.input.len() as u64)
+                + u64::from(lp.fan_in) * JSON_WEIGHT_BYTES
+                + depth * JSON_HASH_BYTES;
+            reveal.max(resolve) + TX_OVERHEAD_BYTES
+        })
+        .max()
+        .unwrap_or(TX_OVERHEAD_BYTES)
+}
 
 pub fn load_model(store: &dyn Storage, model_id: &str) -> Result<ModelInfo, ContractError> {
     MODELS
@@ -68,12 +102,21 @@ pub fn register_model(
     }
     check_tier(min_tier)?;
     check_uri(&weights_uri)?;
+    let bytes = dispute_bytes(&plan);
+    if bytes > u64::from(config.params.max_dispute_bytes) {
+        return Err(ContractError::DisputeTooLarge {
+            bytes,
+            max: config.params.max_dispute_bytes,
+        });
+    }
     let model_id = hex::encode(tavdun_core::model_id(&spec, &weights_root.0));
     if MODELS.has(deps.storage, &model_id) {
         return Err(ContractError::ModelExists { model_id });
     }
+    let index = MODEL_COUNT.may_load(deps.storage)?.unwrap_or_default();
     let model = ModelInfo {
         model_id: model_id.clone(),
+        index,
         spec,
         weights_root,
         weights_uri,
@@ -84,12 +127,14 @@ pub fn register_model(
         layers,
         input_len: plan.input.len() as u32,
         output_len: plan.output().len() as u32,
+        dispute_bytes: bytes,
     };
     MODELS.save(deps.storage, &model_id, &model)?;
-    MODEL_COUNT.update(deps.storage, |n| -> Result<u64, ContractError> {
-        n.checked_add(1)
-            .ok_or(ContractError::Empty("model counter overflow"))
-    })?;
+    MODEL_IDS.save(deps.storage, index, &model_id)?;
+    let next = index
+        .checked_add(1)
+        .ok_or(ContractError::Empty("model counter overflow"))?;
+    MODEL_COUNT.save(deps.storage, &next)?;
     Ok(Response::new()
         .add_attribute("action", "register_model")
         .add_attribute("model_id", model_id)
@@ -131,4 +176,28 @@ pub fn update_model(
         .add_attribute("action", "update_model")
         .add_attribute("model_id", model_id)
         .add_attribute("active", model.active.to_string()))
+}
+
+/// The model's owner or the admin hands the model's controls to a new owner: the remedy
+/// when someone registered another's model first (a model id is the hash of public data, so
+/// anyone can).
+pub fn transfer_model(
+    deps: DepsMut,
+    info: MessageInfo,
+    model_id: String,
+    owner: String,
+) -> Result<Response, ContractError> {
+    let config = CONFIG.load(deps.storage)?;
+    let mut model = load_model(deps.storage, &model_id)?;
+    if info.sender != model.owner && info.sender != config.admin {
+        return Err(ContractError::Unauthorized {
+            role: "the model owner or the admin",
+        });
+    }
+    model.owner = deps.api.addr_validate(&owner)?;
+    MODELS.save(deps.storage, &model_id, &model)?;
+    Ok(Response::new()
+        .add_attribute("action", "transfer_model")
+        .add_attribute("model_id", model_id)
+        .add_attribute("owner", model.owner))
 }

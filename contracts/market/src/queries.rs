@@ -1,21 +1,33 @@
-use cosmwasm_std::{Deps, Env, Order, StdResult};
+//! Every query. A job is assembled from its record, its input and its result; every list is
+//! paginated, and a filter without an index examines a bounded number of jobs per page and
+//! says where to go on.
+
+use cosmwasm_std::{Deps, Env, Order, StdResult, Storage, Timestamp};
 use cw_storage_plus::Bound;
+use tavdun_core::bytes::to_i8;
+use tavdun_core::{activation_hash, HexHash};
+use tavdun_market_api::{
+    ClaimableResponse, ConfigResponse, DiagnosticResponse, DisputeResponse, DisputesResponse, Job,
+    JobFilter, JobInput, JobResponse, JobResult, JobStatus, JobsResponse, ModelResponse,
+    ModelsResponse, NotServedReason, QueueCursor, StatsResponse, WorkerInfo, WorkerResponse,
+    WorkersResponse, MAX_PAGE,
+};
 
 use crate::error::ContractError;
 use crate::jobs::load_job;
 use crate::ledger;
 use crate::models::load_model;
 use crate::state::{
-    jobs, queue_key, CONFIG, DISPUTES, MODELS, MODEL_COUNT, NEXT_JOB_ID, PENDING_ADMIN, QUEUE,
-    TIER_COUNTS, WORKERS,
-};
-use tavdun_market_api::{
-    ClaimableResponse, ConfigResponse, DiagnosticResponse, DisputeResponse, Job, JobFilter,
-    JobResponse, JobStatus, JobsResponse, ModelResponse, ModelsResponse, NotServedReason,
-    QueueCursor, StatsResponse, WorkerInfo, WorkerResponse, WorkersResponse, MAX_PAGE,
+    queue_key, status_key, JobRecord, BY_CLIENT, BY_STATUS, CONFIG, DISPUTES, HELD, INPUTS, JOBS,
+    MODELS, MODEL_COUNT, MODEL_IDS, NEXT_JOB_ID, PENDING_ADMIN, QUEUE, RESULTS, TIER_COUNTS,
+    WORKERS,
 };
 
 const DEFAULT_LIMIT: u32 = 10;
+/// Jobs a filter without an index examines per page at most.
+const MAX_SCAN: usize = 500;
+/// Challenges a job can have in all: `max_attempts` results of `max_disputes` each, at most.
+const MAX_JOB_DISPUTES: usize = 256;
 
 fn limit(l: Option<u32>) -> usize {
     l.unwrap_or(DEFAULT_LIMIT).min(MAX_PAGE) as usize
@@ -48,9 +60,104 @@ pub fn models(
     Ok(ModelsResponse { models })
 }
 
+/// The job as the interface shows it.
+fn job_view(store: &dyn Storage, id: u64, job: JobRecord) -> Result<Job, ContractError> {
+    let input = INPUTS.load(store, id)?;
+    let input_hash = match &input {
+        JobInput::Inline { data } => HexHash(activation_hash(0, &to_i8(data))),
+        JobInput::Blob { hash, .. } => *hash,
+    };
+    let result = match job.status {
+        JobStatus::Posted | JobStatus::Disputed | JobStatus::Finalized => {
+            RESULTS.may_load(store, id)?.map(|r| JobResult {
+                output: r.output,
+                commitment: r.commitment,
+                posted_at: Timestamp::from_seconds(r.posted_at),
+                challenge_ends: Timestamp::from_seconds(r.challenge_ends),
+            })
+        }
+        _ => None,
+    };
+    Ok(Job {
+        id,
+        model_id: MODEL_IDS.load(store, job.model)?,
+        input,
+        input_hash,
+        fee: job.fee,
+        deadline: Timestamp::from_seconds(job.deadline),
+        created_at: Timestamp::from_seconds(job.created_at),
+        status: job.status,
+        claim_expires: (job.status == JobStatus::Claimed)
+            .then_some(job.claim_expires)
+            .flatten()
+            .map(Timestamp::from_seconds),
+        client: job.client,
+        worker: job.worker,
+        collateral: job.collateral,
+        terms: job.terms,
+        result,
+        failed_attempts: job.attempts,
+        challenges: job.challenges,
+        open_disputes: job.open_disputes,
+        end_reason: job.end_reason,
+    })
+}
+
 pub fn job(deps: Deps, job_id: u64) -> Result<JobResponse, ContractError> {
-    Ok(JobResponse {
-        job: jobs().may_load(deps.storage, job_id)?,
+    let job = match JOBS.may_load(deps.storage, job_id)? {
+        Some(record) => Some(job_view(deps.storage, job_id, record)?),
+        None => None,
+    };
+    Ok(JobResponse { job })
+}
+
+/// Jobs named by an index's keys, in id order.
+fn from_ids(
+    store: &dyn Storage,
+    ids: impl Iterator<Item = StdResult<u64>>,
+    n: usize,
+) -> Result<JobsResponse, ContractError> {
+    let ids: Vec<u64> = ids.take(n).collect::<StdResult<_>>()?;
+    let next_start_after = (ids.len() == n).then(|| ids.last().copied()).flatten();
+    let jobs = ids
+        .into_iter()
+        .map(|id| job_view(store, id, load_job(store, id)?))
+        .collect::<Result<_, _>>()?;
+    Ok(JobsResponse {
+        jobs,
+        next_start_after,
+    })
+}
+
+/// Jobs matching `keep`, examining at most [`MAX_SCAN`] records after `start_after`.
+fn scan(
+    store: &dyn Storage,
+    start_after: Option<u64>,
+    n: usize,
+    keep: impl Fn(&JobRecord) -> bool,
+) -> Result<JobsResponse, ContractError> {
+    let mut jobs = Vec::new();
+    let records = JOBS.range(
+        store,
+        start_after.map(Bound::exclusive),
+        None,
+        Order::Ascending,
+    );
+    for (examined, item) in records.enumerate() {
+        let (id, record) = item?;
+        if keep(&record) {
+            jobs.push(job_view(store, id, record)?);
+        }
+        if jobs.len() == n || examined + 1 == MAX_SCAN {
+            return Ok(JobsResponse {
+                jobs,
+                next_start_after: Some(id),
+            });
+        }
+    }
+    Ok(JobsResponse {
+        jobs,
+        next_start_after: None,
     })
 }
 
@@ -61,47 +168,44 @@ pub fn jobs_list(
     lim: Option<u32>,
 ) -> Result<JobsResponse, ContractError> {
     let n = limit(lim);
+    let store = deps.storage;
     let start = start_after.map(Bound::exclusive);
-    let map = jobs();
-    let collect = |it: Box<dyn Iterator<Item = StdResult<(u64, Job)>> + '_>| {
-        it.take(n)
-            .map(|r| r.map(|(_, j)| j))
-            .collect::<StdResult<Vec<_>>>()
-    };
-    let list = match filter {
-        None => collect(map.range(deps.storage, start, None, Order::Ascending))?,
-        Some(JobFilter::Status(s)) => collect(map.idx.status.prefix(s.key().to_string()).range(
-            deps.storage,
-            start,
-            None,
-            Order::Ascending,
-        ))?,
-        Some(JobFilter::Model(m)) => collect(map.idx.model.prefix(m).range(
-            deps.storage,
-            start,
-            None,
-            Order::Ascending,
-        ))?,
+    match filter {
+        None => scan(store, start_after, n, |_| true),
+        Some(JobFilter::Status(s)) => match status_key(s) {
+            Some(k) => from_ids(
+                store,
+                BY_STATUS
+                    .prefix(k)
+                    .keys(store, start, None, Order::Ascending),
+                n,
+            ),
+            None => scan(store, start_after, n, |j| j.status == s),
+        },
+        Some(JobFilter::Model(m)) => {
+            let index = load_model(store, &m)?.index;
+            scan(store, start_after, n, |j| j.model == index)
+        }
         Some(JobFilter::Client(c)) => {
             let addr = deps.api.addr_validate(&c)?;
-            collect(
-                map.idx
-                    .client
-                    .prefix(addr)
-                    .range(deps.storage, start, None, Order::Ascending),
-            )?
+            from_ids(
+                store,
+                BY_CLIENT
+                    .prefix(&addr)
+                    .keys(store, start, None, Order::Ascending),
+                n,
+            )
         }
         Some(JobFilter::Worker(w)) => {
             let addr = deps.api.addr_validate(&w)?;
-            collect(
-                map.idx
-                    .worker
-                    .prefix(addr)
-                    .range(deps.storage, start, None, Order::Ascending),
-            )?
+            from_ids(
+                store,
+                HELD.prefix(&addr)
+                    .keys(store, start, None, Order::Ascending),
+                n,
+            )
         }
-    };
-    Ok(JobsResponse { jobs: list })
+    }
 }
 
 pub fn queue(
@@ -110,17 +214,17 @@ pub fn queue(
     start_after: Option<QueueCursor>,
     lim: Option<u32>,
 ) -> Result<JobsResponse, ContractError> {
+    let index = load_model(deps.storage, &model_id)?.index;
     let start = start_after.map(|c| Bound::exclusive((queue_key(c.fee), c.job_id)));
-    let ids: Vec<(u128, u64)> = QUEUE
-        .sub_prefix(&model_id)
+    let n = limit(lim);
+    let ids = QUEUE
+        .sub_prefix(index)
         .keys(deps.storage, start, None, Order::Ascending)
-        .take(limit(lim))
-        .collect::<StdResult<_>>()?;
-    let jobs = ids
-        .into_iter()
-        .map(|(_, id)| load_job(deps.storage, id))
-        .collect::<Result<_, _>>()?;
-    Ok(JobsResponse { jobs })
+        .map(|k| k.map(|(_, id)| id));
+    let mut page = from_ids(deps.storage, ids, n)?;
+    // The queue is ordered by fee, not id: a cursor is a job of the page, not an id.
+    page.next_start_after = None;
+    Ok(page)
 }
 
 pub fn worker(deps: Deps, address: String) -> Result<WorkerResponse, ContractError> {
@@ -149,10 +253,20 @@ pub fn workers(
     Ok(WorkersResponse { workers })
 }
 
-pub fn dispute(deps: Deps, job_id: u64) -> Result<DisputeResponse, ContractError> {
+pub fn dispute(deps: Deps, job_id: u64, seq: u32) -> Result<DisputeResponse, ContractError> {
     Ok(DisputeResponse {
-        dispute: DISPUTES.may_load(deps.storage, job_id)?,
+        dispute: DISPUTES.may_load(deps.storage, (job_id, seq))?,
     })
+}
+
+pub fn disputes(deps: Deps, job_id: u64) -> Result<DisputesResponse, ContractError> {
+    let disputes = DISPUTES
+        .prefix(job_id)
+        .range(deps.storage, None, None, Order::Ascending)
+        .take(MAX_JOB_DISPUTES)
+        .map(|r| r.map(|(_, d)| d))
+        .collect::<StdResult<_>>()?;
+    Ok(DisputesResponse { disputes })
 }
 
 pub fn claimable(deps: Deps, address: String) -> Result<ClaimableResponse, ContractError> {
@@ -172,7 +286,7 @@ pub fn stats(deps: Deps) -> Result<StatsResponse, ContractError> {
             .may_load(deps.storage)?
             .unwrap_or(1)
             .saturating_sub(1),
-        models: MODEL_COUNT.may_load(deps.storage)?.unwrap_or_default(),
+        models: u64::from(MODEL_COUNT.may_load(deps.storage)?.unwrap_or_default()),
         workers_per_tier: TIER_COUNTS.may_load(deps.storage)?.unwrap_or_default(),
         paused: CONFIG.load(deps.storage)?.paused,
     })
@@ -186,10 +300,10 @@ pub fn diagnose(deps: Deps, env: Env, job_id: u64) -> Result<DiagnosticResponse,
     if job.status != JobStatus::Open {
         reasons.push(NotServedReason::NotOpen);
     } else {
-        if env.block.time >= job.deadline {
+        if env.block.time.seconds() >= job.deadline {
             reasons.push(NotServedReason::DeadlinePassed);
         }
-        let model = load_model(deps.storage, &job.model_id)?;
+        let model = load_model(deps.storage, &MODEL_IDS.load(deps.storage, job.model)?)?;
         if !model.active {
             reasons.push(NotServedReason::ModelInactive);
         }
@@ -211,9 +325,9 @@ pub fn diagnose(deps: Deps, env: Env, job_id: u64) -> Result<DiagnosticResponse,
         }
         // Counting is capped so the query stays cheap on a long queue.
         let cap = config.params.max_batch.saturating_mul(10) as usize;
-        let end = Bound::exclusive((queue_key(job.fee), job.id));
+        let end = Bound::exclusive((queue_key(job.fee), job_id));
         jobs_ahead = QUEUE
-            .sub_prefix(&job.model_id)
+            .sub_prefix(job.model)
             .keys(deps.storage, None, Some(end), Order::Ascending)
             .take(cap)
             .count() as u32;

@@ -1,5 +1,5 @@
 use cosmwasm_std::{Addr, DepsMut, Env, MessageInfo, Response, Storage, Uint128};
-use tavdun_market_api::{Config, HardwareDeclaration, Unbonding, Worker};
+use tavdun_market_api::{HardwareDeclaration, Params, Unbonding, Worker};
 
 use crate::admin::MAX_TIERS;
 use crate::error::ContractError;
@@ -18,14 +18,18 @@ pub fn load_worker(store: &dyn Storage, addr: &Addr) -> Result<Worker, ContractE
         })
 }
 
-fn tier_of(config: &Config, w: &Worker) -> u8 {
-    let by_stake = config
-        .params
-        .tier_stakes
-        .iter()
-        .filter(|&&t| w.stake >= t)
-        .count() as u8;
+/// The tier a worker has under `params`: what its stake buys, capped by what its hardware
+/// declares. Claims compute it live, so a change of `tier_stakes` applies to everyone at once.
+pub fn tier_of(params: &Params, w: &Worker) -> u8 {
+    let by_stake = params.tier_stakes.iter().filter(|&&t| w.stake >= t).count() as u8;
     by_stake.min(w.hardware.max_tier)
+}
+
+/// Saves a worker whose stake and hardware did not change (so neither did its tier): one
+/// write, no config read.
+pub fn store_worker(store: &mut dyn Storage, addr: &Addr, w: &Worker) -> Result<(), ContractError> {
+    WORKERS.save(store, addr, w)?;
+    Ok(())
 }
 
 /// Saves a worker after its stake or hardware changed, recomputing its tier and the
@@ -37,7 +41,7 @@ pub fn save_worker(
     old_tier: u8,
 ) -> Result<Worker, ContractError> {
     let config = CONFIG.load(store)?;
-    w.tier = tier_of(&config, &w);
+    w.tier = tier_of(&config.params, &w);
     if w.tier != old_tier {
         let mut counts = TIER_COUNTS
             .may_load(store)?

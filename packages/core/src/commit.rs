@@ -237,3 +237,72 @@ fn proof_len(mut index: u32, mut leaves: u32) -> usize {
     }
     len
 }
+
+const TRACE_TAG: &[u8] = b"tavdun/trace/v1";
+const RESULT_TAG: &[u8] = b"tavdun/result/v1";
+const CHALLENGE_TAG: &[u8] = b"tavdun/challenge/v1";
+
+/// `sha256("tavdun/trace/v1" || h_1 || ... || h_k)`: the hashes of every layer but the last,
+/// which a worker posts so that its result stays one commitment whatever the depth.
+pub fn trace_prefix(hashes: &[Hash]) -> Hash {
+    let mut h = Sha256::new();
+    h.update(TRACE_TAG);
+    for x in hashes {
+        h.update(x);
+    }
+    h.finalize().into()
+}
+
+/// A result's commitment to `[h_1 .. h_n]`:
+/// `sha256("tavdun/result/v1" || u32be(n) || trace_prefix(h_1 .. h_{n-1}) || h_n)`. The
+/// contract computes `h_n` from the posted output itself, so the output is bound to the
+/// commitment without the list travelling.
+pub fn result_commitment(layers: u32, prefix: &Hash, last: &Hash) -> Hash {
+    let mut h = Sha256::new();
+    h.update(RESULT_TAG);
+    h.update(layers.to_be_bytes());
+    h.update(prefix);
+    h.update(last);
+    h.finalize().into()
+}
+
+/// [`result_commitment`] of a whole list; `None` for an empty one.
+pub fn hashes_commitment(hashes: &[Hash]) -> Option<Hash> {
+    let (last, rest) = hashes.split_last()?;
+    Some(result_commitment(
+        hashes.len() as u32,
+        &trace_prefix(rest),
+        last,
+    ))
+}
+
+/// What a challenger commits to before showing its hashes:
+/// `sha256("tavdun/challenge/v1" || u32be(len) || challenger || u64be(job_id) ||
+/// hashes_commitment(hashes) || salt)`. The challenger's address is inside, so nobody else
+/// can open it.
+pub fn challenge_commitment(challenger: &str, job_id: u64, hashes: &[Hash], salt: &Hash) -> Hash {
+    let mut h = Sha256::new();
+    h.update(CHALLENGE_TAG);
+    h.update((challenger.len() as u32).to_be_bytes());
+    h.update(challenger.as_bytes());
+    h.update(job_id.to_be_bytes());
+    h.update(hashes_commitment(hashes).unwrap_or([0; 32]));
+    h.update(salt);
+    h.finalize().into()
+}
+
+const SALT_TAG: &[u8] = b"tavdun/salt/v1";
+
+/// The salt a challenger uses for a job's result: derived rather than random, so that a
+/// restarted verifier can still open what it committed. It need not be secret: what keeps a
+/// challenge from being copied is the challenger's address inside the commitment and the
+/// order in which commitments land, not the salt.
+pub fn challenge_salt(challenger: &str, job_id: u64, result: &Hash) -> Hash {
+    let mut h = Sha256::new();
+    h.update(SALT_TAG);
+    h.update((challenger.len() as u32).to_be_bytes());
+    h.update(challenger.as_bytes());
+    h.update(job_id.to_be_bytes());
+    h.update(result);
+    h.finalize().into()
+}

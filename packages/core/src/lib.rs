@@ -28,8 +28,8 @@ pub mod weights;
 
 pub use any_spec::{AnySpec, AnySpecError};
 pub use commit::{
-    activation_hash, activation_hashes, model_id, model_id_of, Hash, HexHash, Leaf, MerkleTree,
-    Proof,
+    activation_hash, activation_hashes, challenge_commitment, challenge_salt, hashes_commitment,
+    model_id, model_id_of, result_commitment, trace_prefix, Hash, HexHash, Leaf, MerkleTree, Proof,
 };
 pub use error::{EvalError, Loc, ModelError, ProofError, SpecError, WeightsError};
 pub use exec::{eval_unit, forward, requantize};

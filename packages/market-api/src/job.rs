@@ -84,14 +84,35 @@ pub enum EndReason {
     ClaimExpiredAfterDeadline,
     /// The worker was slashed after the deadline had passed.
     WorkerSlashedAfterDeadline,
+    /// `max_attempts` claims ended without an accepted result (or the last one ended after
+    /// the deadline).
+    TooManyAttempts,
+    /// The last claim was released because the input could not be fetched, after the
+    /// deadline or past `max_attempts`.
+    InputUnavailable,
 }
 
+/// A posted result: the output and one commitment to every layer's hash (the list itself is
+/// only revealed in a dispute).
 #[cw_serde]
 pub struct JobResult {
     pub output: Binary,
-    pub hashes: Vec<HexHash>,
+    /// `tavdun_core::result_commitment` of the worker's `[h_1 .. h_n]`.
+    pub commitment: HexHash,
     pub posted_at: Timestamp,
+    /// The window closes here; challenges are committed and opened before it.
     pub challenge_ends: Timestamp,
+}
+
+/// What a claimed job pays and risks, fixed at the claim: later config changes do not touch
+/// it.
+#[cw_serde]
+#[derive(Copy, Eq)]
+pub struct JobTerms {
+    pub protocol_fee_bps: u16,
+    pub challenger_reward_bps: u16,
+    pub failed_bond_to_worker_bps: u16,
+    pub liveness_penalty: Uint128,
 }
 
 impl JobResult {
@@ -117,9 +138,15 @@ pub struct Job {
     /// Collateral locked by the current worker.
     pub collateral: Uint128,
     pub claim_expires: Option<Timestamp>,
+    /// The current claim's terms.
+    pub terms: Option<JobTerms>,
     pub result: Option<JobResult>,
-    /// Claims that ended without an accepted result (expired or slashed).
+    /// Claims that ended without an accepted result (expired, slashed or released).
     pub failed_attempts: u32,
+    /// Challenges committed against the current result.
+    pub challenges: u32,
+    /// Disputes of the current result still running.
+    pub open_disputes: u32,
     pub end_reason: Option<EndReason>,
 }
 

@@ -13,9 +13,9 @@ pub mod query;
 pub mod token;
 pub mod worker;
 
-pub use config::{Config, Params, Totals};
+pub use config::{Config, Params, PendingParams, Totals};
 pub use dispute::{Dispute, DisputeOutcome};
-pub use job::{EndReason, Job, JobInput, JobResult, JobStatus};
+pub use job::{EndReason, Job, JobInput, JobResult, JobStatus, JobTerms};
 pub use model::ModelInfo;
 pub use msg::{ExecuteMsg, InstantiateMsg, JobRequest, JobResultMsg, MigrateMsg, ReceiveMsg};
 pub use query::*;

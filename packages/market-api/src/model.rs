@@ -8,6 +8,8 @@ use tavdun_core::{HexHash, ModelSpec};
 pub struct ModelInfo {
     /// Hex of `sha256(canonical spec || weights_root)`.
     pub model_id: String,
+    /// The model's number in this market, in registration order (what jobs record).
+    pub index: u32,
     pub spec: ModelSpec,
     pub weights_root: HexHash,
     pub weights_uri: String,
@@ -19,4 +21,7 @@ pub struct ModelInfo {
     pub layers: u32,
     pub input_len: u32,
     pub output_len: u32,
+    /// The largest transaction a dispute of this model can take, in bytes (checked against
+    /// `max_dispute_bytes` at registration).
+    pub dispute_bytes: u64,
 }

@@ -34,6 +34,12 @@ pub enum ExecuteMsg {
         min_tier: u8,
         min_fee: Uint128,
     },
+    /// The model's owner or the admin: hands the model's controls to `owner` (the admin's
+    /// remedy against a squatter who registered someone else's model first).
+    TransferModel {
+        model_id: String,
+        owner: String,
+    },
     /// Model owner or admin: new jobs are refused while a model is inactive.
     UpdateModel {
         model_id: String,
@@ -63,6 +69,11 @@ pub enum ExecuteMsg {
     PostResults {
         results: Vec<JobResultMsg>,
     },
+    /// Worker: gives back claimed jobs whose off-chain input it could not fetch, without the
+    /// liveness penalty; each client pays `release_fee`. Only for blob inputs.
+    ReleaseJobs {
+        job_ids: Vec<u64>,
+    },
     /// Anyone, once the challenge window of each job is over: pays the workers.
     Finalize {
         job_ids: Vec<u64>,
@@ -81,21 +92,37 @@ pub enum ExecuteMsg {
     },
 
     // Disputes
-    /// Challenged worker: its activation of the divergent layer.
+    /// Challenger, a block or more after `CommitChallenge`, within the window: shows its
+    /// `[h_1 .. h_n]` and the salt of its commitment.
+    Challenge {
+        job_id: u64,
+        seq: u32,
+        hashes: Vec<HexHash>,
+        salt: HexHash,
+    },
+    /// Challenged worker: its `[h_1 .. h_n]` (checked against its posted commitment) and its
+    /// activation of `L`, the first layer where its hashes and the challenger's differ.
     Reveal {
         job_id: u64,
+        seq: u32,
+        hashes: Vec<HexHash>,
         activation: Binary,
     },
-    /// Anyone: one output value of the divergent layer that the worker got wrong.
+    /// Anyone: one output value of layer `L` that the worker got wrong, from activation
+    /// `L - 1` (checked against the agreed hash) and, for a weighted layer, the unit's leaf
+    /// and its Merkle proof.
     Resolve {
         job_id: u64,
+        seq: u32,
         unit: u32,
+        input: Binary,
         leaf: Option<Leaf>,
         proof: Option<Proof>,
     },
-    /// Anyone, after a dispute deadline: the silent side loses.
+    /// Anyone, after a deadline of the dispute: the silent side loses.
     ClaimTimeout {
         job_id: u64,
+        seq: u32,
     },
 
     // Money out
@@ -109,10 +136,16 @@ pub enum ExecuteMsg {
     },
 
     // Admin
+    /// Schedules new parameters; they take effect `config_delay` seconds later.
     UpdateConfig {
         params: Params,
         treasury: Option<String>,
     },
+    /// Anyone, once the delay is over: installs the scheduled parameters.
+    ApplyConfig {},
+    /// Admin: sends TRN that reached the market outside `Send` (a plain transfer), which the
+    /// books never counted, to the treasury address.
+    SweepUnaccounted {},
     /// Stops new jobs (never claims, results, disputes or withdrawals).
     Pause {},
     Unpause {},
@@ -137,15 +170,11 @@ pub enum ReceiveMsg {
     },
     /// Several jobs; their fees must add up to the sent amount.
     SubmitJobs { jobs: Vec<JobRequest> },
-    /// Disputes a posted result; the sent amount must equal the challenge bond.
-    Challenge {
-        job_id: u64,
-        /// The challenger's `[h_1 .. h_n]`.
-        hashes: Vec<HexHash>,
-        /// Activation `L-1` (the job input when `L = 1`), `L` being the first layer whose
-        /// hash differs from the worker's.
-        activation: Binary,
-    },
+    /// The first step of a challenge of a posted result, within its window: the sent amount
+    /// must equal the challenge bond; `commitment` is
+    /// `tavdun_core::challenge_commitment(challenger, job_id, hashes, salt)`, opened by
+    /// `Challenge` in a later block.
+    CommitChallenge { job_id: u64, commitment: HexHash },
 }
 
 /// One job of a [`ReceiveMsg::SubmitJobs`].
@@ -160,10 +189,11 @@ pub struct JobRequest {
 #[cw_serde]
 pub struct JobResultMsg {
     pub job_id: u64,
-    /// The model's output (int8 bytes).
+    /// The model's output (int8 bytes); the contract hashes it into `h_n`.
     pub output: Binary,
-    /// `[h_1 .. h_n]`; `h_n` must hash `output`.
-    pub hashes: Vec<HexHash>,
+    /// `tavdun_core::trace_prefix` of `[h_1 .. h_{n-1}]`: with `h_n`, the result's
+    /// commitment.
+    pub trace_prefix: HexHash,
 }
 
 #[cw_serde]

@@ -15,6 +15,7 @@ pub enum JobFilter {
     Status(JobStatus),
     Model(String),
     Client(String),
+    /// The jobs a worker holds now: claimed, posted or disputed.
     Worker(String),
 }
 
@@ -52,9 +53,13 @@ pub enum QueryMsg {
         start_after: Option<String>,
         limit: Option<u32>,
     },
-    /// The job's latest dispute (open or ended).
+    /// One challenge of the job's current or an earlier result.
     #[returns(DisputeResponse)]
-    Dispute { job_id: u64 },
+    Dispute { job_id: u64, seq: u32 },
+    /// Every challenge of the job, in the order they were committed (at most `max_disputes`
+    /// per result, so one page holds them).
+    #[returns(DisputesResponse)]
+    Disputes { job_id: u64 },
     #[returns(ClaimableResponse)]
     Claimable { address: String },
     #[returns(StatsResponse)]
@@ -109,6 +114,9 @@ pub struct JobResponse {
 #[cw_serde]
 pub struct JobsResponse {
     pub jobs: Vec<Job>,
+    /// Where the next page starts when the scan stopped before `limit` matches (a filter
+    /// without an index examines a bounded number of jobs per page); `None` at the end.
+    pub next_start_after: Option<u64>,
 }
 
 /// A bonded worker and the stake it has free for new claims.
@@ -143,8 +151,13 @@ pub struct WorkersResponse {
 
 #[cw_serde]
 pub struct DisputeResponse {
-    /// `None` when the job was never challenged.
+    /// `None` when the job has no such challenge.
     pub dispute: Option<Dispute>,
+}
+
+#[cw_serde]
+pub struct DisputesResponse {
+    pub disputes: Vec<Dispute>,
 }
 
 #[cw_serde]

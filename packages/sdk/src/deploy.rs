@@ -41,7 +41,9 @@ pub struct DeployOptions {
 }
 
 /// Market parameters for a local network: the shortest periods the contract allows (60 s),
-/// so a whole job lifecycle, dispute included, fits in a few minutes.
+/// so a whole job lifecycle, dispute included, fits in a few minutes. Collateral is three
+/// times the fee (lying does not pay against a verifier that checks a quarter of results or
+/// more), with a floor of 0.1 TRN.
 pub fn localnet_params() -> Params {
     const TRN: u128 = 1_000_000;
     Params {
@@ -51,14 +53,22 @@ pub fn localnet_params() -> Params {
         reveal_timeout: 60,
         resolve_timeout: 60,
         challenge_bond: Uint128::new(10 * TRN),
-        collateral_per_job: Uint128::new(5 * TRN),
-        liveness_penalty: Uint128::new(TRN),
+        collateral_bps: 30_000,
+        min_collateral: Uint128::new(TRN / 10),
+        liveness_penalty: Uint128::new(TRN / 10),
         challenger_reward_bps: 5_000,
+        failed_bond_to_worker_bps: 5_000,
         unbonding_period: 60,
+        config_delay: 60,
         tier_stakes: vec![Uint128::new(100 * TRN), Uint128::new(1_000 * TRN)],
         max_input_bytes: 4096,
         max_layers: 32,
         max_batch: 32,
+        max_deadline: 24 * 3600,
+        max_attempts: 4,
+        release_fee: Uint128::new(TRN / 1_000),
+        max_dispute_bytes: 256 * 1024,
+        max_disputes: 8,
     }
 }
 

@@ -10,10 +10,11 @@ use cosmwasm_std::{Timestamp, Uint128};
 use serde::de::DeserializeOwned;
 use tavdun_client::{ChainClient, TxResult, Wallet};
 use tavdun_market_api::{
-    ClaimableResponse, ConfigResponse, DiagnosticResponse, Dispute, DisputeResponse, ExecuteMsg,
-    HardwareDeclaration, Job, JobFilter, JobInput, JobRequest, JobResponse, JobResultMsg,
-    JobStatus, JobsResponse, ModelInfo, ModelResponse, ModelsResponse, Params, QueryMsg,
-    QueueCursor, ReceiveMsg, StatsResponse, WorkerInfo, WorkerResponse, WorkersResponse, MAX_PAGE,
+    ClaimableResponse, ConfigResponse, DiagnosticResponse, Dispute, DisputeResponse,
+    DisputesResponse, ExecuteMsg, HardwareDeclaration, Job, JobFilter, JobInput, JobRequest,
+    JobResponse, JobResultMsg, JobStatus, JobsResponse, ModelInfo, ModelResponse, ModelsResponse,
+    Params, QueryMsg, QueueCursor, ReceiveMsg, StatsResponse, WorkerInfo, WorkerResponse,
+    WorkersResponse, MAX_PAGE,
 };
 
 use crate::deployment::Deployment;
@@ -131,35 +132,34 @@ impl MarketClient {
         })
     }
 
-    /// One page of jobs matching `filter`, oldest first, after job `start_after`.
+    /// One page of jobs matching `filter`, oldest first, after job `start_after`; the page
+    /// says where the next one starts.
     pub async fn jobs_page(
         &self,
         filter: Option<JobFilter>,
         start_after: Option<u64>,
         limit: u32,
-    ) -> Result<Vec<Job>> {
-        let r: JobsResponse = self
-            .query(&QueryMsg::Jobs {
-                filter,
-                start_after,
-                limit: Some(limit.min(MAX_PAGE)),
-            })
-            .await?;
-        Ok(r.jobs)
+    ) -> Result<JobsResponse> {
+        self.query(&QueryMsg::Jobs {
+            filter,
+            start_after,
+            limit: Some(limit.min(MAX_PAGE)),
+        })
+        .await
     }
 
     /// Every job matching `filter`, oldest first, page after page.
     pub async fn jobs(&self, filter: Option<JobFilter>) -> Result<Vec<Job>> {
         let mut all: Vec<Job> = Vec::new();
+        let mut start_after = None;
         loop {
-            let start_after = all.last().map(|j| j.id);
             let page = self
                 .jobs_page(filter.clone(), start_after, MAX_PAGE)
                 .await?;
-            let done = page.len() < MAX_PAGE as usize;
-            all.extend(page);
-            if done {
-                return Ok(all);
+            all.extend(page.jobs);
+            match page.next_start_after {
+                Some(next) => start_after = Some(next),
+                None => return Ok(all),
             }
         }
     }
@@ -223,10 +223,16 @@ impl MarketClient {
         }
     }
 
-    /// The job's latest dispute; `None` if it was never challenged.
-    pub async fn dispute(&self, job_id: u64) -> Result<Option<Dispute>> {
-        let r: DisputeResponse = self.query(&QueryMsg::Dispute { job_id }).await?;
+    /// Challenge `seq` of a job; `None` if it has no such challenge.
+    pub async fn dispute(&self, job_id: u64, seq: u32) -> Result<Option<Dispute>> {
+        let r: DisputeResponse = self.query(&QueryMsg::Dispute { job_id, seq }).await?;
         Ok(r.dispute)
+    }
+
+    /// Every challenge of a job, in the order they were committed.
+    pub async fn disputes(&self, job_id: u64) -> Result<Vec<Dispute>> {
+        let r: DisputesResponse = self.query(&QueryMsg::Disputes { job_id }).await?;
+        Ok(r.disputes)
     }
 
     /// What `address` may withdraw from the market, in micro-TRN.

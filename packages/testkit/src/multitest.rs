@@ -5,7 +5,10 @@
 use cosmwasm_std::{to_json_binary, Addr, Empty, Timestamp, Uint128};
 use cw20::{BalanceResponse, Cw20Coin, Cw20ExecuteMsg, Cw20QueryMsg};
 use cw_multi_test::{App, AppResponse, Contract, ContractWrapper, Executor};
-use tavdun_core::{activation_hashes, eval_unit, forward, HexHash, Model};
+use tavdun_core::{
+    activation_hashes, challenge_commitment, challenge_salt, eval_unit, forward, trace_prefix,
+    Hash, HexHash, Model,
+};
 use tavdun_market::ContractError;
 use tavdun_market_api::job::int8_binary;
 use tavdun_market_api::{
@@ -47,14 +50,22 @@ pub fn params() -> Params {
         reveal_timeout: 300,
         resolve_timeout: 300,
         challenge_bond: Uint128::new(1_000),
-        collateral_per_job: Uint128::new(5_000),
+        collateral_bps: 5_000,
+        min_collateral: Uint128::new(5_000),
         liveness_penalty: Uint128::new(500),
         challenger_reward_bps: 5_000,
+        failed_bond_to_worker_bps: 5_000,
         unbonding_period: 3_600,
+        config_delay: 3_600,
         tier_stakes: vec![Uint128::new(10_000), Uint128::new(100_000)],
         max_input_bytes: 4_096,
         max_layers: 32,
         max_batch: 20,
+        max_deadline: 7 * 24 * 3600,
+        max_attempts: 4,
+        release_fee: Uint128::new(100),
+        max_dispute_bytes: 256 * 1024,
+        max_disputes: 4,
     }
 }
 
@@ -206,11 +217,11 @@ impl Suite {
         r.job.unwrap_or_else(|| panic!("job {job_id} exists"))
     }
 
-    /// The dispute of a job that was challenged.
-    pub fn dispute(&self, job_id: u64) -> Dispute {
-        let r: DisputeResponse = self.query(&QueryMsg::Dispute { job_id });
+    /// Challenge `seq` of a job.
+    pub fn dispute(&self, job_id: u64, seq: u32) -> Dispute {
+        let r: DisputeResponse = self.query(&QueryMsg::Dispute { job_id, seq });
         r.dispute
-            .unwrap_or_else(|| panic!("job {job_id} was challenged"))
+            .unwrap_or_else(|| panic!("job {job_id} has challenge {seq}"))
     }
 
     /// A bonded worker.
@@ -312,13 +323,119 @@ impl Suite {
             },
         )
     }
+
+    /// Moves one block on (the next block opens a committed challenge).
+    pub fn next_block(&mut self) {
+        self.advance(5);
+    }
+
+    /// Commits a challenge of `job_id` with `hashes` (bond paid); returns its `seq`.
+    pub fn commit_challenge(
+        &mut self,
+        challenger: &Addr,
+        job_id: u64,
+        hashes: &[HexHash],
+    ) -> anyhow::Result<u32> {
+        let commitment = challenge_commitment(
+            challenger.as_str(),
+            job_id,
+            &raw(hashes),
+            &salt_of(self, challenger, job_id),
+        );
+        let bond = params_of(self).challenge_bond.u128();
+        let res = self.send(
+            challenger,
+            bond,
+            &ReceiveMsg::CommitChallenge {
+                job_id,
+                commitment: HexHash(commitment),
+            },
+        )?;
+        Ok(attr(&res, "seq")
+            .and_then(|s| s.parse().ok())
+            .expect("the commitment names its challenge"))
+    }
+
+    /// Opens a committed challenge (a block later).
+    pub fn open_challenge(
+        &mut self,
+        challenger: &Addr,
+        job_id: u64,
+        seq: u32,
+        hashes: &[HexHash],
+    ) -> anyhow::Result<AppResponse> {
+        self.exec(
+            challenger,
+            &ExecuteMsg::Challenge {
+                job_id,
+                seq,
+                hashes: hashes.to_vec(),
+                salt: HexHash(salt_of(self, challenger, job_id)),
+            },
+        )
+    }
+
+    /// Commits, moves a block on, and opens: a challenge as a verifier makes it.
+    pub fn challenge(
+        &mut self,
+        challenger: &Addr,
+        job_id: u64,
+        hashes: &[HexHash],
+    ) -> anyhow::Result<u32> {
+        let seq = self.commit_challenge(challenger, job_id, hashes)?;
+        self.next_block();
+        self.open_challenge(challenger, job_id, seq, hashes)?;
+        Ok(seq)
+    }
+
+    /// The worker reveals its hashes and its activation of the first divergent layer.
+    pub fn reveal(
+        &mut self,
+        worker: &Addr,
+        job_id: u64,
+        seq: u32,
+        acts: &[Vec<i8>],
+    ) -> anyhow::Result<AppResponse> {
+        let dispute = self.dispute(job_id, seq);
+        let ours = hashes(acts);
+        let layer = ours
+            .iter()
+            .zip(&dispute.challenger_hashes)
+            .position(|(a, b)| a != b)
+            .unwrap_or(0);
+        self.exec(
+            worker,
+            &ExecuteMsg::Reveal {
+                job_id,
+                seq,
+                hashes: ours,
+                activation: int8_binary(&acts[layer]),
+            },
+        )
+    }
+}
+
+fn params_of(suite: &Suite) -> Params {
+    let config: tavdun_market_api::ConfigResponse = suite.query(&QueryMsg::Config {});
+    config.config.params
+}
+
+/// The salt a challenger uses for the job's current result.
+fn salt_of(suite: &Suite, challenger: &Addr, job_id: u64) -> Hash {
+    let result = suite.job(job_id).result.expect("a posted result");
+    challenge_salt(challenger.as_str(), job_id, &result.commitment.0)
+}
+
+fn raw(hashes: &[HexHash]) -> Vec<Hash> {
+    hashes.iter().map(|h| h.0).collect()
 }
 
 pub fn result_msg(job_id: u64, acts: &[Vec<i8>]) -> JobResultMsg {
+    let list = activation_hashes(acts);
     JobResultMsg {
         job_id,
         output: int8_binary(acts.last().map_or(&[][..], Vec::as_slice)),
-        hashes: hashes(acts),
+        trace_prefix: HexHash(trace_prefix(&list[..list.len().saturating_sub(1)])),
     }
 }
 

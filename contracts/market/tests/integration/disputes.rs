@@ -75,34 +75,16 @@ fn game(m: &Model, wrong_layer: Option<usize>) -> Game {
 }
 
 impl Game {
-    fn challenge(
-        &mut self,
-        claimed: &[Vec<i8>],
-        layer: usize,
-    ) -> anyhow::Result<cw_multi_test::AppResponse> {
+    /// `checker` commits a challenge claiming `claimed`, then opens it a block later.
+    fn challenge(&mut self, claimed: &[Vec<i8>]) -> anyhow::Result<u32> {
         let checker = self.s.addr("checker");
-        let activation = int8_binary(act(&self.input, claimed, layer - 1));
-        self.s.send(
-            &checker,
-            BOND,
-            &ReceiveMsg::Challenge {
-                job_id: self.job,
-                hashes: hashes(claimed),
-                activation,
-            },
-        )
+        self.s.challenge(&checker, self.job, &hashes(claimed))
     }
 
-    fn reveal(&mut self, layer: usize) -> anyhow::Result<cw_multi_test::AppResponse> {
+    fn reveal(&mut self, seq: u32) -> anyhow::Result<cw_multi_test::AppResponse> {
         let worker = self.s.addr("worker");
-        let activation = int8_binary(&self.posted[layer - 1]);
-        self.s.exec(
-            &worker,
-            &ExecuteMsg::Reveal {
-                job_id: self.job,
-                activation,
-            },
-        )
+        let posted = self.posted.clone();
+        self.s.reveal(&worker, self.job, seq, &posted)
     }
 
     /// The leaf and proof for output `unit` of 1-based `layer`, if that layer has weights.
@@ -119,16 +101,36 @@ impl Game {
         }
     }
 
-    fn resolve(&mut self, layer: usize, unit: u32) -> anyhow::Result<cw_multi_test::AppResponse> {
+    /// Anyone shows unit `unit` of `layer`, from the honest activation `layer - 1`.
+    fn resolve(
+        &mut self,
+        seq: u32,
+        layer: usize,
+        unit: u32,
+    ) -> anyhow::Result<cw_multi_test::AppResponse> {
         let (leaf, proof) = self.witness(layer, unit);
         let anyone = self.s.addr("anyone");
+        let input = int8_binary(act(&self.input, &self.honest, layer - 1));
         self.s.exec(
             &anyone,
             &ExecuteMsg::Resolve {
                 job_id: self.job,
+                seq,
                 unit,
+                input,
                 leaf,
                 proof,
+            },
+        )
+    }
+
+    fn timeout(&mut self, seq: u32) -> anyhow::Result<cw_multi_test::AppResponse> {
+        let anyone = self.s.addr("anyone");
+        self.s.exec(
+            &anyone,
+            &ExecuteMsg::ClaimTimeout {
+                job_id: self.job,
+                seq,
             },
         )
     }
@@ -169,25 +171,25 @@ fn worker_wrong_at_each_layer_is_slashed(m: &Model) {
     for k in 1..=layers {
         let mut g = game(m, Some(k));
         let honest = g.honest.clone();
-        let res = g.challenge(&honest, k).unwrap();
+        let seq = g.challenge(&honest).unwrap();
+        let res = g.reveal(seq).unwrap();
         assert_eq!(
             attr(&res, "layer"),
             Some(k.to_string()),
             "first divergence is layer {k}"
         );
-        g.reveal(k).unwrap();
         // Unit 0 is where the lie is; any unit the worker got right is refused.
         if let Some(right) =
             (1..g.posted[k - 1].len()).find(|&u| g.posted[k - 1][u] == honest[k - 1][u])
         {
-            let err = market_err(g.resolve(k, right as u32).unwrap_err());
+            let err = market_err(g.resolve(seq, k, right as u32).unwrap_err());
             assert!(
                 matches!(err, ContractError::NoMismatch { .. }),
                 "layer {k}: {err:?}"
             );
         }
-        g.resolve(k, 0).unwrap();
-        let d = g.s.dispute(g.job);
+        g.resolve(seq, k, 0).unwrap();
+        let d = g.s.dispute(g.job, seq);
         assert_eq!(d.outcome, Some(DisputeOutcome::WorkerSlashed { unit: 0 }));
         g.assert_worker_slashed(BOND + COLLATERAL / 2);
     }
@@ -202,71 +204,64 @@ fn wrong_output_only_is_slashed_at_the_last_layer(m: &Model) {
         "only the output is wrong"
     );
     let honest = g.honest.clone();
-    g.challenge(&honest, n).unwrap();
-    assert_eq!(g.s.dispute(g.job).layer, n as u32);
-    g.reveal(n).unwrap();
-    g.resolve(n, 0).unwrap();
+    let seq = g.challenge(&honest).unwrap();
+    g.reveal(seq).unwrap();
+    assert_eq!(g.s.dispute(g.job, seq).layer, Some(n as u32));
+    g.resolve(seq, n, 0).unwrap();
     g.assert_worker_slashed(BOND + COLLATERAL / 2);
 }
 
 fn withheld_reveal_loses_after_the_timeout(m: &Model) {
     let mut g = game(m, Some(2));
     let honest = g.honest.clone();
-    g.challenge(&honest, 2).unwrap();
-    let anyone = g.s.addr("anyone");
-    let err = market_err(
-        g.s.exec(&anyone, &ExecuteMsg::ClaimTimeout { job_id: g.job })
-            .unwrap_err(),
-    );
+    let seq = g.challenge(&honest).unwrap();
+    let err = market_err(g.timeout(seq).unwrap_err());
     assert!(matches!(err, ContractError::TooEarly { .. }), "{err:?}");
     g.s.advance(301);
     // Late reveal: refused.
-    let err = market_err(g.reveal(2).unwrap_err());
+    let err = market_err(g.reveal(seq).unwrap_err());
     assert!(matches!(err, ContractError::TooLate { .. }), "{err:?}");
-    g.s.exec(&anyone, &ExecuteMsg::ClaimTimeout { job_id: g.job })
-        .unwrap();
+    g.timeout(seq).unwrap();
     assert_eq!(
-        g.s.dispute(g.job).outcome,
+        g.s.dispute(g.job, seq).outcome,
         Some(DisputeOutcome::RevealWithheld)
     );
     g.assert_worker_slashed(BOND + COLLATERAL / 2);
 }
 
-fn false_challenge_pays_its_bond_to_the_worker(m: &Model) {
+fn false_challenge_costs_its_bond(m: &Model) {
     let mut g = game(m, None);
     let n = g.layers();
     // The challenger claims layer n-1 differs; the worker is honest everywhere.
     let fake = lying_acts(&g.m, &g.input, n - 1);
-    g.challenge(&fake, n - 1).unwrap();
-    g.reveal(n - 1).unwrap();
+    let seq = g.challenge(&fake).unwrap();
+    g.reveal(seq).unwrap();
     for unit in 0..g.honest[n - 2].len() as u32 {
-        let err = market_err(g.resolve(n - 1, unit).unwrap_err());
+        let err = market_err(g.resolve(seq, n - 1, unit).unwrap_err());
         assert!(
             matches!(err, ContractError::NoMismatch { .. }),
             "unit {unit}: {err:?}"
         );
     }
-    let anyone = g.s.addr("anyone");
-    let err = market_err(
-        g.s.exec(&anyone, &ExecuteMsg::ClaimTimeout { job_id: g.job })
-            .unwrap_err(),
-    );
+    let err = market_err(g.timeout(seq).unwrap_err());
     assert!(matches!(err, ContractError::TooEarly { .. }), "{err:?}");
     g.s.advance(301);
     // Late resolver: refused.
-    let err = market_err(g.resolve(n - 1, 0).unwrap_err());
+    let err = market_err(g.resolve(seq, n - 1, 0).unwrap_err());
     assert!(matches!(err, ContractError::TooLate { .. }), "{err:?}");
-    g.s.exec(&anyone, &ExecuteMsg::ClaimTimeout { job_id: g.job })
-        .unwrap();
+    g.timeout(seq).unwrap();
     let worker = g.s.addr("worker");
-    assert_eq!(g.s.claimable(&worker), BOND);
+    // Half the bond to the worker (failed_bond_to_worker_bps 5,000), half to the treasury.
+    assert_eq!(g.s.claimable(&worker), BOND / 2);
+    assert_eq!(g.s.stats().totals.treasury.u128(), BOND / 2);
     assert_eq!(
-        g.s.dispute(g.job).outcome,
+        g.s.dispute(g.job, seq).outcome,
         Some(DisputeOutcome::ChallengeFailed)
     );
     assert_eq!(g.s.job(g.job).status, JobStatus::Posted);
-    // A fresh window, then the worker is paid as usual.
-    g.s.advance(600);
+    // The window was never reopened: once it is over the worker is paid as usual.
+    g.s.advance(300);
+    let anyone = g.s.addr("anyone");
     g.s.exec(
         &anyone,
         &ExecuteMsg::Finalize {
@@ -274,7 +269,7 @@ fn false_challenge_pays_its_bond_to_the_worker(m: &Model) {
         },
     )
     .unwrap();
-    assert_eq!(g.s.claimable(&worker), BOND + FEE - FEE / 20);
+    assert_eq!(g.s.claimable(&worker), BOND / 2 + FEE - FEE / 20);
     assert_eq!(g.s.worker(&worker).worker.stake.u128(), 20_000);
     g.s.assert_invariant();
 }
@@ -283,7 +278,7 @@ fn late_challenger_is_refused_and_the_result_stands(m: &Model) {
     let mut g = game(m, Some(1));
     g.s.advance(600);
     let honest = g.honest.clone();
-    let err = market_err(g.challenge(&honest, 1).unwrap_err());
+    let err = market_err(g.challenge(&honest).unwrap_err());
     assert!(matches!(err, ContractError::TooLate { .. }), "{err:?}");
     let anyone = g.s.addr("anyone");
     g.s.exec(
@@ -324,91 +319,133 @@ fn late_worker_claim_is_expired(m: &Model) {
 }
 
 fn challenge_and_reveal_are_checked_against_commitments(m: &Model) {
-    // The checks below lie at layer 3 and show activation 2.
+    // The checks below lie at layer 3 and resolve from activation 2.
     if m.plan.layers.len() < 3 {
         return;
     }
     let mut g = game(m, Some(3));
     let honest = g.honest.clone();
-    let checker = g.s.addr("checker");
-    // Activation 2 that does not hash to the worker's h_2.
-    let mut wrong_prev = honest[1].clone();
-    wrong_prev[0] = wrong_prev[0].wrapping_add(1);
-    let err = market_err(
-        g.s.send(
-            &checker,
-            BOND,
-            &ReceiveMsg::Challenge {
-                job_id: g.job,
-                hashes: hashes(&honest),
-                activation: int8_binary(&wrong_prev),
-            },
-        )
-        .unwrap_err(),
-    );
-    assert_eq!(err, ContractError::ActivationMismatch { index: 2 });
+    let (checker, worker) = (g.s.addr("checker"), g.s.addr("worker"));
     let err = market_err(
         g.s.send(
             &checker,
             BOND - 1,
-            &ReceiveMsg::Challenge {
+            &ReceiveMsg::CommitChallenge {
                 job_id: g.job,
-                hashes: hashes(&honest),
-                activation: int8_binary(&honest[1]),
+                commitment: hashes(&honest)[0],
             },
         )
         .unwrap_err(),
     );
     assert!(matches!(err, ContractError::WrongBond { .. }), "{err:?}");
-    let posted = g.posted.clone();
-    let err = market_err(g.challenge(&posted, 1).unwrap_err());
-    assert!(matches!(err, ContractError::NoDivergence { .. }), "{err:?}");
-    let worker = g.s.addr("worker");
     let err = market_err(
-        g.s.send(
-            &worker,
-            BOND,
-            &ReceiveMsg::Challenge {
-                job_id: g.job,
-                hashes: hashes(&honest),
-                activation: int8_binary(&honest[1]),
-            },
-        )
-        .unwrap_err(),
+        g.s.commit_challenge(&worker, g.job, &hashes(&honest))
+            .unwrap_err(),
     );
     assert_eq!(err, ContractError::SelfChallenge);
-    g.challenge(&honest, 3).unwrap();
-    // A reveal of the honest activation does not match what the worker committed to.
+    // The worker's own hashes: nothing to dispute.
+    let posted = g.posted.clone();
+    let err = market_err(g.challenge(&posted).unwrap_err());
+    assert!(matches!(err, ContractError::NoDivergence { .. }), "{err:?}");
+    let seq =
+        g.s.commit_challenge(&checker, g.job, &hashes(&honest))
+            .unwrap();
+    // Opened in the commitment's own block: refused.
+    let err = market_err(
+        g.s.open_challenge(&checker, g.job, seq, &hashes(&honest))
+            .unwrap_err(),
+    );
+    assert!(matches!(err, ContractError::SameBlock { .. }), "{err:?}");
+    g.s.next_block();
+    // Other hashes than the committed ones, or opened by someone else: refused.
+    let err = market_err(
+        g.s.open_challenge(&checker, g.job, seq, &hashes(&posted))
+            .unwrap_err(),
+    );
+    assert!(
+        matches!(err, ContractError::CommitmentMismatch { .. }),
+        "{err:?}"
+    );
+    let anyone = g.s.addr("anyone");
+    let err = market_err(
+        g.s.open_challenge(&anyone, g.job, seq, &hashes(&honest))
+            .unwrap_err(),
+    );
+    assert!(
+        matches!(err, ContractError::NotChallenger { .. }),
+        "{err:?}"
+    );
+    g.s.open_challenge(&checker, g.job, seq, &hashes(&honest))
+        .unwrap();
+    // The honest hashes do not open the worker's commitment; nor does the honest activation
+    // match the hash the worker committed to.
     let err = market_err(
         g.s.exec(
             &worker,
             &ExecuteMsg::Reveal {
                 job_id: g.job,
+                seq,
+                hashes: hashes(&honest),
+                activation: int8_binary(&honest[2]),
+            },
+        )
+        .unwrap_err(),
+    );
+    assert_eq!(err, ContractError::RevealMismatch { job_id: g.job });
+    let err = market_err(
+        g.s.exec(
+            &worker,
+            &ExecuteMsg::Reveal {
+                job_id: g.job,
+                seq,
+                hashes: hashes(&posted),
                 activation: int8_binary(&honest[2]),
             },
         )
         .unwrap_err(),
     );
     assert_eq!(err, ContractError::ActivationMismatch { index: 3 });
-    let err = market_err(g.resolve(3, 0).unwrap_err());
-    assert!(matches!(err, ContractError::NotRevealed { .. }), "{err:?}");
-    g.reveal(3).unwrap();
-    let err = market_err(g.reveal(3).unwrap_err());
+    let err = market_err(g.resolve(seq, 3, 0).unwrap_err());
     assert!(
-        matches!(err, ContractError::AlreadyRevealed { .. }),
+        matches!(err, ContractError::WrongDisputeState { .. }),
         "{err:?}"
     );
+    g.reveal(seq).unwrap();
+    let err = market_err(g.reveal(seq).unwrap_err());
+    assert!(
+        matches!(err, ContractError::WrongDisputeState { .. }),
+        "{err:?}"
+    );
+    // An input that does not hash to the agreed activation 2 is refused.
+    let (leaf, proof) = g.witness(3, 0);
+    let mut wrong_prev = honest[1].clone();
+    wrong_prev[0] = wrong_prev[0].wrapping_add(1);
+    let err = market_err(
+        g.s.exec(
+            &anyone,
+            &ExecuteMsg::Resolve {
+                job_id: g.job,
+                seq,
+                unit: 0,
+                input: int8_binary(&wrong_prev),
+                leaf: leaf.clone(),
+                proof: proof.clone(),
+            },
+        )
+        .unwrap_err(),
+    );
+    assert_eq!(err, ContractError::ActivationMismatch { index: 2 });
     // A forged leaf fails its Merkle proof when layer 3 has weights; a leafless resolve of a
     // weighted layer is refused.
-    let (leaf, proof) = g.witness(3, 0);
     if let (Some(mut leaf), Some(proof)) = (leaf, proof) {
-        let anyone = g.s.addr("anyone");
         let err = market_err(
             g.s.exec(
                 &anyone,
                 &ExecuteMsg::Resolve {
                     job_id: g.job,
+                    seq,
                     unit: 0,
+                    input: int8_binary(&honest[1]),
                     leaf: None,
                     proof: None,
                 },
@@ -422,7 +459,9 @@ fn challenge_and_reveal_are_checked_against_commitments(m: &Model) {
                 &anyone,
                 &ExecuteMsg::Resolve {
                     job_id: g.job,
+                    seq,
                     unit: 0,
+                    input: int8_binary(&honest[1]),
                     leaf: Some(leaf),
                     proof: Some(proof),
                 },
@@ -431,8 +470,10 @@ fn challenge_and_reveal_are_checked_against_commitments(m: &Model) {
         );
         assert!(matches!(err, ContractError::Proof(_)), "{err:?}");
     }
-    g.resolve(3, 0).unwrap();
-    g.assert_worker_slashed(BOND + COLLATERAL / 2);
+    g.resolve(seq, 3, 0).unwrap();
+    // The commitment to the worker's own hashes was never opened: proven wrong by another
+    // challenge, the result took it along, and its bond came back too.
+    g.assert_worker_slashed(2 * BOND + COLLATERAL / 2);
 }
 
 fn digits_dir() -> std::path::PathBuf {
@@ -499,9 +540,9 @@ fn withheld_reveal_loses_after_the_timeout_on_every_model() {
 }
 
 #[test]
-fn false_challenge_pays_its_bond_to_the_worker_on_every_model() {
+fn false_challenge_costs_its_bond_on_every_model() {
     for m in matrix_models() {
-        false_challenge_pays_its_bond_to_the_worker(&m);
+        false_challenge_costs_its_bond(&m);
     }
 }
 

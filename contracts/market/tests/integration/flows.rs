@@ -484,23 +484,6 @@ fn results_are_checked_against_the_model() {
     s.claim(&worker, &id, 1).unwrap();
     let acts = forward(&m, &input).unwrap();
     let mut msg = result_msg(job, &acts);
-    msg.hashes.pop();
-    let err = market_err(
-        s.exec(&worker, &ExecuteMsg::PostResults { results: vec![msg] })
-            .unwrap_err(),
-    );
-    assert!(matches!(err, ContractError::HashCount { .. }), "{err:?}");
-    let mut msg = result_msg(job, &acts);
-    msg.output = int8_binary(&[0, 0, 0, 0]);
-    let err = market_err(
-        s.exec(&worker, &ExecuteMsg::PostResults { results: vec![msg] })
-            .unwrap_err(),
-    );
-    assert!(
-        matches!(err, ContractError::OutputHashMismatch { .. }),
-        "{err:?}"
-    );
-    let mut msg = result_msg(job, &acts);
     msg.output = int8_binary(&[0, 0, 0]);
     let err = market_err(
         s.exec(&worker, &ExecuteMsg::PostResults { results: vec![msg] })
@@ -513,6 +496,12 @@ fn results_are_checked_against_the_model() {
     );
     assert!(matches!(err, ContractError::Empty(_)), "{err:?}");
     s.post(&worker, job, &acts).unwrap();
+    // The contract hashes the posted output itself: the commitment binds it with the prefix.
+    let list = tavdun_core::activation_hashes(&acts);
+    assert_eq!(
+        s.job(job).result.unwrap().commitment.0,
+        tavdun_core::hashes_commitment(&list).unwrap()
+    );
     let err = market_err(s.post(&worker, job, &acts).unwrap_err());
     assert!(
         matches!(err, ContractError::WrongJobStatus { .. }),
@@ -587,20 +576,30 @@ fn blob_inputs_commit_to_h0_and_a_layer_one_challenge_checks_it() {
     let lie = lying_acts(&m, &input, 1);
     s.post(&worker, job, &lie).unwrap();
     let honest = forward(&m, &input).unwrap();
-    let challenge = |data: &[i8]| ReceiveMsg::Challenge {
+    let seq = s.challenge(&checker, job, &hashes(&honest)).unwrap();
+    s.reveal(&worker, job, seq, &lie).unwrap();
+    let d = s.dispute(job, seq);
+    assert_eq!(d.layer, Some(1));
+    assert_eq!(
+        d.agreed_hash,
+        Some(tavdun_core::HexHash(tavdun_core::activation_hash(
+            0, &input
+        ))),
+        "layer 1 resolves from the blob's committed hash"
+    );
+    let resolve = |data: &[i8]| ExecuteMsg::Resolve {
         job_id: job,
-        hashes: hashes(&honest),
-        activation: int8_binary(data),
+        seq,
+        unit: 0,
+        input: int8_binary(data),
+        leaf: m.leaf(0, 0),
+        proof: m.weights_tree().proof(0),
     };
     let other = synthetic::input(16, 13);
-    let err = market_err(s.send(&checker, 1_000, &challenge(&other)).unwrap_err());
+    let err = market_err(s.exec(&checker, &resolve(&other)).unwrap_err());
     assert_eq!(err, ContractError::ActivationMismatch { index: 0 });
-    s.send(&checker, 1_000, &challenge(&input)).unwrap();
-    let d = s.dispute(job);
-    assert_eq!(
-        (d.layer, d.input.to_vec()),
-        (1, int8_binary(&input).to_vec())
-    );
+    s.exec(&checker, &resolve(&input)).unwrap();
+    assert_eq!(s.job(job).status, JobStatus::Open);
     s.assert_invariant();
 }
 

@@ -19,23 +19,78 @@ const CHALLENGERS: usize = 2;
 
 #[derive(Debug, Clone)]
 enum Op {
-    Bond { w: usize, amount: u128 },
-    Submit { c: usize, fee: u128, ttl: u64 },
-    SubmitBatch { c: usize, n: usize, fee: u128 },
-    Claim { w: usize, max: u32 },
-    Post { w: usize, lie: Option<usize> },
-    Challenge { x: usize, pick: usize },
-    Reveal { pick: usize },
-    Resolve { pick: usize },
-    ClaimTimeout { pick: usize },
-    Finalize { pick: usize },
-    Expire { pick: usize },
-    Cancel { c: usize, pick: usize },
-    Refund { pick: usize },
-    Unbond { w: usize, amount: u128 },
-    Withdraw { who: usize },
+    Bond {
+        w: usize,
+        amount: u128,
+    },
+    Submit {
+        c: usize,
+        fee: u128,
+        ttl: u64,
+    },
+    SubmitBatch {
+        c: usize,
+        n: usize,
+        fee: u128,
+    },
+    /// A job whose input is off chain, which workers may release.
+    SubmitBlob {
+        c: usize,
+        fee: u128,
+    },
+    Release {
+        pick: usize,
+    },
+    Claim {
+        w: usize,
+        max: u32,
+    },
+    Post {
+        w: usize,
+        lie: Option<usize>,
+    },
+    Challenge {
+        x: usize,
+        pick: usize,
+    },
+    /// A commitment never opened: griefing that must cost its bond.
+    CommitOnly {
+        x: usize,
+        pick: usize,
+    },
+    Reveal {
+        pick: usize,
+    },
+    Resolve {
+        pick: usize,
+    },
+    ClaimTimeout {
+        pick: usize,
+    },
+    Finalize {
+        pick: usize,
+    },
+    Expire {
+        pick: usize,
+    },
+    Cancel {
+        c: usize,
+        pick: usize,
+    },
+    Refund {
+        pick: usize,
+    },
+    Unbond {
+        w: usize,
+        amount: u128,
+    },
+    Withdraw {
+        who: usize,
+    },
     WithdrawTreasury,
-    Advance { secs: u64 },
+    Advance {
+        secs: u64,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -46,8 +101,11 @@ fn op() -> impl Strategy<Value = Op> {
         3 => (0..WORKERS, 1u32..4).prop_map(|(w, max)| Op::Claim { w, max }),
         3 => (0..WORKERS, proptest::option::weighted(0.3, 1usize..3)).prop_map(|(w, lie)| Op::Post { w, lie }),
         2 => (0..CHALLENGERS, any::<usize>()).prop_map(|(x, pick)| Op::Challenge { x, pick }),
-        1 => any::<usize>().prop_map(|pick| Op::Reveal { pick }),
-        1 => any::<usize>().prop_map(|pick| Op::Resolve { pick }),
+        2 => (0..CHALLENGERS, any::<usize>()).prop_map(|(x, pick)| Op::CommitOnly { x, pick }),
+        2 => (0..CLIENTS, 1u128..5_000).prop_map(|(c, fee)| Op::SubmitBlob { c, fee }),
+        2 => any::<usize>().prop_map(|pick| Op::Release { pick }),
+        3 => any::<usize>().prop_map(|pick| Op::Reveal { pick }),
+        3 => any::<usize>().prop_map(|pick| Op::Resolve { pick }),
         1 => any::<usize>().prop_map(|pick| Op::ClaimTimeout { pick }),
         2 => any::<usize>().prop_map(|pick| Op::Finalize { pick }),
         1 => any::<usize>().prop_map(|pick| Op::Expire { pick }),
@@ -122,6 +180,19 @@ impl World {
     fn pick(&self, status: JobStatus, pick: usize) -> Option<u64> {
         let ids = self.jobs_with(status);
         (!ids.is_empty()).then(|| ids[pick % ids.len()])
+    }
+
+    /// A job in its challenge window: posted, or disputed already.
+    fn pick_challengeable(&self, pick: usize) -> Option<u64> {
+        let mut ids = self.jobs_with(JobStatus::Posted);
+        ids.extend(self.jobs_with(JobStatus::Disputed));
+        (!ids.is_empty()).then(|| ids[pick % ids.len()])
+    }
+
+    fn open_disputes(&self, job: u64) -> Vec<tavdun_market_api::Dispute> {
+        let r: tavdun_market_api::DisputesResponse =
+            self.s.query(&QueryMsg::Disputes { job_id: job });
+        r.disputes.into_iter().filter(|d| d.is_open()).collect()
     }
 
     fn moved(&mut self, from: &Addr, to: &Addr, amount: u128) {
@@ -215,7 +286,7 @@ impl World {
                 }
             }
             Op::Challenge { x, pick } => {
-                let Some(job) = self.pick(JobStatus::Posted, pick) else {
+                let Some(job) = self.pick_challengeable(pick) else {
                     return;
                 };
                 let who = self.challengers[x].clone();
@@ -223,67 +294,121 @@ impl World {
                 let honest = forward(&self.m, &input).expect("forward");
                 let posted = &self.posted[&job];
                 // An honest checker disputes a lie; a griefer disputes an honest result.
-                let (claim, layer) = match (0..honest.len()).find(|&i| honest[i] != posted[i]) {
-                    Some(i) => (honest.clone(), i + 1),
-                    None => {
-                        let k = pick % honest.len() + 1;
-                        (lying_acts(&self.m, &input, k), k)
-                    }
+                let claim = match (0..honest.len()).find(|&i| honest[i] != posted[i]) {
+                    Some(_) => honest,
+                    None => lying_acts(&self.m, &input, pick % honest.len() + 1),
                 };
-                let activation = int8_binary(act(&input, &claim, layer - 1));
-                let msg = ReceiveMsg::Challenge {
-                    job_id: job,
-                    hashes: hashes(&claim),
-                    activation,
+                let bond = params().challenge_bond.u128();
+                let market = self.s.market.clone();
+                if let Ok(seq) = self.s.commit_challenge(&who, job, &hashes(&claim)) {
+                    self.moved(&who, &market, bond);
+                    self.s.next_block();
+                    let _ = self.s.open_challenge(&who, job, seq, &hashes(&claim));
+                }
+            }
+            Op::CommitOnly { x, pick } => {
+                let Some(job) = self.pick_challengeable(pick) else {
+                    return;
                 };
-                self.send(&who, 1_000, &msg);
+                let who = self.challengers[x].clone();
+                let bond = params().challenge_bond.u128();
+                let market = self.s.market.clone();
+                if self
+                    .s
+                    .commit_challenge(&who, job, &[tavdun_core::HexHash([9; 32])])
+                    .is_ok()
+                {
+                    self.moved(&who, &market, bond);
+                }
             }
             Op::Reveal { pick } => {
                 let Some(job) = self.pick(JobStatus::Disputed, pick) else {
                     return;
                 };
-                let d = self.s.dispute(job);
-                let activation = int8_binary(&self.posted[&job][d.layer as usize - 1]);
-                let _ = self.s.exec(
-                    &d.worker,
-                    &ExecuteMsg::Reveal {
-                        job_id: job,
-                        activation,
-                    },
-                );
+                let posted = self.posted[&job].clone();
+                for d in self.open_disputes(job) {
+                    if d.opened_at.is_some() && d.revealed.is_none() {
+                        let _ = self.s.reveal(&d.worker, job, d.seq, &posted);
+                        return;
+                    }
+                }
             }
             Op::Resolve { pick } => {
                 let Some(job) = self.pick(JobStatus::Disputed, pick) else {
                     return;
                 };
-                let d = self.s.dispute(job);
-                let layer = d.layer as usize - 1;
-                let input: Vec<i8> = d.input.iter().map(|&b| b as i8).collect();
-                let truth = run_layer(&self.m, layer, &input);
-                let posted = &self.posted[&job][layer];
-                let unit = (0..truth.len())
-                    .find(|&u| truth[u] != posted[u])
-                    .unwrap_or(0) as u32;
-                let leaf_unit = self.m.plan.leaf_unit(layer, unit);
-                let leaf = leaf_unit.and_then(|l| self.m.leaf(layer, l));
-                let proof = leaf_unit
-                    .and_then(|l| self.m.plan.leaf_index(layer, l))
-                    .and_then(|i| self.m.weights_tree().proof(i));
-                let who = self.challengers[0].clone();
-                let _ = self.s.exec(
-                    &who,
-                    &ExecuteMsg::Resolve {
-                        job_id: job,
-                        unit,
-                        leaf,
-                        proof,
-                    },
-                );
+                let revealed: Vec<_> = self
+                    .open_disputes(job)
+                    .into_iter()
+                    .filter(|d| d.revealed.is_some())
+                    .collect();
+                for d in revealed {
+                    let Some(l) = d.layer else { continue };
+                    let layer = l as usize - 1;
+                    // Activation `layer - 1` both sides agree on: the worker's.
+                    let input = act(&self.inputs[&job], &self.posted[&job], layer).to_vec();
+                    let truth = run_layer(&self.m, layer, &input);
+                    let posted = &self.posted[&job][layer];
+                    let unit = (0..truth.len())
+                        .find(|&u| truth[u] != posted[u])
+                        .unwrap_or(0) as u32;
+                    let leaf_unit = self.m.plan.leaf_unit(layer, unit);
+                    let leaf = leaf_unit.and_then(|l| self.m.leaf(layer, l));
+                    let proof = leaf_unit
+                        .and_then(|l| self.m.plan.leaf_index(layer, l))
+                        .and_then(|i| self.m.weights_tree().proof(i));
+                    let who = self.challengers[0].clone();
+                    let resolved = self.s.exec(
+                        &who,
+                        &ExecuteMsg::Resolve {
+                            job_id: job,
+                            seq: d.seq,
+                            unit,
+                            input: int8_binary(&input),
+                            leaf,
+                            proof,
+                        },
+                    );
+                    if resolved.is_ok() {
+                        return;
+                    }
+                }
             }
             Op::ClaimTimeout { pick } => {
                 if let Some(job) = self.pick(JobStatus::Disputed, pick) {
                     let who = self.clients[0].clone();
-                    let _ = self.s.exec(&who, &ExecuteMsg::ClaimTimeout { job_id: job });
+                    for d in self.open_disputes(job) {
+                        let _ = self.s.exec(
+                            &who,
+                            &ExecuteMsg::ClaimTimeout {
+                                job_id: job,
+                                seq: d.seq,
+                            },
+                        );
+                    }
+                }
+            }
+            Op::SubmitBlob { c, fee } => {
+                let who = self.clients[c].clone();
+                let input = synthetic::input(self.m.plan.input.len(), fee as u64);
+                let deadline = self.s.now().plus_seconds(300);
+                let msg = ReceiveMsg::SubmitJob {
+                    model_id: self.model_id.clone(),
+                    input: JobInput::blob(&input, "https://unreachable.example/x".into()),
+                    deadline,
+                };
+                if let Ok(res) = self.s.send(&who, fee, &msg) {
+                    let market = self.s.market.clone();
+                    self.moved(&who, &market, fee);
+                    self.inputs.insert(job_ids(&res)[0], input);
+                }
+            }
+            Op::Release { pick } => {
+                if let Some(job) = self.pick(JobStatus::Claimed, pick) {
+                    let worker = self.s.job(job).worker.expect("claimed");
+                    let _ = self
+                        .s
+                        .exec(&worker, &ExecuteMsg::ReleaseJobs { job_ids: vec![job] });
                 }
             }
             Op::Finalize { pick } => {
@@ -433,9 +558,11 @@ impl World {
             ) {
                 fees += job.fee.u128();
             }
-            if job.status == JobStatus::Disputed {
-                bonds += self.s.dispute(id).bond.u128();
-            }
+            bonds += self
+                .open_disputes(id)
+                .iter()
+                .map(|d| d.bond.u128())
+                .sum::<u128>();
         }
         assert_eq!(fees, stats.totals.job_fees.u128(), "open job fees");
         assert_eq!(bonds, stats.totals.bonds.u128(), "open dispute bonds");
@@ -483,13 +610,15 @@ fn random_sequences_reach_every_outcome() {
         for id in 1..=world.s.stats().jobs {
             let job = world.s.job(id);
             *seen.entry(format!("{:?}", job.end_reason)).or_default() += 1;
-            let r: tavdun_market_api::DisputeResponse =
-                world.s.query(&QueryMsg::Dispute { job_id: id });
-            if let Some(d) = r.dispute {
+            let r: tavdun_market_api::DisputesResponse =
+                world.s.query(&QueryMsg::Disputes { job_id: id });
+            for d in r.disputes {
                 let key = match d.outcome {
                     Some(DisputeOutcome::WorkerSlashed { .. }) => "slashed",
                     Some(DisputeOutcome::RevealWithheld) => "withheld",
                     Some(DisputeOutcome::ChallengeFailed) => "challenge_failed",
+                    Some(DisputeOutcome::NeverOpened) => "never_opened",
+                    Some(DisputeOutcome::Moot) => "moot",
                     None => "dispute_open",
                 };
                 *seen.entry(key.to_string()).or_default() += 1;
@@ -506,12 +635,16 @@ fn random_sequences_reach_every_outcome() {
         "slashed".to_string(),
         "withheld".to_string(),
         "challenge_failed".to_string(),
+        "never_opened".to_string(),
+        format!("{:?}", Some(EndReason::InputUnavailable)),
         "requeued".to_string(),
     ];
-    for key in want {
-        assert!(
-            seen.get(&key).copied().unwrap_or(0) > 0,
-            "no sequence reached {key}: {seen:?}"
-        );
-    }
+    let missed: Vec<&String> = want
+        .iter()
+        .filter(|k| seen.get(*k).copied().unwrap_or(0) == 0)
+        .collect();
+    assert!(
+        missed.is_empty(),
+        "no sequence reached {missed:?}: {seen:?}"
+    );
 }

@@ -1,5 +1,6 @@
 //! Market integration tests on cw-multi-test with the real TRN token.
 
+mod attacks;
 mod disputes;
 mod flows;
 mod invariant;

@@ -81,8 +81,8 @@ fn config_updates_are_bounded() {
             Box::new(|p| p.challenge_bond = Uint128::zero()),
         ),
         (
-            "collateral_per_job",
-            Box::new(|p| p.collateral_per_job = Uint128::zero()),
+            "min_collateral",
+            Box::new(|p| p.min_collateral = Uint128::zero()),
         ),
         (
             "liveness_penalty",
@@ -125,6 +125,17 @@ fn config_updates_are_bounded() {
         },
     )
     .unwrap();
+    let cfg: tavdun_market_api::ConfigResponse = s.query(&tavdun_market_api::QueryMsg::Config {});
+    assert_eq!(
+        cfg.config.params.protocol_fee_bps, 500,
+        "not before its delay"
+    );
+    assert_eq!(
+        cfg.config.pending.map(|p| p.params.protocol_fee_bps),
+        Some(1_000)
+    );
+    s.advance(params().config_delay);
+    s.exec(&admin, &ExecuteMsg::ApplyConfig {}).unwrap();
     let cfg: tavdun_market_api::ConfigResponse = s.query(&tavdun_market_api::QueryMsg::Config {});
     assert_eq!(cfg.config.params.protocol_fee_bps, 1_000);
 }
@@ -217,22 +228,15 @@ fn worker_and_client_messages_refuse_other_roles() {
     assert!(matches!(err, ContractError::NotJobWorker { .. }), "{err:?}");
     s.post(&worker, job, &acts).unwrap();
     let fake = lying_acts(&m, &input, 1);
-    s.send(
-        &client,
-        1_000,
-        &ReceiveMsg::Challenge {
-            job_id: job,
-            hashes: hashes(&fake),
-            activation: int8_binary(&input),
-        },
-    )
-    .unwrap();
+    let seq = s.challenge(&client, job, &hashes(&fake)).unwrap();
     for who in [&client, &other, &stranger] {
         let err = market_err(
             s.exec(
                 who,
                 &ExecuteMsg::Reveal {
                     job_id: job,
+                    seq,
+                    hashes: hashes(&acts),
                     activation: int8_binary(&acts[0]),
                 },
             )
