@@ -15,8 +15,8 @@ use tavdun_core::{activation_hash, activation_hashes, eval_unit, forward, HexHas
 use tavdun_sdk::amount::parse_trn;
 use tavdun_sdk::api::job::int8_binary;
 use tavdun_sdk::api::{
-    DisputeOutcome, ExecuteMsg, HardwareDeclaration, JobInput, JobRequest, JobResultMsg, JobStatus,
-    ReceiveMsg,
+    ChallengeClaim, DisputeOutcome, ExecuteMsg, HardwareDeclaration, JobInput, JobRequest,
+    JobResultMsg, JobStatus, ReceiveMsg,
 };
 use tavdun_sdk::client::{ClientError, TxResult};
 use tavdun_sdk::model_dir::load_model;
@@ -101,6 +101,22 @@ impl Run {
     async fn job(&self, job_id: u64) -> tavdun_sdk::api::Job {
         self.world.job(job_id).await
     }
+}
+
+/// Attribute `key` of `contract`'s wasm event in a transaction.
+fn attribute(tx: &TxResult, contract: &str, key: &str) -> String {
+    tx.events
+        .iter()
+        .filter(|e| e.kind == "wasm")
+        .filter(|e| {
+            e.attributes
+                .iter()
+                .any(|(k, v)| k == "_contract_address" && v == contract)
+        })
+        .flat_map(|e| e.attributes.iter())
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.clone())
+        .unwrap_or_else(|| panic!("tx {} has no {key}", tx.txhash))
 }
 
 /// The ids a `ClaimJobs` handed out: the transaction's data.
@@ -303,36 +319,47 @@ async fn deploy_lifecycle_dispute_refund_and_bad_inputs() {
         let tx = w.exec("claim_jobs(1)", &worker, &claim).await;
         assert_eq!(claimed_ids(&tx), vec![id]);
         let post = ExecuteMsg::PostResults {
-            results: vec![JobResultMsg {
-                job_id: id,
-                output: int8_binary(&acts[last]),
-                hashes: hex_hashes(acts),
-            }],
+            results: vec![JobResultMsg::new(id, acts)],
         };
         w.exec("post_results(1)", &worker, &post).await;
     }
     assert_eq!(w.job(a).await.status, JobStatus::Posted);
     w.world.assert_books_balance().await;
 
-    // The challenger disputes B: the first divergent layer is the last one.
+    // The challenger disputes B: it commits to its hashes (with the bond), opens them a block
+    // later, and the worker reveals its own: the first divergent layer is the last one.
     let bond = trn("10");
-    let challenge = ReceiveMsg::Challenge {
-        job_id: b,
-        hashes: hex_hashes(&acts_b),
-        activation: int8_binary(&acts_b[last - 1]),
-    };
-    w.send("challenge", &challenger, bond, &challenge).await;
-    let dispute = w.world.market.dispute(b).await.unwrap().unwrap();
-    assert_eq!(dispute.layer as usize, last + 1);
+    let result = w.job(b).await.result.unwrap();
+    let claim = ChallengeClaim::new(
+        &challenger_addr,
+        b,
+        activation_hashes(&acts_b),
+        &result.commitment.0,
+    );
+    let tx = w
+        .send("commit_challenge", &challenger, bond, &claim.commit())
+        .await;
+    let seq: u32 = attribute(&tx, w.world.market.market_address(), "seq")
+        .parse()
+        .unwrap();
+    let committed = tx.height;
+    while (w.world.market.chain().latest_height().await.unwrap() as i64) <= committed {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    w.exec("challenge", &challenger, &claim.open(seq)).await;
     w.exec(
         "reveal",
         &worker,
         &ExecuteMsg::Reveal {
             job_id: b,
+            seq,
+            hashes: hex_hashes(&wrong_b),
             activation: int8_binary(&wrong_b[last]),
         },
     )
     .await;
+    let dispute = w.world.market.dispute(b, seq).await.unwrap().unwrap();
+    assert_eq!(dispute.layer, Some(last as u32 + 1));
 
     // Anyone shows the wrong unit with its leaf and Merkle proof; the contract recomputes it.
     let unit = (0..wrong_b[last].len() as u32)
@@ -371,13 +398,15 @@ async fn deploy_lifecycle_dispute_refund_and_bad_inputs() {
         &challenger,
         &ExecuteMsg::Resolve {
             job_id: b,
+            seq,
             unit,
+            input: int8_binary(&acts_b[last - 1]),
             leaf: Some(leaf),
             proof: Some(proof),
         },
     )
     .await;
-    let dispute = w.world.market.dispute(b).await.unwrap().unwrap();
+    let dispute = w.world.market.dispute(b, seq).await.unwrap().unwrap();
     assert!(
         matches!(dispute.outcome, Some(DisputeOutcome::WorkerSlashed { .. })),
         "{dispute:?}"
@@ -453,14 +482,7 @@ async fn deploy_lifecycle_dispute_refund_and_bad_inputs() {
     let results = batch_ids
         .iter()
         .zip(&batch)
-        .map(|(&id, x)| {
-            let acts = forward(&w.model, x).unwrap();
-            JobResultMsg {
-                job_id: id,
-                output: int8_binary(acts.last().unwrap()),
-                hashes: hex_hashes(&acts),
-            }
-        })
+        .map(|(&id, x)| JobResultMsg::new(id, &forward(&w.model, x).unwrap()))
         .collect();
     w.exec(
         "post_results(32)",

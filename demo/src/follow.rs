@@ -131,22 +131,24 @@ impl Tracker {
                 );
             }
             JobStatus::Disputed => {
-                let d = self.dispute(id).await?;
+                let d = self.latest_dispute(id).await?;
                 let answer = prediction.map_or_else(|| "-".into(), |p| p.to_string());
                 println!(
-                    "job {id:>3}  CHALLENGED: {} answered {answer} (label {}); {} re-ran it and disputes the result from layer {}",
+                    "job {id:>3}  CHALLENGED: {} answered {answer} (label {}); {} re-ran it, got other hashes and commits a challenge",
                     self.names.of(d.worker.as_str()),
                     label,
                     self.names.of(d.challenger.as_str()),
-                    d.layer
                 );
             }
             JobStatus::Open if before.is_some() => {
-                let d = self.dispute(id).await?;
+                let Some(d) = self.winning_dispute(id).await? else {
+                    println!("job {id:>3}  its claim ran out; the job goes back to the queue");
+                    return Ok(());
+                };
                 let outcome = match d.outcome {
                     Some(DisputeOutcome::WorkerSlashed { unit }) => format!(
                         "the contract recomputed unit {unit} of layer {} from its Merkle-proven weights: it differs",
-                        d.layer
+                        d.layer.unwrap_or_default()
                     ),
                     Some(DisputeOutcome::RevealWithheld) => "it never revealed its layer".into(),
                     _ => "its claim expired".into(),
@@ -157,7 +159,7 @@ impl Tracker {
                     job_id: id,
                     worker: liar,
                     challenger: self.names.of(d.challenger.as_str()),
-                    layer: d.layer,
+                    layer: d.layer.unwrap_or_default(),
                     outcome,
                 });
             }
@@ -185,11 +187,24 @@ impl Tracker {
         Ok(())
     }
 
-    async fn dispute(&self, job_id: u64) -> anyhow::Result<Dispute> {
+    async fn latest_dispute(&self, job_id: u64) -> anyhow::Result<Dispute> {
         self.market
-            .dispute(job_id)
+            .disputes(job_id)
             .await?
-            .ok_or_else(|| anyhow::anyhow!("job {job_id} is disputed but has no dispute"))
+            .pop()
+            .ok_or_else(|| anyhow::anyhow!("job {job_id} is disputed but has no challenge"))
+    }
+
+    /// The challenge that proved the last result wrong (or outlasted a silent worker); `None`
+    /// when the job went back to the queue because a claim ran out.
+    async fn winning_dispute(&self, job_id: u64) -> anyhow::Result<Option<Dispute>> {
+        let disputes = self.market.disputes(job_id).await?;
+        Ok(disputes.into_iter().rev().find(|d| {
+            matches!(
+                d.outcome,
+                Some(DisputeOutcome::WorkerSlashed { .. } | DisputeOutcome::RevealWithheld)
+            )
+        }))
     }
 
     pub fn summary(&self) {

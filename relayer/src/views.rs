@@ -87,7 +87,7 @@ pub struct Verification {
     /// A dispute proved a posted result wrong (or its worker went silent) and the worker's
     /// collateral was slashed; the job went back to the queue.
     pub slashed: bool,
-    /// The latest dispute.
+    /// The latest challenge of the job.
     pub dispute: Option<DisputeView>,
 }
 
@@ -95,9 +95,11 @@ pub struct Verification {
 pub struct DisputeView {
     pub challenger: String,
     pub worker: String,
-    /// First layer (1-based) where the challenger's and the worker's hashes differ.
-    pub layer: u32,
-    pub reveal_deadline: u64,
+    /// First layer (1-based) where the challenger's and the worker's hashes differ, once the
+    /// worker has revealed its hashes.
+    pub layer: Option<u32>,
+    /// Set once the challenge is opened (it is committed first).
+    pub reveal_deadline: Option<u64>,
     pub resolve_deadline: Option<u64>,
     /// Absent while the dispute runs.
     pub outcome: Option<DisputeEnd>,
@@ -111,6 +113,8 @@ pub enum DisputeEnd {
     WorkerSlashed,
     RevealWithheld,
     ChallengeFailed,
+    NeverOpened,
+    Moot,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -222,12 +226,14 @@ pub fn describe(view: JobView, shape: Shape, dispute: Option<Dispute>) -> JobRes
             challenger: d.challenger.to_string(),
             worker: d.worker.to_string(),
             layer: d.layer,
-            reveal_deadline: d.reveal_deadline.seconds(),
+            reveal_deadline: d.reveal_deadline.map(|t| t.seconds()),
             resolve_deadline: d.resolve_deadline.map(|t| t.seconds()),
             outcome: d.outcome.as_ref().map(|o| match o {
                 DisputeOutcome::WorkerSlashed { .. } => DisputeEnd::WorkerSlashed,
                 DisputeOutcome::RevealWithheld => DisputeEnd::RevealWithheld,
                 DisputeOutcome::ChallengeFailed => DisputeEnd::ChallengeFailed,
+                DisputeOutcome::NeverOpened => DisputeEnd::NeverOpened,
+                DisputeOutcome::Moot => DisputeEnd::Moot,
             }),
             wrong_unit: match d.outcome {
                 Some(DisputeOutcome::WorkerSlashed { unit }) => Some(unit),

@@ -1,11 +1,13 @@
-//! The worker's side of the dispute game: it owns this node's challenged results, reveals the
-//! challenged layer before the deadline, and collects the bond when nobody proves the result
-//! wrong. A result that stands again goes back to the executor to be finalized.
+//! The worker's side of the dispute game: it owns this node's challenged results, answers
+//! each challenge with its hashes and its activation of the first divergent layer before the
+//! deadline, and closes the challenges that fail (collecting its share of their bonds). A
+//! result that stands again goes back to the executor to be finalized.
 
 use std::collections::BTreeSet;
 
+use tavdun_core::{activation_hashes, HexHash};
 use tavdun_sdk::api::job::int8_binary;
-use tavdun_sdk::api::{DisputeOutcome, ExecuteMsg, Job};
+use tavdun_sdk::api::{Dispute, ExecuteMsg, Job, JobStatus};
 use tracing::{error, info, warn};
 
 use crate::error::Result;
@@ -15,6 +17,8 @@ use crate::services::{Round, Services};
 pub struct Defender {
     /// This node's jobs under challenge.
     defending: BTreeSet<u64>,
+    /// Challenges seen, `(job, seq)`, so each is counted once.
+    seen: BTreeSet<(u64, u32)>,
 }
 
 impl Defender {
@@ -22,71 +26,108 @@ impl Defender {
         self.defending.len()
     }
 
-    /// One poll; returns the jobs whose challenge failed, whose results stand again.
+    /// One poll; returns the jobs whose challenges all failed, whose results stand again.
     pub async fn step(&mut self, svc: &mut Services, round: &Round) -> Result<Vec<Job>> {
         for job in &round.disputed {
-            if job.is_worked_by(&svc.me) && self.defending.insert(job.id) {
-                svc.metrics.dispute("received");
-                warn!(job_id = job.id, "our result is challenged");
+            if job.is_worked_by(&svc.me) {
+                self.defending.insert(job.id);
             }
         }
         let mut standing = Vec::new();
         for job_id in self.defending.clone() {
-            let Some(dispute) = svc.market.dispute(job_id).await? else {
+            let job = svc.market.require_job(job_id).await?;
+            let disputes = svc.market.disputes(job_id).await?;
+            for d in &disputes {
+                if self.seen.insert((job_id, d.seq)) {
+                    svc.metrics.dispute("received");
+                    warn!(job_id, seq = d.seq, challenger = %d.challenger, "our result is challenged");
+                }
+            }
+            if job.status != JobStatus::Disputed || !job.is_worked_by(&svc.me) {
                 self.defending.remove(&job_id);
-                continue;
-            };
-            if !round.is_disputed(job_id) {
-                self.defending.remove(&job_id);
-                match dispute.outcome {
-                    Some(DisputeOutcome::ChallengeFailed) => {
+                match job.status {
+                    JobStatus::Posted | JobStatus::Finalized if job.is_worked_by(&svc.me) => {
                         svc.metrics.dispute("won");
-                        info!(
-                            job_id,
-                            "challenge failed: the bond is ours, the result stands"
-                        );
-                        standing.push(svc.market.require_job(job_id).await?);
+                        info!(job_id, "every challenge failed: the result stands");
+                        standing.push(job);
                     }
-                    Some(outcome) => {
+                    _ => {
                         svc.metrics.dispute("lost");
+                        let outcome = disputes.iter().rev().find_map(|d| d.outcome.clone());
                         error!(job_id, ?outcome, "slashed");
                     }
-                    None => {}
                 }
                 continue;
             }
-            match (&dispute.revealed, dispute.resolve_deadline) {
-                (None, _) if svc.faults.withholds_reveal() => {}
-                (None, _) if round.now <= dispute.reveal_deadline.seconds() => {
-                    let (_, mut acts) = svc.runner.rerun(&svc.market, job_id).await?;
-                    // The same (possibly faulty) computation as the post, so the reveal
-                    // matches the hash this node committed to.
-                    svc.faults.corrupt(&mut acts);
-                    let layer = dispute.layer.checked_sub(1).map(|i| i as usize);
-                    let Some(activation) = layer.and_then(|i| acts.get(i)) else {
-                        continue;
-                    };
-                    let msg = ExecuteMsg::Reveal {
-                        job_id,
-                        activation: int8_binary(activation),
-                    };
-                    if svc.execute("reveal", &msg).await.is_ok() {
-                        info!(
-                            job_id,
-                            layer = dispute.layer,
-                            "revealed the challenged layer"
-                        );
-                    }
-                }
-                (Some(_), Some(deadline)) if round.now > deadline.seconds() => {
-                    let msg = ExecuteMsg::ClaimTimeout { job_id };
-                    if svc.execute("claim_timeout", &msg).await.is_ok() {
-                        info!(job_id, "nobody showed a mismatch in time");
-                    }
-                }
-                _ => {}
+            let window_ends = job
+                .result
+                .as_ref()
+                .map_or(0, |r| r.challenge_ends.seconds());
+            for d in disputes.iter().filter(|d| d.is_open()) {
+                self.answer(svc, round, &job, d, window_ends).await?;
             }
         }
         Ok(standing)
+    }
+
+    async fn answer(
+        &mut self,
+        svc: &mut Services,
+        round: &Round,
+        job: &Job,
+        d: &Dispute,
+        window_ends: u64,
+    ) -> Result<()> {
+        let (job_id, seq) = (job.id, d.seq);
+        match (d.opened_at, &d.revealed) {
+            // Committed and never opened: the bond is partly ours once the window is over.
+            (None, _) if round.now >= window_ends => self.timeout(svc, job_id, seq).await,
+            (Some(_), None) if svc.faults.withholds_reveal() => Ok(()),
+            (Some(_), None) if !round.is_past(d.reveal_deadline) => {
+                let (_, mut acts) = svc.runner.rerun(&svc.market, job_id).await?;
+                // The same (possibly faulty) computation as the post, so the reveal opens
+                // the commitment this node posted.
+                svc.faults.corrupt(&mut acts);
+                let ours: Vec<HexHash> =
+                    activation_hashes(&acts).into_iter().map(HexHash).collect();
+                let Some(first) = ours
+                    .iter()
+                    .zip(&d.challenger_hashes)
+                    .position(|(a, b)| a != b)
+                else {
+                    return Ok(());
+                };
+                let msg = ExecuteMsg::Reveal {
+                    job_id,
+                    seq,
+                    hashes: ours,
+                    activation: int8_binary(&acts[first]),
+                };
+                if svc.execute("reveal", &msg).await.is_ok() {
+                    info!(
+                        job_id,
+                        seq,
+                        layer = first + 1,
+                        "revealed the challenged layer"
+                    );
+                }
+                Ok(())
+            }
+            (Some(_), Some(_)) if round.is_past(d.resolve_deadline) => {
+                self.timeout(svc, job_id, seq).await
+            }
+            _ => Ok(()),
+        }
+    }
+
+    async fn timeout(&mut self, svc: &Services, job_id: u64, seq: u32) -> Result<()> {
+        let msg = ExecuteMsg::ClaimTimeout { job_id, seq };
+        if svc.execute("claim_timeout", &msg).await.is_ok() {
+            info!(
+                job_id,
+                seq, "the challenge failed: nobody showed a mismatch in time"
+            );
+        }
+        Ok(())
     }
 }

@@ -4,8 +4,6 @@
 
 use std::collections::BTreeMap;
 
-use tavdun_core::{activation_hashes, HexHash};
-use tavdun_sdk::api::job::int8_binary;
 use tavdun_sdk::api::Job;
 use tavdun_sdk::api::{JobFilter, JobResultMsg, JobStatus};
 use tracing::{info, warn};
@@ -96,21 +94,26 @@ impl Executor {
             }
             return Ok(());
         };
-        let collateral = svc.params.collateral_per_job.u128().max(1);
-        let mut slots = (worker.free_stake.u128() / collateral) as u32;
+        let mut free = worker.free_stake;
         let max = self.max_batch.min(svc.params.max_batch);
         for model_id in self.served.clone() {
-            if slots == 0 || worker.worker.tier == 0 {
+            if free.is_zero() || worker.worker.tier == 0 {
                 break;
             }
-            let worth_it = svc
-                .market
-                .queue_page(&model_id, None, max)
-                .await?
-                .iter()
-                .filter(|j| j.fee.u128() >= self.min_fee && j.deadline.seconds() > now)
-                .count() as u32;
-            let n = worth_it.min(slots).min(max);
+            // The queue's head, best-paying first, as far as the fee is worth it and the free
+            // stake covers each job's collateral (which grows with its fee).
+            let mut n = 0u32;
+            for job in svc.market.queue_page(&model_id, None, max).await? {
+                let collateral = svc.params.collateral_for(job.fee);
+                if job.fee.u128() < self.min_fee
+                    || job.deadline.seconds() <= now
+                    || collateral > free
+                {
+                    break;
+                }
+                free -= collateral;
+                n += 1;
+            }
             if n == 0 {
                 continue;
             }
@@ -125,7 +128,6 @@ impl Executor {
             svc.metrics.jobs_claimed.inc_by(ids.len() as u64);
             info!(model_id = %model_id, jobs = ?ids, "claimed");
             svc.faults.crash_after_claim();
-            slots = slots.saturating_sub(ids.len() as u32);
             let mut jobs = Vec::with_capacity(ids.len());
             for id in ids {
                 let job = svc.market.require_job(id).await?;
@@ -180,11 +182,7 @@ impl Executor {
             .zip(batch.activations)
             .map(|(job, mut acts)| {
                 svc.faults.corrupt(&mut acts);
-                JobResultMsg {
-                    job_id: job.id,
-                    output: int8_binary(acts.last().map_or(&[][..], Vec::as_slice)),
-                    hashes: activation_hashes(&acts).into_iter().map(HexHash).collect(),
-                }
+                JobResultMsg::new(job.id, &acts)
             })
             .collect();
         for chunk in results.chunks(svc.batch_limit()) {

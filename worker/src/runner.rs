@@ -87,7 +87,7 @@ impl Runner {
     }
 
     /// The job's int8 input: inline, or fetched and checked against the job's input hash.
-    async fn input(&self, job: &Job) -> Result<Vec<i8>> {
+    pub async fn input(&self, job: &Job) -> Result<Vec<i8>> {
         match &job.input {
             JobInput::Inline { data } => Ok(to_i8(data)),
             JobInput::Blob { hash, uri } => {

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use tavdun_sdk::api::{ExecuteMsg, Job, Params, ReceiveMsg};
+use tavdun_sdk::api::{ExecuteMsg, Job, Params, Timestamp};
 use tavdun_sdk::client::TxResult;
 use tavdun_sdk::MarketClient;
 use tracing::warn;
@@ -36,6 +36,11 @@ impl Round {
     pub fn is_disputed(&self, job_id: u64) -> bool {
         self.disputed.iter().any(|j| j.id == job_id)
     }
+
+    /// Whether a deadline is set and behind this poll.
+    pub fn is_past(&self, deadline: Option<Timestamp>) -> bool {
+        deadline.is_some_and(|t| self.now > t.seconds())
+    }
 }
 
 impl Services {
@@ -48,19 +53,6 @@ impl Services {
     /// chain rather than retrying blindly.
     pub async fn execute(&self, kind: &'static str, msg: &ExecuteMsg) -> Result<TxResult> {
         self.settle(kind, self.market.execute(msg).await.map_err(Into::into))
-    }
-
-    /// Pays `amount` micro-TRN into the market with `hook`.
-    pub async fn send(
-        &self,
-        kind: &'static str,
-        amount: u128,
-        hook: &ReceiveMsg,
-    ) -> Result<TxResult> {
-        self.settle(
-            kind,
-            self.market.send(amount, hook).await.map_err(Into::into),
-        )
     }
 
     /// Counts and logs a failed transaction of `kind`; passes the result on.

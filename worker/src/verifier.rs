@@ -1,21 +1,24 @@
-//! The verify role: re-execute others' posted results inside their windows, challenge the
-//! first divergent layer, and drive each dispute it opened to its end (resolve with the first
-//! wrong unit and its Merkle proof, or claim the timeout of a worker that stays silent).
+//! The verify role: re-execute others' posted results inside their windows and, where our
+//! hashes do not open to the worker's commitment, challenge: commit (with the bond), open in
+//! a later block, then drive the dispute to its end (resolve with the first wrong unit, its
+//! input and its Merkle proof, or claim the timeout of a worker that stays silent).
 
 use std::collections::hash_map::RandomState;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::hash::BuildHasher;
 
-use tavdun_core::{activation_hashes, HexHash};
+use tavdun_core::bytes::to_i8;
+use tavdun_core::{activation_hashes, hashes_commitment};
 use tavdun_sdk::api::job::int8_binary;
-use tavdun_sdk::api::{DisputeOutcome, ExecuteMsg, Job, JobStatus, ReceiveMsg};
+use tavdun_sdk::api::{ChallengeClaim, Dispute, DisputeOutcome, ExecuteMsg, Job, JobStatus};
 use tracing::{info, warn};
 
 use crate::error::Result;
 use crate::services::{Round, Services};
 
-/// A result whose window closes sooner than this is left alone: the challenge would land late.
-const WINDOW_MARGIN_SECS: u64 = 3;
+/// A result whose window closes sooner than this is left alone: the challenge (a commitment,
+/// then its opening a block later) would land late.
+const WINDOW_MARGIN_SECS: u64 = 6;
 
 pub struct Verifier {
     /// Ids of the models whose results this node checks.
@@ -24,7 +27,7 @@ pub struct Verifier {
     sample: f64,
     /// Others' results already re-executed: job id -> `posted_at` of the result checked.
     checked: HashMap<u64, u64>,
-    /// Disputes this node opened and has not seen end.
+    /// Jobs with challenges this node committed and has not seen end.
     challenging: BTreeSet<u64>,
     /// Keys the sampling of jobs, per process.
     sample_seed: RandomState,
@@ -45,18 +48,21 @@ impl Verifier {
         self.challenging.len()
     }
 
-    /// Picks up, from the chain, the disputes this node opened (after a restart).
+    /// Picks up, from the chain, the challenges this node committed (after a restart).
     pub async fn reconcile(&mut self, svc: &Services) -> Result<()> {
         for job in svc.market.jobs_with_status(JobStatus::Disputed).await? {
-            let dispute = svc.market.dispute(job.id).await?;
-            if dispute.is_some_and(|d| d.challenger.as_str() == svc.me) {
+            let disputes = svc.market.disputes(job.id).await?;
+            if disputes
+                .iter()
+                .any(|d| d.is_open() && d.challenger.as_str() == svc.me)
+            {
                 self.challenging.insert(job.id);
             }
         }
         Ok(())
     }
 
-    /// One poll: drive open disputes, then (unless `check` is false, as when stopping)
+    /// One poll: drive open challenges, then (unless `check` is false, as when stopping)
     /// re-execute new results.
     pub async fn step(&mut self, svc: &mut Services, round: &Round, check: bool) -> Result<()> {
         self.drive_challenges(svc, round).await?;
@@ -99,36 +105,31 @@ impl Verifier {
         jobs: Vec<Job>,
     ) -> Result<()> {
         let batch = svc.runner.run(&svc.market, model_id, jobs).await?;
-        for ((job, input), acts) in batch.jobs.iter().zip(&batch.inputs).zip(batch.activations) {
-            let ours: Vec<HexHash> = activation_hashes(&acts).into_iter().map(HexHash).collect();
-            let theirs = job.result.as_ref().map_or(&[][..], |r| r.hashes.as_slice());
-            let Some(first) = ours.iter().zip(theirs).position(|(a, b)| a != b) else {
+        for (job, acts) in batch.jobs.iter().zip(batch.activations) {
+            let Some(result) = &job.result else { continue };
+            let ours = activation_hashes(&acts);
+            if hashes_commitment(&ours) == Some(result.commitment.0) {
                 svc.metrics.results_verified.inc();
                 continue;
-            };
-            // Layer `first + 1` diverges; both sides agree on activation `first`.
-            let agreed = match first.checked_sub(1) {
-                None => input.as_slice(),
-                Some(i) => acts[i].as_slice(),
-            };
-            let hook = ReceiveMsg::Challenge {
-                job_id: job.id,
-                hashes: ours,
-                activation: int8_binary(agreed),
-            };
+            }
             warn!(
                 job_id = job.id,
                 worker = ?job.worker,
-                layer = first + 1,
                 "result differs from our execution: challenging"
             );
-            if svc
-                .send("challenge", svc.params.challenge_bond.u128(), &hook)
-                .await
-                .is_ok()
-            {
-                self.challenging.insert(job.id);
-                svc.metrics.challenge("sent");
+            // Our hashes stay hidden until the commitment is in a block, so nobody can copy
+            // them ahead of us; once it is, they are opened (in a later block, as the market
+            // requires).
+            let claim = ChallengeClaim::new(&svc.me, job.id, ours, &result.commitment.0);
+            let bond = svc.params.challenge_bond.u128();
+            let committed = svc.market.commit_challenge(&claim, bond).await;
+            let Ok((seq, _)) = svc.settle("commit_challenge", committed.map_err(Into::into)) else {
+                continue;
+            };
+            self.challenging.insert(job.id);
+            svc.metrics.challenge("sent");
+            if svc.execute("challenge", &claim.open(seq)).await.is_ok() {
+                info!(job_id = job.id, seq, "challenge opened");
             }
         }
         Ok(())
@@ -136,64 +137,119 @@ impl Verifier {
 
     async fn drive_challenges(&mut self, svc: &mut Services, round: &Round) -> Result<()> {
         for job_id in self.challenging.clone() {
-            let Some(dispute) = svc.market.dispute(job_id).await? else {
+            let job = svc.market.require_job(job_id).await?;
+            let ours: Vec<Dispute> = svc
+                .market
+                .disputes(job_id)
+                .await?
+                .into_iter()
+                .filter(|d| d.challenger.as_str() == svc.me)
+                .collect();
+            if ours.iter().all(|d| !d.is_open()) {
                 self.challenging.remove(&job_id);
-                continue;
-            };
-            if !round.is_disputed(job_id) || dispute.outcome.is_some() {
-                self.challenging.remove(&job_id);
-                match dispute.outcome {
-                    Some(DisputeOutcome::ChallengeFailed) => {
-                        svc.metrics.challenge("lost");
-                        warn!(job_id, "our challenge failed");
+                for d in &ours {
+                    match d.outcome {
+                        Some(DisputeOutcome::ChallengeFailed | DisputeOutcome::NeverOpened) => {
+                            svc.metrics.challenge("lost");
+                            warn!(job_id, seq = d.seq, "our challenge failed");
+                        }
+                        Some(
+                            DisputeOutcome::WorkerSlashed { .. } | DisputeOutcome::RevealWithheld,
+                        ) => {
+                            svc.metrics.challenge("won");
+                            info!(job_id, seq = d.seq, "the worker was slashed");
+                        }
+                        _ => {}
                     }
-                    Some(outcome) => {
-                        svc.metrics.challenge("won");
-                        info!(job_id, ?outcome, "the worker was slashed");
-                    }
-                    None => {}
                 }
                 continue;
             }
-            match (&dispute.revealed, dispute.resolve_deadline) {
-                (None, _) if round.now > dispute.reveal_deadline.seconds() => {
-                    let msg = ExecuteMsg::ClaimTimeout { job_id };
-                    if svc.execute("claim_timeout", &msg).await.is_ok() {
-                        info!(job_id, "the worker did not reveal in time");
-                    }
-                }
-                (Some(revealed), Some(deadline)) if round.now <= deadline.seconds() => {
-                    let (served, acts) = svc.runner.rerun(&svc.market, job_id).await?;
-                    let layer = dispute.layer.checked_sub(1).map(|i| i as usize);
-                    let Some(ours) = layer.and_then(|i| acts.get(i)) else {
-                        continue;
-                    };
-                    let theirs = tavdun_core::bytes::to_i8(revealed);
-                    let Some(unit) = ours.iter().zip(&theirs).position(|(a, b)| a != b) else {
-                        warn!(job_id, "the revealed layer equals ours: nothing to resolve");
-                        continue;
-                    };
-                    let (leaf, proof) = served.leaf_and_proof(dispute.layer, unit as u32).unzip();
-                    let msg = ExecuteMsg::Resolve {
-                        job_id,
-                        unit: unit as u32,
-                        leaf,
-                        proof,
-                    };
-                    if svc.execute("resolve", &msg).await.is_ok() {
-                        info!(
-                            job_id,
-                            layer = dispute.layer,
-                            unit,
-                            "one-step check resolved"
-                        );
-                    }
-                }
-                _ => {}
+            for d in ours.iter().filter(|d| d.is_open()) {
+                self.drive(svc, round, &job, d).await?;
             }
         }
         Ok(())
     }
+
+    async fn drive(
+        &mut self,
+        svc: &mut Services,
+        round: &Round,
+        job: &Job,
+        d: &Dispute,
+    ) -> Result<()> {
+        let (job_id, seq) = (job.id, d.seq);
+        match (d.opened_at, &d.revealed) {
+            // Committed in an earlier block: open it now.
+            (None, _) => {
+                let Some(result) = &job.result else {
+                    return Ok(());
+                };
+                let (_, acts) = svc.runner.rerun(&svc.market, job_id).await?;
+                let claim = ChallengeClaim::new(
+                    &svc.me,
+                    job_id,
+                    activation_hashes(&acts),
+                    &result.commitment.0,
+                );
+                let msg = claim.open(seq);
+                if svc.execute("challenge", &msg).await.is_ok() {
+                    info!(job_id, seq, "challenge opened");
+                }
+            }
+            (Some(_), None) if round.is_past(d.reveal_deadline) => {
+                let msg = ExecuteMsg::ClaimTimeout { job_id, seq };
+                if svc.execute("claim_timeout", &msg).await.is_ok() {
+                    info!(job_id, seq, "the worker did not reveal in time");
+                }
+            }
+            (Some(_), Some(revealed)) if !round.is_past(d.resolve_deadline) => {
+                let Some(layer) = d.layer else { return Ok(()) };
+                let (served, acts) = svc.runner.rerun(&svc.market, job_id).await?;
+                let l = layer as usize;
+                let (Some(ours), Some(input)) =
+                    (acts.get(l - 1), agreed_input(svc, job, &acts, l).await?)
+                else {
+                    return Ok(());
+                };
+                let theirs = to_i8(revealed);
+                let Some(unit) = ours.iter().zip(&theirs).position(|(a, b)| a != b) else {
+                    warn!(
+                        job_id,
+                        seq, "the revealed layer equals ours: nothing to resolve"
+                    );
+                    return Ok(());
+                };
+                let (leaf, proof) = served.leaf_and_proof(layer, unit as u32).unzip();
+                let msg = ExecuteMsg::Resolve {
+                    job_id,
+                    seq,
+                    unit: unit as u32,
+                    input: int8_binary(&input),
+                    leaf,
+                    proof,
+                };
+                if svc.execute("resolve", &msg).await.is_ok() {
+                    info!(job_id, seq, layer, unit, "one-step check resolved");
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// Activation `layer - 1` of our run (the job's input for layer 1), which both sides agree on.
+async fn agreed_input(
+    svc: &mut Services,
+    job: &Job,
+    acts: &[Vec<i8>],
+    layer: usize,
+) -> Result<Option<Vec<i8>>> {
+    Ok(match layer.checked_sub(2) {
+        Some(i) => acts.get(i).cloned(),
+        None => Some(svc.runner.input(job).await?),
+    })
 }
 
 /// Whether the verifier checks a job, from a hash of its id keyed per process: a worker

@@ -41,8 +41,21 @@ async fn worker(w: &World, name: &str) -> WorkerInfo {
         .unwrap()
 }
 
+/// The job's latest challenge.
 async fn dispute(w: &World, job_id: u64) -> Dispute {
-    w.market.dispute(job_id).await.unwrap().expect("a dispute")
+    w.market
+        .disputes(job_id)
+        .await
+        .unwrap()
+        .pop()
+        .expect("a challenge")
+}
+
+/// The collateral a claim of one of this test's jobs locks.
+fn collateral() -> u128 {
+    localnet_params()
+        .collateral_for(cosmwasm_std::Uint128::new(FEE))
+        .u128()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -116,7 +129,7 @@ async fn three_workers_one_liar_one_crash_and_a_verifier() {
     assert_eq!(liar_state.worker.jobs_slashed, 3);
     assert_eq!(
         liar_state.worker.stake,
-        Uint128::new(100_000_000 - 3 * 5_000_000),
+        Uint128::new(100_000_000 - 3 * collateral()),
         "each wrong result costs its collateral"
     );
     assert_eq!(
@@ -126,7 +139,8 @@ async fn three_workers_one_liar_one_crash_and_a_verifier() {
     for id in &lied {
         let dispute = dispute(&w, *id).await;
         assert_eq!(
-            dispute.layer, 4,
+            dispute.layer,
+            Some(4),
             "the game found the layer the liar corrupted"
         );
         assert!(matches!(
@@ -221,12 +235,12 @@ async fn three_workers_one_liar_one_crash_and_a_verifier() {
     // What worker1 and worker2 hold once paid: their TRN less the stake each bonded, plus pay.
     let bonded = 2 * 100_000_000;
     let workers_paid = before["worker1"] + before["worker2"] + worker_pay - bonded;
-    let reward = 6 * p.collateral_per_job.u128() * u128::from(p.challenger_reward_bps) / 10_000;
+    let reward = 6 * collateral() * u128::from(p.challenger_reward_bps) / 10_000;
     let silent_state = worker(&w, "client2").await;
     assert_eq!(silent_state.worker.jobs_slashed, 3);
     assert_eq!(
         silent_state.worker.stake.u128(),
-        100_000_000 - 3 * 5_000_000
+        100_000_000 - 3 * collateral()
     );
     for id in &lied {
         let dispute = dispute(&w, *id).await;

@@ -25,6 +25,10 @@ pub struct DeployArgs {
     /// Minimum fee of the registered models, in TRN.
     #[arg(long, default_value = "0.01")]
     min_fee: String,
+    /// Do not pin the contracts' code (pinning takes a governance proposal the deployer
+    /// carries alone, which only works on a local network).
+    #[arg(long)]
+    no_pin: bool,
 }
 
 pub async fn run(app: &App, args: DeployArgs) -> Result<()> {
@@ -35,6 +39,7 @@ pub async fn run(app: &App, args: DeployArgs) -> Result<()> {
         fund_amount: parse_trn(&args.fund)?,
         min_fee: parse_trn(&args.min_fee)?,
         params: localnet_params(),
+        pin_codes: !args.no_pin,
     };
     let accounts = TestAccounts::load(&app.settings.accounts)?;
     let deployer = app.settings.key()?.signer(&app.settings.chain.prefix)?;

@@ -136,7 +136,7 @@ pub async fn run(app: &App, cmd: JobCmd) -> Result<()> {
                 (None, None) => market.jobs(filter).await?,
                 (start_after, limit) => {
                     let limit = limit.unwrap_or(tavdun_sdk::api::MAX_PAGE);
-                    market.jobs_page(filter, start_after, limit).await?
+                    market.jobs_page(filter, start_after, limit).await?.jobs
                 }
             };
             app.print(&jobs, |jobs| {

@@ -116,12 +116,6 @@ fn model_id_of(store: &dyn Storage, job: &JobRecord) -> Result<String, ContractE
     Ok(MODEL_IDS.load(store, job.model)?)
 }
 
-/// The collateral a claim of a job paying `fee` locks: a share of the fee, with a floor, so
-/// that lying on a high-fee job costs more than it could earn.
-pub fn collateral_for(params: &Params, fee: Uint128) -> Uint128 {
-    bps(fee, params.collateral_bps).max(params.min_collateral)
-}
-
 /// Ends a job by giving what is left of its fee back to the client.
 fn refund(
     store: &mut dyn Storage,
@@ -377,7 +371,7 @@ pub fn claim_jobs(
             refunded += 1;
             continue;
         }
-        let collateral = collateral_for(params, job.fee);
+        let collateral = params.collateral_for(job.fee);
         let after = locked.checked_add(collateral)?;
         if after > free {
             if claimed.is_empty() && refunded == 0 {

@@ -6,6 +6,7 @@
 mod chain;
 mod config;
 mod error;
+mod governance;
 mod retry;
 mod signer;
 mod tx_result;

@@ -59,6 +59,15 @@ pub struct Params {
     pub max_disputes: u32,
 }
 
+impl Params {
+    /// The collateral a claim of a job paying `fee` locks: a share of the fee, with a floor,
+    /// so that lying on a high-fee job costs more than it could earn.
+    pub fn collateral_for(&self, fee: Uint128) -> Uint128 {
+        fee.multiply_ratio(self.collateral_bps, 10_000u128)
+            .max(self.min_collateral)
+    }
+}
+
 /// Parameters waiting out `config_delay`.
 #[cw_serde]
 pub struct PendingParams {

@@ -14,9 +14,13 @@ pub mod token;
 pub mod worker;
 
 pub use config::{Config, Params, PendingParams, Totals};
+/// The chain's primitive types the interface is written in.
+pub use cosmwasm_std::{Addr, Binary, Timestamp, Uint128};
 pub use dispute::{Dispute, DisputeOutcome};
 pub use job::{EndReason, Job, JobInput, JobResult, JobStatus, JobTerms};
 pub use model::ModelInfo;
-pub use msg::{ExecuteMsg, InstantiateMsg, JobRequest, JobResultMsg, MigrateMsg, ReceiveMsg};
+pub use msg::{
+    ChallengeClaim, ExecuteMsg, InstantiateMsg, JobRequest, JobResultMsg, MigrateMsg, ReceiveMsg,
+};
 pub use query::*;
 pub use worker::{HardwareDeclaration, Unbonding, Worker};

@@ -198,3 +198,70 @@ pub struct JobResultMsg {
 
 #[cw_serde]
 pub struct MigrateMsg {}
+
+impl JobResultMsg {
+    /// The result of a forward pass whose layer outputs are `activations`: the output, and
+    /// the prefix of the per-layer hashes that, with the output's own hash (computed by the
+    /// contract), makes the result's commitment.
+    pub fn new(job_id: u64, activations: &[Vec<i8>]) -> JobResultMsg {
+        let hashes = tavdun_core::activation_hashes(activations);
+        let rest = &hashes[..hashes.len().saturating_sub(1)];
+        JobResultMsg {
+            job_id,
+            output: crate::job::int8_binary(activations.last().map_or(&[][..], Vec::as_slice)),
+            trace_prefix: HexHash(tavdun_core::trace_prefix(rest)),
+        }
+    }
+}
+
+/// A challenger's claim against a result: its `[h_1 .. h_n]` and the salt it commits them
+/// with, from which both steps of a challenge are built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChallengeClaim {
+    pub challenger: String,
+    pub job_id: u64,
+    pub hashes: Vec<tavdun_core::Hash>,
+    pub salt: tavdun_core::Hash,
+}
+
+impl ChallengeClaim {
+    /// The claim of `challenger` against the result committed to as `result`, with the salt
+    /// derived from them (so a restarted challenger can still open what it committed).
+    pub fn new(
+        challenger: &str,
+        job_id: u64,
+        hashes: Vec<tavdun_core::Hash>,
+        result: &tavdun_core::Hash,
+    ) -> ChallengeClaim {
+        ChallengeClaim {
+            salt: tavdun_core::challenge_salt(challenger, job_id, result),
+            challenger: challenger.to_string(),
+            job_id,
+            hashes,
+        }
+    }
+
+    /// The hook of the first step (sent with the bond).
+    pub fn commit(&self) -> ReceiveMsg {
+        let commitment = tavdun_core::challenge_commitment(
+            &self.challenger,
+            self.job_id,
+            &self.hashes,
+            &self.salt,
+        );
+        ReceiveMsg::CommitChallenge {
+            job_id: self.job_id,
+            commitment: HexHash(commitment),
+        }
+    }
+
+    /// The second step, in a later block: opens challenge `seq`.
+    pub fn open(&self, seq: u32) -> ExecuteMsg {
+        ExecuteMsg::Challenge {
+            job_id: self.job_id,
+            seq,
+            hashes: self.hashes.iter().copied().map(HexHash).collect(),
+            salt: HexHash(self.salt),
+        }
+    }
+}

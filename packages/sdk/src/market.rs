@@ -8,13 +8,13 @@ use std::time::{Duration, Instant};
 
 use cosmwasm_std::{Timestamp, Uint128};
 use serde::de::DeserializeOwned;
-use tavdun_client::{ChainClient, TxResult, Wallet};
+use tavdun_client::{ChainClient, Event, TxResult, Wallet};
 use tavdun_market_api::{
-    ClaimableResponse, ConfigResponse, DiagnosticResponse, Dispute, DisputeResponse,
-    DisputesResponse, ExecuteMsg, HardwareDeclaration, Job, JobFilter, JobInput, JobRequest,
-    JobResponse, JobResultMsg, JobStatus, JobsResponse, ModelInfo, ModelResponse, ModelsResponse,
-    Params, QueryMsg, QueueCursor, ReceiveMsg, StatsResponse, WorkerInfo, WorkerResponse,
-    WorkersResponse, MAX_PAGE,
+    ChallengeClaim, ClaimableResponse, ConfigResponse, DiagnosticResponse, Dispute,
+    DisputeResponse, DisputesResponse, ExecuteMsg, HardwareDeclaration, Job, JobFilter, JobInput,
+    JobRequest, JobResponse, JobResultMsg, JobStatus, JobsResponse, ModelInfo, ModelResponse,
+    ModelsResponse, Params, QueryMsg, QueueCursor, ReceiveMsg, StatsResponse, WorkerInfo,
+    WorkerResponse, WorkersResponse, MAX_PAGE,
 };
 
 use crate::deployment::Deployment;
@@ -355,18 +355,47 @@ impl MarketClient {
     /// reaches the market as a sub-call whose data wasmd does not return, so submissions are
     /// read from the market's own `job_id` attributes (never another contract's).
     pub fn submitted_job_ids(&self, tx: &TxResult) -> Vec<u64> {
-        tx.events
-            .iter()
-            .filter(|e| e.kind == "wasm")
-            .filter(|e| {
-                e.attributes
-                    .iter()
-                    .any(|(k, v)| k == "_contract_address" && *v == self.market)
-            })
+        self.market_events(tx)
             .flat_map(|e| e.attributes.iter())
             .filter(|(k, _)| k == "job_id")
             .filter_map(|(_, v)| v.parse().ok())
             .collect()
+    }
+
+    /// The market's own events of a transaction (never another contract's).
+    fn market_events<'a>(&'a self, tx: &'a TxResult) -> impl Iterator<Item = &'a Event> + 'a {
+        tx.events.iter().filter(|e| {
+            e.kind == "wasm"
+                && e.attributes
+                    .iter()
+                    .any(|(k, v)| k == "_contract_address" && *v == self.market)
+        })
+    }
+
+    /// The first step of a challenge: commits `claim` with the bond; returns the challenge's
+    /// number (what the second step, [`ChallengeClaim::open`], names).
+    pub async fn commit_challenge(
+        &self,
+        claim: &ChallengeClaim,
+        bond: u128,
+    ) -> Result<(u32, TxResult)> {
+        let tx = self.send(bond, &claim.commit()).await?;
+        let seq = self
+            .market_attribute(&tx, "seq")
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| SdkError::MissingInTx {
+                txhash: tx.txhash.clone(),
+                what: "the challenge's number",
+            })?;
+        Ok((seq, tx))
+    }
+
+    /// The first value of `key` in the market's own events of a transaction.
+    pub fn market_attribute<'a>(&'a self, tx: &'a TxResult, key: &str) -> Option<&'a str> {
+        self.market_events(tx)
+            .flat_map(|e| e.attributes.iter())
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Adds `amount` micro-TRN to the signer's stake; `hardware` is required on a first bond.

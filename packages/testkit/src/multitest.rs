@@ -5,16 +5,13 @@
 use cosmwasm_std::{to_json_binary, Addr, Empty, Timestamp, Uint128};
 use cw20::{BalanceResponse, Cw20Coin, Cw20ExecuteMsg, Cw20QueryMsg};
 use cw_multi_test::{App, AppResponse, Contract, ContractWrapper, Executor};
-use tavdun_core::{
-    activation_hashes, challenge_commitment, challenge_salt, eval_unit, forward, trace_prefix,
-    Hash, HexHash, Model,
-};
+use tavdun_core::{activation_hashes, eval_unit, forward, HexHash, Model};
 use tavdun_market::ContractError;
 use tavdun_market_api::job::int8_binary;
 use tavdun_market_api::{
-    token, ClaimableResponse, Dispute, DisputeResponse, ExecuteMsg, HardwareDeclaration,
-    InstantiateMsg, Job, JobInput, JobResponse, JobResultMsg, Params, QueryMsg, ReceiveMsg,
-    StatsResponse, WorkerInfo, WorkerResponse,
+    token, ChallengeClaim, ClaimableResponse, Dispute, DisputeResponse, ExecuteMsg,
+    HardwareDeclaration, InstantiateMsg, Job, JobInput, JobResponse, JobResultMsg, Params,
+    QueryMsg, ReceiveMsg, StatsResponse, WorkerInfo, WorkerResponse,
 };
 
 pub const START_BALANCE: u128 = 1_000_000_000;
@@ -329,6 +326,17 @@ impl Suite {
         self.advance(5);
     }
 
+    /// `challenger`'s claim of `hashes` against the job's current result.
+    fn claim_of(&self, challenger: &Addr, job_id: u64, hashes: &[HexHash]) -> ChallengeClaim {
+        let result = self.job(job_id).result.expect("a posted result");
+        ChallengeClaim::new(
+            challenger.as_str(),
+            job_id,
+            hashes.iter().map(|h| h.0).collect(),
+            &result.commitment.0,
+        )
+    }
+
     /// Commits a challenge of `job_id` with `hashes` (bond paid); returns its `seq`.
     pub fn commit_challenge(
         &mut self,
@@ -336,21 +344,9 @@ impl Suite {
         job_id: u64,
         hashes: &[HexHash],
     ) -> anyhow::Result<u32> {
-        let commitment = challenge_commitment(
-            challenger.as_str(),
-            job_id,
-            &raw(hashes),
-            &salt_of(self, challenger, job_id),
-        );
+        let claim = self.claim_of(challenger, job_id, hashes);
         let bond = params_of(self).challenge_bond.u128();
-        let res = self.send(
-            challenger,
-            bond,
-            &ReceiveMsg::CommitChallenge {
-                job_id,
-                commitment: HexHash(commitment),
-            },
-        )?;
+        let res = self.send(challenger, bond, &claim.commit())?;
         Ok(attr(&res, "seq")
             .and_then(|s| s.parse().ok())
             .expect("the commitment names its challenge"))
@@ -364,15 +360,8 @@ impl Suite {
         seq: u32,
         hashes: &[HexHash],
     ) -> anyhow::Result<AppResponse> {
-        self.exec(
-            challenger,
-            &ExecuteMsg::Challenge {
-                job_id,
-                seq,
-                hashes: hashes.to_vec(),
-                salt: HexHash(salt_of(self, challenger, job_id)),
-            },
-        )
+        let claim = self.claim_of(challenger, job_id, hashes);
+        self.exec(challenger, &claim.open(seq))
     }
 
     /// Commits, moves a block on, and opens: a challenge as a verifier makes it.
@@ -420,23 +409,8 @@ fn params_of(suite: &Suite) -> Params {
     config.config.params
 }
 
-/// The salt a challenger uses for the job's current result.
-fn salt_of(suite: &Suite, challenger: &Addr, job_id: u64) -> Hash {
-    let result = suite.job(job_id).result.expect("a posted result");
-    challenge_salt(challenger.as_str(), job_id, &result.commitment.0)
-}
-
-fn raw(hashes: &[HexHash]) -> Vec<Hash> {
-    hashes.iter().map(|h| h.0).collect()
-}
-
 pub fn result_msg(job_id: u64, acts: &[Vec<i8>]) -> JobResultMsg {
-    let list = activation_hashes(acts);
-    JobResultMsg {
-        job_id,
-        output: int8_binary(acts.last().map_or(&[][..], Vec::as_slice)),
-        trace_prefix: HexHash(trace_prefix(&list[..list.len().saturating_sub(1)])),
-    }
+    JobResultMsg::new(job_id, acts)
 }
 
 pub fn hashes(acts: &[Vec<i8>]) -> Vec<HexHash> {

@@ -47,6 +47,7 @@ impl World {
             fund_amount: FUND,
             min_fee,
             params: localnet_params(),
+            pin_codes: true,
         };
         let deployment = deploy(
             chain_config(),

@@ -170,6 +170,6 @@ pub async fn job_response(state: &State, job_id: u64) -> Result<JobResponse, Api
         .await?
         .ok_or(ApiError::UnknownJob(job_id))?;
     let shape = state.catalog.output_shape(&job.model_id).await?;
-    let dispute = state.market.dispute(job_id).await?;
+    let dispute = state.market.disputes(job_id).await?.pop();
     Ok(describe(JobView::new(job), shape, dispute))
 }
