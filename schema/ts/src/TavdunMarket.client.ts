@@ -6,7 +6,7 @@
 
 import { ICosmWasmClient, ISigningCosmWasmClient } from "./baseClient";
 import { Coin, StdFee } from "@interchainjs/types";
-import { Uint128, InstantiateMsg, Params, ExecuteMsg, Binary, Layer, HexHash, Cw20ReceiveMsg, ModelSpec, InputSpec, InputQuant, HardwareDeclaration, JobResultMsg, Leaf, Proof, QueryMsg, JobFilter, JobStatus, QueueCursor, MigrateMsg, ClaimableResponse, Addr, ConfigResponse, Config, DisputeOutcome, Timestamp, Uint64, DisputeResponse, Dispute, EndReason, JobInput, JobResponse, Job, JobResult, NotServedReason, DiagnosticResponse, JobsResponse, ModelResponse, ModelInfo, ModelsResponse, StatsResponse, Totals, WorkerResponse, WorkerInfo, Worker, Unbonding, WorkersResponse } from "./TavdunMarket.types";
+import { Uint128, InstantiateMsg, Params, ExecuteMsg, Binary, Layer, HexHash, Cw20ReceiveMsg, ModelSpec, InputSpec, InputQuant, HardwareDeclaration, JobResultMsg, Leaf, Proof, QueryMsg, JobFilter, JobStatus, QueueCursor, MigrateMsg, ClaimableResponse, Addr, Timestamp, Uint64, ConfigResponse, Config, PendingParams, DisputeOutcome, DisputeResponse, Dispute, DisputesResponse, EndReason, JobInput, JobResponse, Job, JobResult, JobTerms, NotServedReason, DiagnosticResponse, JobsResponse, ModelResponse, ModelInfo, ModelsResponse, StatsResponse, Totals, WorkerResponse, WorkerInfo, Worker, Unbonding, WorkersResponse } from "./TavdunMarket.types";
 export interface TavdunMarketReadOnlyInterface {
   contractAddress: string;
   config: () => Promise<ConfigResponse>;
@@ -58,10 +58,17 @@ export interface TavdunMarketReadOnlyInterface {
     startAfter?: string;
   }) => Promise<WorkersResponse>;
   dispute: ({
+    jobId,
+    seq
+  }: {
+    jobId: number;
+    seq: number;
+  }) => Promise<DisputeResponse>;
+  disputes: ({
     jobId
   }: {
     jobId: number;
-  }) => Promise<DisputeResponse>;
+  }) => Promise<DisputesResponse>;
   claimable: ({
     address
   }: {
@@ -89,6 +96,7 @@ export class TavdunMarketQueryClient implements TavdunMarketReadOnlyInterface {
     this.worker = this.worker.bind(this);
     this.workers = this.workers.bind(this);
     this.dispute = this.dispute.bind(this);
+    this.disputes = this.disputes.bind(this);
     this.claimable = this.claimable.bind(this);
     this.stats = this.stats.bind(this);
     this.jobDiagnostic = this.jobDiagnostic.bind(this);
@@ -194,12 +202,26 @@ export class TavdunMarketQueryClient implements TavdunMarketReadOnlyInterface {
     });
   };
   dispute = async ({
-    jobId
+    jobId,
+    seq
   }: {
     jobId: number;
+    seq: number;
   }): Promise<DisputeResponse> => {
     return this.client.queryContractSmart(this.contractAddress, {
       dispute: {
+        job_id: jobId,
+        seq
+      }
+    });
+  };
+  disputes = async ({
+    jobId
+  }: {
+    jobId: number;
+  }): Promise<DisputesResponse> => {
+    return this.client.queryContractSmart(this.contractAddress, {
+      disputes: {
         job_id: jobId
       }
     });
@@ -257,6 +279,13 @@ export interface TavdunMarketInterface extends TavdunMarketReadOnlyInterface {
     weightsRoot: HexHash;
     weightsUri: string;
   }, fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<any>;
+  transferModel: ({
+    modelId,
+    owner
+  }: {
+    modelId: string;
+    owner: string;
+  }, fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<any>;
   updateModel: ({
     active,
     minFee,
@@ -292,6 +321,11 @@ export interface TavdunMarketInterface extends TavdunMarketReadOnlyInterface {
   }: {
     results: JobResultMsg[];
   }, fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<any>;
+  releaseJobs: ({
+    jobIds
+  }: {
+    jobIds: number[];
+  }, fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<any>;
   finalize: ({
     jobIds
   }: {
@@ -312,28 +346,49 @@ export interface TavdunMarketInterface extends TavdunMarketReadOnlyInterface {
   }: {
     jobIds: number[];
   }, fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<any>;
+  challenge: ({
+    hashes,
+    jobId,
+    salt,
+    seq
+  }: {
+    hashes: HexHash[];
+    jobId: number;
+    salt: HexHash;
+    seq: number;
+  }, fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<any>;
   reveal: ({
     activation,
-    jobId
+    hashes,
+    jobId,
+    seq
   }: {
     activation: Binary;
+    hashes: HexHash[];
     jobId: number;
+    seq: number;
   }, fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<any>;
   resolve: ({
+    input,
     jobId,
     leaf,
     proof,
+    seq,
     unit
   }: {
+    input: Binary;
     jobId: number;
     leaf?: Leaf;
     proof?: Proof;
+    seq: number;
     unit: number;
   }, fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<any>;
   claimTimeout: ({
-    jobId
+    jobId,
+    seq
   }: {
     jobId: number;
+    seq: number;
   }, fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<any>;
   withdraw: ({
     amount
@@ -352,6 +407,8 @@ export interface TavdunMarketInterface extends TavdunMarketReadOnlyInterface {
     params: Params;
     treasury?: string;
   }, fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<any>;
+  applyConfig: (fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<any>;
+  sweepUnaccounted: (fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<any>;
   pause: (fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<any>;
   unpause: (fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<any>;
   proposeAdmin: ({
@@ -372,21 +429,26 @@ export class TavdunMarketClient extends TavdunMarketQueryClient implements Tavdu
     this.contractAddress = contractAddress;
     this.receive = this.receive.bind(this);
     this.registerModel = this.registerModel.bind(this);
+    this.transferModel = this.transferModel.bind(this);
     this.updateModel = this.updateModel.bind(this);
     this.declareHardware = this.declareHardware.bind(this);
     this.unbond = this.unbond.bind(this);
     this.claimJobs = this.claimJobs.bind(this);
     this.postResults = this.postResults.bind(this);
+    this.releaseJobs = this.releaseJobs.bind(this);
     this.finalize = this.finalize.bind(this);
     this.expireClaims = this.expireClaims.bind(this);
     this.cancelJobs = this.cancelJobs.bind(this);
     this.refundExpired = this.refundExpired.bind(this);
+    this.challenge = this.challenge.bind(this);
     this.reveal = this.reveal.bind(this);
     this.resolve = this.resolve.bind(this);
     this.claimTimeout = this.claimTimeout.bind(this);
     this.withdraw = this.withdraw.bind(this);
     this.withdrawTreasury = this.withdrawTreasury.bind(this);
     this.updateConfig = this.updateConfig.bind(this);
+    this.applyConfig = this.applyConfig.bind(this);
+    this.sweepUnaccounted = this.sweepUnaccounted.bind(this);
     this.pause = this.pause.bind(this);
     this.unpause = this.unpause.bind(this);
     this.proposeAdmin = this.proposeAdmin.bind(this);
@@ -429,6 +491,20 @@ export class TavdunMarketClient extends TavdunMarketQueryClient implements Tavdu
         spec,
         weights_root: weightsRoot,
         weights_uri: weightsUri
+      }
+    }, fee_, memo_, funds_);
+  };
+  transferModel = async ({
+    modelId,
+    owner
+  }: {
+    modelId: string;
+    owner: string;
+  }, fee_: number | StdFee | "auto" = "auto", memo_?: string, funds_?: Coin[]): Promise<any> => {
+    return await this.client.execute(this.sender, this.contractAddress, {
+      transfer_model: {
+        model_id: modelId,
+        owner
       }
     }, fee_, memo_, funds_);
   };
@@ -502,6 +578,17 @@ export class TavdunMarketClient extends TavdunMarketQueryClient implements Tavdu
       }
     }, fee_, memo_, funds_);
   };
+  releaseJobs = async ({
+    jobIds
+  }: {
+    jobIds: number[];
+  }, fee_: number | StdFee | "auto" = "auto", memo_?: string, funds_?: Coin[]): Promise<any> => {
+    return await this.client.execute(this.sender, this.contractAddress, {
+      release_jobs: {
+        job_ids: jobIds
+      }
+    }, fee_, memo_, funds_);
+  };
   finalize = async ({
     jobIds
   }: {
@@ -546,48 +633,83 @@ export class TavdunMarketClient extends TavdunMarketQueryClient implements Tavdu
       }
     }, fee_, memo_, funds_);
   };
+  challenge = async ({
+    hashes,
+    jobId,
+    salt,
+    seq
+  }: {
+    hashes: HexHash[];
+    jobId: number;
+    salt: HexHash;
+    seq: number;
+  }, fee_: number | StdFee | "auto" = "auto", memo_?: string, funds_?: Coin[]): Promise<any> => {
+    return await this.client.execute(this.sender, this.contractAddress, {
+      challenge: {
+        hashes,
+        job_id: jobId,
+        salt,
+        seq
+      }
+    }, fee_, memo_, funds_);
+  };
   reveal = async ({
     activation,
-    jobId
+    hashes,
+    jobId,
+    seq
   }: {
     activation: Binary;
+    hashes: HexHash[];
     jobId: number;
+    seq: number;
   }, fee_: number | StdFee | "auto" = "auto", memo_?: string, funds_?: Coin[]): Promise<any> => {
     return await this.client.execute(this.sender, this.contractAddress, {
       reveal: {
         activation,
-        job_id: jobId
+        hashes,
+        job_id: jobId,
+        seq
       }
     }, fee_, memo_, funds_);
   };
   resolve = async ({
+    input,
     jobId,
     leaf,
     proof,
+    seq,
     unit
   }: {
+    input: Binary;
     jobId: number;
     leaf?: Leaf;
     proof?: Proof;
+    seq: number;
     unit: number;
   }, fee_: number | StdFee | "auto" = "auto", memo_?: string, funds_?: Coin[]): Promise<any> => {
     return await this.client.execute(this.sender, this.contractAddress, {
       resolve: {
+        input,
         job_id: jobId,
         leaf,
         proof,
+        seq,
         unit
       }
     }, fee_, memo_, funds_);
   };
   claimTimeout = async ({
-    jobId
+    jobId,
+    seq
   }: {
     jobId: number;
+    seq: number;
   }, fee_: number | StdFee | "auto" = "auto", memo_?: string, funds_?: Coin[]): Promise<any> => {
     return await this.client.execute(this.sender, this.contractAddress, {
       claim_timeout: {
-        job_id: jobId
+        job_id: jobId,
+        seq
       }
     }, fee_, memo_, funds_);
   };
@@ -625,6 +747,16 @@ export class TavdunMarketClient extends TavdunMarketQueryClient implements Tavdu
         params,
         treasury
       }
+    }, fee_, memo_, funds_);
+  };
+  applyConfig = async (fee_: number | StdFee | "auto" = "auto", memo_?: string, funds_?: Coin[]): Promise<any> => {
+    return await this.client.execute(this.sender, this.contractAddress, {
+      apply_config: {}
+    }, fee_, memo_, funds_);
+  };
+  sweepUnaccounted = async (fee_: number | StdFee | "auto" = "auto", memo_?: string, funds_?: Coin[]): Promise<any> => {
+    return await this.client.execute(this.sender, this.contractAddress, {
+      sweep_unaccounted: {}
     }, fee_, memo_, funds_);
   };
   pause = async (fee_: number | StdFee | "auto" = "auto", memo_?: string, funds_?: Coin[]): Promise<any> => {

@@ -16,12 +16,20 @@ export interface Params {
   challenge_window: number;
   challenger_reward_bps: number;
   claim_timeout: number;
-  collateral_per_job: Uint128;
+  collateral_bps: number;
+  config_delay: number;
+  failed_bond_to_worker_bps: number;
   liveness_penalty: Uint128;
+  max_attempts: number;
   max_batch: number;
+  max_deadline: number;
+  max_dispute_bytes: number;
+  max_disputes: number;
   max_input_bytes: number;
   max_layers: number;
+  min_collateral: Uint128;
   protocol_fee_bps: number;
+  release_fee: Uint128;
   resolve_timeout: number;
   reveal_timeout: number;
   tier_stakes: Uint128[];
@@ -36,6 +44,11 @@ export type ExecuteMsg = {
     spec: ModelSpec;
     weights_root: HexHash;
     weights_uri: string;
+  };
+} | {
+  transfer_model: {
+    model_id: string;
+    owner: string;
   };
 } | {
   update_model: {
@@ -63,6 +76,10 @@ export type ExecuteMsg = {
     results: JobResultMsg[];
   };
 } | {
+  release_jobs: {
+    job_ids: number[];
+  };
+} | {
   finalize: {
     job_ids: number[];
   };
@@ -79,20 +96,32 @@ export type ExecuteMsg = {
     job_ids: number[];
   };
 } | {
+  challenge: {
+    hashes: HexHash[];
+    job_id: number;
+    salt: HexHash;
+    seq: number;
+  };
+} | {
   reveal: {
     activation: Binary;
+    hashes: HexHash[];
     job_id: number;
+    seq: number;
   };
 } | {
   resolve: {
+    input: Binary;
     job_id: number;
     leaf?: Leaf | null;
     proof?: Proof | null;
+    seq: number;
     unit: number;
   };
 } | {
   claim_timeout: {
     job_id: number;
+    seq: number;
   };
 } | {
   withdraw: {
@@ -107,6 +136,10 @@ export type ExecuteMsg = {
     params: Params;
     treasury?: string | null;
   };
+} | {
+  apply_config: {};
+} | {
+  sweep_unaccounted: {};
 } | {
   pause: {};
 } | {
@@ -164,9 +197,9 @@ export interface HardwareDeclaration {
   max_tier: number;
 }
 export interface JobResultMsg {
-  hashes: HexHash[];
   job_id: number;
   output: Binary;
+  trace_prefix: HexHash;
 }
 export interface Leaf {
   bias: number;
@@ -217,6 +250,11 @@ export type QueryMsg = {
 } | {
   dispute: {
     job_id: number;
+    seq: number;
+  };
+} | {
+  disputes: {
+    job_id: number;
   };
 } | {
   claimable: {
@@ -249,6 +287,8 @@ export interface ClaimableResponse {
   amount: Uint128;
 }
 export type Addr = string;
+export type Timestamp = Uint64;
+export type Uint64 = string;
 export interface ConfigResponse {
   config: Config;
   pending_admin?: string | null;
@@ -257,34 +297,43 @@ export interface Config {
   admin: Addr;
   params: Params;
   paused: boolean;
+  pending?: PendingParams | null;
   token: Addr;
   treasury: Addr;
+}
+export interface PendingParams {
+  effective_at: Timestamp;
+  params: Params;
 }
 export type DisputeOutcome = {
   worker_slashed: {
     unit: number;
   };
-} | "reveal_withheld" | "challenge_failed";
-export type Timestamp = Uint64;
-export type Uint64 = string;
+} | "reveal_withheld" | "challenge_failed" | "never_opened" | "moot";
 export interface DisputeResponse {
   dispute?: Dispute | null;
 }
 export interface Dispute {
+  agreed_hash?: HexHash | null;
   bond: Uint128;
   challenger: Addr;
-  challenger_hash: HexHash;
-  input: Binary;
+  challenger_hashes: HexHash[];
+  commitment: HexHash;
+  committed_height: number;
   job_id: number;
-  layer: number;
+  layer?: number | null;
+  opened_at?: Timestamp | null;
   outcome?: DisputeOutcome | null;
   resolve_deadline?: Timestamp | null;
-  reveal_deadline: Timestamp;
+  reveal_deadline?: Timestamp | null;
   revealed?: Binary | null;
+  seq: number;
   worker: Addr;
-  worker_hash: HexHash;
 }
-export type EndReason = "cancelled_by_client" | "result_accepted" | "deadline_unclaimed" | "claim_expired_after_deadline" | "worker_slashed_after_deadline";
+export interface DisputesResponse {
+  disputes: Dispute[];
+}
+export type EndReason = "cancelled_by_client" | "result_accepted" | "deadline_unclaimed" | "claim_expired_after_deadline" | "worker_slashed_after_deadline" | "too_many_attempts" | "input_unavailable";
 export type JobInput = {
   inline: {
     data: Binary;
@@ -299,6 +348,7 @@ export interface JobResponse {
   job?: Job | null;
 }
 export interface Job {
+  challenges: number;
   claim_expires?: Timestamp | null;
   client: Addr;
   collateral: Uint128;
@@ -311,15 +361,23 @@ export interface Job {
   input: JobInput;
   input_hash: HexHash;
   model_id: string;
+  open_disputes: number;
   result?: JobResult | null;
   status: JobStatus;
+  terms?: JobTerms | null;
   worker?: Addr | null;
 }
 export interface JobResult {
   challenge_ends: Timestamp;
-  hashes: HexHash[];
+  commitment: HexHash;
   output: Binary;
   posted_at: Timestamp;
+}
+export interface JobTerms {
+  challenger_reward_bps: number;
+  failed_bond_to_worker_bps: number;
+  liveness_penalty: Uint128;
+  protocol_fee_bps: number;
 }
 export type NotServedReason = "not_open" | "deadline_passed" | "model_inactive" | {
   fee_below_minimum: {
@@ -345,12 +403,15 @@ export interface DiagnosticResponse {
 }
 export interface JobsResponse {
   jobs: Job[];
+  next_start_after?: number | null;
 }
 export interface ModelResponse {
   model?: ModelInfo | null;
 }
 export interface ModelInfo {
   active: boolean;
+  dispute_bytes: number;
+  index: number;
   input_len: number;
   layers: number;
   min_fee: Uint128;

@@ -31,7 +31,7 @@ export function submitJobs(args: HookArgs<"submit_jobs">): Binary {
   return toBinary({ submit_jobs: args });
 }
 
-/** Disputes a posted result; the sent amount must equal the challenge bond. */
-export function challenge(args: HookArgs<"challenge">): Binary {
-  return toBinary({ challenge: args });
+/** The first step of a challenge of a posted result, within its window: the sent amount must equal the challenge bond; `commitment` is `tavdun_core::challenge_commitment(challenger, job_id, hashes, salt)`, opened by `Challenge` in a later block. */
+export function commitChallenge(args: HookArgs<"commit_challenge">): Binary {
+  return toBinary({ commit_challenge: args });
 }

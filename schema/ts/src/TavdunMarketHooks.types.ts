@@ -25,15 +25,8 @@ export type ReceiveMsg =
       };
     }
   | {
-      challenge: {
-        /**
-         * Activation `L-1` (the job input when `L = 1`), `L` being the first layer whose hash differs from the worker's.
-         */
-        activation: Binary;
-        /**
-         * The challenger's `[h_1 .. h_n]`.
-         */
-        hashes: HexHash[];
+      commit_challenge: {
+        commitment: HexHash;
         job_id: number;
       };
     };
