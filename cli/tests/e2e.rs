@@ -124,6 +124,131 @@ fn claimed_ids(tx: &TxResult) -> Vec<u64> {
     serde_json::from_slice(&tx.msg_data[0]).expect("ClaimJobs answers its job ids as data")
 }
 
+/// A convolution whose output (11 x 128 x 128 int8) is as large as a dispute may carry on the
+/// local network (`max_dispute_bytes` 256 KiB, base64 and the rest included), then pooled
+/// down to a two-class head.
+fn budget_model() -> Model {
+    let spec = br#"{"version":1,"name":"dispute-budget","input":{"shape":[1,128,128],"quant":{"scale":"1","zero_point":0}},
+        "layers":[{"type":"conv2d","filters":11,"kernel":3,"stride":1,"padding":1,"shift":9,"relu":true},
+                  {"type":"maxpool2d","size":8,"stride":8},{"type":"maxpool2d","size":4,"stride":4},
+                  {"type":"flatten"},{"type":"dense","units":2,"shift":8,"relu":false}]}"#;
+    let (spec, plan) = tavdun_core::ModelSpec::from_json(spec).unwrap();
+    let mut rng = tavdun_core::synthetic::Rng::new(5);
+    let weights = plan
+        .layers
+        .iter()
+        .map(|lp| {
+            (lp.leaves > 0).then(|| tavdun_core::LayerWeights {
+                weight: rng.int8s(lp.leaves as usize * lp.fan_in as usize),
+                bias: vec![0; lp.leaves as usize],
+            })
+        })
+        .collect();
+    Model::new(spec, plan, weights).unwrap()
+}
+
+async fn dispute_at_the_budget(
+    w: &mut Run,
+    dir: &Path,
+    deployment: &Path,
+    worker: &MarketClient,
+    challenger: &MarketClient,
+) {
+    let m = budget_model();
+    let model_dir = dir.join("budget-model");
+    tavdun_sdk::model_dir::write_model(&m, &model_dir).unwrap();
+    let (ok, out) = tavdun(
+        deployment,
+        "deployer",
+        &["model", "register", model_dir.to_str().unwrap()],
+    );
+    assert!(ok, "the model at the budget registers: {out}");
+    let model_id = hex::encode(m.id());
+    let info = w.world.market.require_model(&model_id).await.unwrap();
+    let budget = tavdun_sdk::deploy::localnet_params().max_dispute_bytes;
+    assert!(
+        info.dispute_bytes <= u64::from(budget) && info.dispute_bytes * 100 >= u64::from(budget) * 90,
+        "within 10% of the budget: {} of {budget} bytes",
+        info.dispute_bytes
+    );
+    // A job whose 16 KiB input is a blob (too large to go inline), claimed and answered
+    // wrongly at layer 1.
+    let input = tavdun_core::synthetic::input(m.plan.input.len(), 8);
+    let client = w.world.wallet("client1");
+    let deadline = client.deadline_in(900).await.unwrap();
+    let (job, _) = client
+        .submit_job(
+            &model_id,
+            JobInput::blob(&input, "https://unused.example/input".into()),
+            trn_micro("0.2"),
+            deadline,
+        )
+        .await
+        .unwrap();
+    let honest = forward(&m, &input).unwrap();
+    let mut lie = honest.clone();
+    lie[0][0] = lie[0][0].wrapping_add(1);
+    let (ids, _) = worker.claim_jobs(&model_id, 1).await.unwrap();
+    assert_eq!(ids, vec![job]);
+    w.exec(
+        "post_results(1)",
+        worker,
+        &ExecuteMsg::PostResults {
+            results: vec![JobResultMsg::new(job, &lie)],
+        },
+    )
+    .await;
+    let result = w.job(job).await.result.unwrap();
+    let me = challenger.signer_address().unwrap();
+    let claim = ChallengeClaim::new(&me, job, activation_hashes(&honest), &result.commitment.0);
+    let (seq, tx) = challenger
+        .commit_challenge(&claim, trn_micro("10"))
+        .await
+        .unwrap();
+    while (w.world.market.chain().latest_height().await.unwrap() as i64) <= tx.height {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    w.exec("challenge", challenger, &claim.open(seq)).await;
+    let reveal = ExecuteMsg::Reveal {
+        job_id: job,
+        seq,
+        hashes: hex_hashes(&lie),
+        activation: int8_binary(&lie[0]),
+    };
+    let bytes = serde_json::to_vec(&reveal).unwrap().len();
+    let tx = w.exec("reveal(budget model)", worker, &reveal).await;
+    println!(
+        "dispute at the budget: reveal of {} activation bytes, a {bytes}-byte message, {} gas",
+        lie[0].len(),
+        tx.gas_used
+    );
+    let leaf = m.leaf(0, 0).unwrap();
+    let proof = m.weights_tree().proof(0).unwrap();
+    w.exec(
+        "resolve(budget model)",
+        challenger,
+        &ExecuteMsg::Resolve {
+            job_id: job,
+            seq,
+            unit: 0,
+            input: int8_binary(&input),
+            leaf: Some(leaf),
+            proof: Some(proof),
+        },
+    )
+    .await;
+    let d = w.world.market.dispute(job, seq).await.unwrap().unwrap();
+    assert!(
+        matches!(d.outcome, Some(DisputeOutcome::WorkerSlashed { unit: 0 })),
+        "{d:?}"
+    );
+    w.world.assert_books_balance().await;
+}
+
+fn trn_micro(s: &str) -> u128 {
+    parse_trn(s).unwrap()
+}
+
 fn inline(input: &[i8]) -> JobInput {
     JobInput::inline(input)
 }
@@ -537,6 +662,10 @@ async fn deploy_lifecycle_dispute_refund_and_bad_inputs() {
         w.job(a).await.input_hash,
         HexHash(activation_hash(0, &xs[0]))
     );
+
+    // A model at the dispute budget: the worker's reveal of its first layer is the largest
+    // dispute transaction the market allows, and it lands.
+    dispute_at_the_budget(&mut w, tmp, &deployment, &worker, &challenger).await;
 
     println!("\ngas used per message (median of the calls in this run):");
     for (what, gas) in &w.gas {

@@ -25,6 +25,9 @@ pub struct DeployArgs {
     /// Minimum fee of the registered models, in TRN.
     #[arg(long, default_value = "0.01")]
     min_fee: String,
+    /// Most items one market message may carry (claims, posts, submissions).
+    #[arg(long)]
+    max_batch: Option<u32>,
     /// Do not pin the contracts' code (pinning takes a governance proposal the deployer
     /// carries alone, which only works on a local network).
     #[arg(long)]
@@ -32,13 +35,17 @@ pub struct DeployArgs {
 }
 
 pub async fn run(app: &App, args: DeployArgs) -> Result<()> {
+    let mut params = localnet_params();
+    if let Some(max) = args.max_batch {
+        params.max_batch = max;
+    }
     let opts = DeployOptions {
         artifacts: args.artifacts,
         models: args.models,
         fund: TEST_ACCOUNTS.iter().map(|s| s.to_string()).collect(),
         fund_amount: parse_trn(&args.fund)?,
         min_fee: parse_trn(&args.min_fee)?,
-        params: localnet_params(),
+        params,
         pin_codes: !args.no_pin,
     };
     let accounts = TestAccounts::load(&app.settings.accounts)?;
