@@ -167,7 +167,8 @@ async fn dispute_at_the_budget(
     let info = w.world.market.require_model(&model_id).await.unwrap();
     let budget = tavdun_sdk::deploy::localnet_params().max_dispute_bytes;
     assert!(
-        info.dispute_bytes <= u64::from(budget) && info.dispute_bytes * 100 >= u64::from(budget) * 90,
+        info.dispute_bytes <= u64::from(budget)
+            && info.dispute_bytes * 100 >= u64::from(budget) * 90,
         "within 10% of the budget: {} of {budget} bytes",
         info.dispute_bytes
     );

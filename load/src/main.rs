@@ -70,7 +70,11 @@ fn free_port() -> anyhow::Result<u16> {
 }
 
 /// A worker node in this process; its metrics on a free loopback port.
-fn start_worker(args: &Args, name: &str, dir: &std::path::Path) -> anyhow::Result<(u16, CancellationToken)> {
+fn start_worker(
+    args: &Args,
+    name: &str,
+    dir: &std::path::Path,
+) -> anyhow::Result<(u16, CancellationToken)> {
     let port = free_port()?;
     let file = FileConfig {
         deployment: Some(args.deployment.clone()),
@@ -114,8 +118,9 @@ async fn main() -> anyhow::Result<()> {
     if args.clients == 0 || args.clients > CLIENTS.len() {
         bail!("--clients takes 1..={}", CLIENTS.len());
     }
-    if !(args.rate > 0.0) {
-        bail!("--rate must be positive");
+    // Written so that NaN is refused too.
+    if !args.rate.is_finite() || args.rate <= 0.0 {
+        bail!("--rate must be a positive number");
     }
     let deployment = Deployment::load(&args.deployment)?;
     let model = deployment
@@ -149,7 +154,11 @@ async fn main() -> anyhow::Result<()> {
     let ready = Instant::now();
     for name in &WORKERS[..args.workers] {
         let address = accounts.signer(name, "wasm")?.address().to_string();
-        while reader.worker(&address).await?.is_none_or(|w| w.worker.tier == 0) {
+        while reader
+            .worker(&address)
+            .await?
+            .is_none_or(|w| w.worker.tier == 0)
+        {
             if ready.elapsed() > Duration::from_secs(120) {
                 bail!("worker {name} did not bond within 120 s");
             }
@@ -211,7 +220,12 @@ async fn main() -> anyhow::Result<()> {
         }));
     }
     let report = observer
-        .run(submitted.clone(), started, until, Duration::from_secs(args.drain_seconds))
+        .run(
+            submitted.clone(),
+            started,
+            until,
+            Duration::from_secs(args.drain_seconds),
+        )
         .await?;
     let mut submit_errors = 0;
     for c in clients {
@@ -229,7 +243,11 @@ async fn main() -> anyhow::Result<()> {
         "market books {} TRN, market balance {} TRN: {}",
         format_trn(books.held.u128()),
         format_trn(held),
-        if books.held.u128() == held { "equal" } else { "DIFFERENT" }
+        if books.held.u128() == held {
+            "equal"
+        } else {
+            "DIFFERENT"
+        }
     );
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())

@@ -58,7 +58,12 @@ impl Observer {
         let mut c = Counts::default();
         for port in &self.metrics_ports {
             let url = format!("http://127.0.0.1:{port}/metrics");
-            let Ok(text) = self.http.get(url).send().await.and_then(|r| r.error_for_status())
+            let Ok(text) = self
+                .http
+                .get(url)
+                .send()
+                .await
+                .and_then(|r| r.error_for_status())
             else {
                 continue;
             };
@@ -74,7 +79,9 @@ impl Observer {
     async fn see_posted(&self, submitted: &Mutex<BTreeMap<u64, Submitted>>) -> anyhow::Result<()> {
         let first = {
             let all = submitted.lock().unwrap_or_else(|e| e.into_inner());
-            all.iter().find(|(_, s)| s.posted.is_none()).map(|(&id, _)| id)
+            all.iter()
+                .find(|(_, s)| s.posted.is_none())
+                .map(|(&id, _)| id)
         };
         let Some(first) = first else { return Ok(()) };
         let mut start_after = Some(first - 1);
@@ -127,7 +134,10 @@ impl Observer {
             if (now >= until && done) || now >= give_up {
                 let (ids, mut latencies): (Vec<u64>, Vec<Duration>) = {
                     let all = submitted.lock().unwrap_or_else(|e| e.into_inner());
-                    let latencies = all.values().filter_map(|s| s.posted.map(|p| p - s.at)).collect();
+                    let latencies = all
+                        .values()
+                        .filter_map(|s| s.posted.map(|p| p - s.at))
+                        .collect();
                     (all.keys().copied().collect(), latencies)
                 };
                 latencies.sort();
@@ -226,7 +236,11 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 impl Report {
     pub fn print(&self, seconds: u64, submit_errors: u32, gas: u128) {
         let secs = seconds as f64;
-        println!("submitted     {:>8}  ({:.1} jobs/s)", self.submitted, self.submitted as f64 / secs);
+        println!(
+            "submitted     {:>8}  ({:.1} jobs/s)",
+            self.submitted,
+            self.submitted as f64 / secs
+        );
         println!(
             "posted        {:>8}  ({:.1} jobs/s sustained over the {seconds} s of submissions; {} by the end)",
             self.posted_in_window, self.posted_in_window / secs, self.posted
@@ -237,9 +251,16 @@ impl Report {
             self.finished_after.as_secs_f64()
         );
         println!("refunded      {:>8}", self.refunded);
-        println!("unfinished    {:>8}  (lost: not finalized, refunded or cancelled by the end)", self.unfinished);
+        println!(
+            "unfinished    {:>8}  (lost: not finalized, refunded or cancelled by the end)",
+            self.unfinished
+        );
         println!("failed submissions {submit_errors}");
-        let per_job = if self.finalized > 0.0 { gas as f64 / self.finalized } else { 0.0 };
+        let per_job = if self.finalized > 0.0 {
+            gas as f64 / self.finalized
+        } else {
+            0.0
+        };
         println!("gas           {gas} in all, {per_job:.0} per finalized job (every transaction of the run)");
         println!(
             "latency to posted: p50 {:.2} s, p99 {:.2} s (submission included -> result seen, polled every {} ms)",

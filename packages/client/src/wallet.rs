@@ -149,10 +149,13 @@ impl Wallet {
         sequence: u64,
     ) -> std::result::Result<u64, BroadcastError> {
         let config = &self.chain.config;
+        // A non-zero fee, so that the simulation pays for the ante handler's fee deduction
+        // as the real transaction will: with a zero fee the SDK skips it, and the estimate
+        // falls ~15,000 gas short, more than the adjustment covers on a small transaction.
         let fee = Fee::from_amount_and_gas(
             Coin {
                 denom: denom(&config.denom)?,
-                amount: 0,
+                amount: 1,
             },
             0u64,
         );

@@ -68,6 +68,21 @@ async fn client_against_a_real_node() {
         "fee = gas * 0.001stake"
     );
 
+    // The simulation prices the whole transaction, fee deduction included (~15,000 gas): a
+    // wallet that adds only 10% to it still lands a small transaction.
+    let tight = ChainClient::new(ChainConfig {
+        grpc_url: net.grpc_url(),
+        gas_adjustment: 1.1,
+        ..ChainConfig::localnet()
+    })
+    .unwrap();
+    let small = json!({"transfer": {"recipient": client1.address(), "amount": "1"}});
+    let tx = wallet(&tight, "deployer")
+        .execute_contract(&token, &small)
+        .await
+        .expect("a 10% margin on the simulated gas is enough");
+    assert!(tx.gas_used <= tx.gas_wanted);
+
     // A typed smart query and a transfer.
     let transfer = json!({"transfer": {"recipient": client1.address(), "amount": "2500"}});
     deployer.execute_contract(&token, &transfer).await.unwrap();
@@ -75,7 +90,7 @@ async fn client_against_a_real_node() {
         .query(&token, &json!({"balance": {"address": client1.address()}}))
         .await
         .unwrap();
-    assert_eq!(balance["balance"], "2500");
+    assert_eq!(balance["balance"], "2501");
 
     // The contract's refusal comes back as its own message, in a typed error.
     let too_much = json!({"transfer": {"recipient": deployer.address(), "amount": "999999"}});
@@ -106,7 +121,7 @@ async fn client_against_a_real_node() {
         .query(&token, &json!({"balance": {"address": client1.address()}}))
         .await
         .unwrap();
-    assert_eq!(balance["balance"], "7500");
+    assert_eq!(balance["balance"], "7501");
 
     // The node goes away and comes back: the same client carries on.
     net.stop();
@@ -121,7 +136,7 @@ async fn client_against_a_real_node() {
         .query(&token, &json!({"balance": {"address": client1.address()}}))
         .await
         .expect("the query is retried until the node is back");
-    assert_eq!(during["balance"], "7500");
+    assert_eq!(during["balance"], "7501");
     assert!(restart.await.unwrap().success());
     deployer.execute_contract(&token, &transfer).await.unwrap();
     assert!(chain.latest_height().await.unwrap() > 2);
