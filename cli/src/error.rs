@@ -22,6 +22,12 @@ impl From<tavdun_sdk::client::ClientError> for CliError {
     }
 }
 
+impl From<tavdun_sdk::model_dir::ModelDirError> for CliError {
+    fn from(e: tavdun_sdk::model_dir::ModelDirError) -> CliError {
+        CliError::Sdk(e.into())
+    }
+}
+
 impl CliError {
     /// A short, stable word for `--json` error output.
     pub fn code(&self) -> &'static str {

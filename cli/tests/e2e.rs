@@ -139,7 +139,10 @@ fn budget_model() -> Model {
         .iter()
         .map(|lp| {
             (lp.leaves > 0).then(|| tavdun_core::LayerWeights {
-                weight: rng.int8s(lp.leaves as usize * lp.fan_in as usize),
+                // -128 is not a valid weight (the spec keeps weights symmetric).
+                weight: (0..lp.leaves as usize * lp.fan_in as usize)
+                    .map(|_| rng.range(-127, 127) as i8)
+                    .collect(),
                 bias: vec![0; lp.leaves as usize],
             })
         })

@@ -27,8 +27,10 @@ pub struct Verifier {
     sample: f64,
     /// Others' results already re-executed: job id -> `posted_at` of the result checked.
     checked: HashMap<u64, u64>,
-    /// Jobs with challenges this node committed and has not seen end.
-    challenging: BTreeSet<u64>,
+    /// Jobs with challenges this node committed and has not seen end, with those challenges'
+    /// numbers: a job's disputes stay on chain across its rounds (a liar slashed, the job
+    /// re-queued, posted and challenged again), and each is counted once, in its own round.
+    challenging: BTreeMap<u64, BTreeSet<u32>>,
     /// Keys the sampling of jobs, per process.
     sample_seed: RandomState,
 }
@@ -39,7 +41,7 @@ impl Verifier {
             served,
             sample,
             checked: HashMap::new(),
-            challenging: BTreeSet::new(),
+            challenging: BTreeMap::new(),
             sample_seed: RandomState::new(),
         }
     }
@@ -51,12 +53,16 @@ impl Verifier {
     /// Picks up, from the chain, the challenges this node committed (after a restart).
     pub async fn reconcile(&mut self, svc: &Services) -> Result<()> {
         for job in svc.market.jobs_with_status(JobStatus::Disputed).await? {
-            let disputes = svc.market.disputes(job.id).await?;
-            if disputes
+            let seqs: BTreeSet<u32> = svc
+                .market
+                .disputes(job.id)
+                .await?
                 .iter()
-                .any(|d| d.is_open() && d.challenger.as_str() == svc.me)
-            {
-                self.challenging.insert(job.id);
+                .filter(|d| d.is_open() && d.challenger.as_str() == svc.me)
+                .map(|d| d.seq)
+                .collect();
+            if !seqs.is_empty() {
+                self.challenging.insert(job.id, seqs);
             }
         }
         Ok(())
@@ -126,7 +132,7 @@ impl Verifier {
             let Ok((seq, _)) = svc.settle("commit_challenge", committed.map_err(Into::into)) else {
                 continue;
             };
-            self.challenging.insert(job.id);
+            self.challenging.entry(job.id).or_default().insert(seq);
             svc.metrics.challenge("sent");
             if svc.execute("challenge", &claim.open(seq)).await.is_ok() {
                 info!(job_id = job.id, seq, "challenge opened");
@@ -136,14 +142,14 @@ impl Verifier {
     }
 
     async fn drive_challenges(&mut self, svc: &mut Services, round: &Round) -> Result<()> {
-        for job_id in self.challenging.clone() {
+        for (job_id, seqs) in self.challenging.clone() {
             let job = svc.market.require_job(job_id).await?;
             let ours: Vec<Dispute> = svc
                 .market
                 .disputes(job_id)
                 .await?
                 .into_iter()
-                .filter(|d| d.challenger.as_str() == svc.me)
+                .filter(|d| d.challenger.as_str() == svc.me && seqs.contains(&d.seq))
                 .collect();
             if ours.iter().all(|d| !d.is_open()) {
                 self.challenging.remove(&job_id);

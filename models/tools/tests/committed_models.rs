@@ -3,8 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
+use tavdun_core::model_dir::{load_model, SPEC_FILE, WEIGHTS_FILE};
 use tavdun_core::synthetic;
-use tavdun_models::{describe, digits, read_model, SPEC_FILE, WEIGHTS_FILE};
+use tavdun_models::{describe, digits};
 
 /// The committed digits model. Retraining changes it; then update this, the README and the
 /// reports together.
@@ -22,7 +23,7 @@ fn read(path: PathBuf) -> Vec<u8> {
 /// The files are exactly what core writes for the model they load as: the spec in canonical
 /// form and the weights in core's own layout, so their bytes determine the model id.
 fn assert_files_canonical(dir: &Path) -> tavdun_core::Model {
-    let model = read_model(dir).expect("committed model loads");
+    let model = load_model(dir).expect("committed model loads");
     assert_eq!(read(dir.join(SPEC_FILE)), model.spec.canonical_json());
     assert_eq!(read(dir.join(WEIGHTS_FILE)), model.to_safetensors());
     model
@@ -49,7 +50,7 @@ fn digits_model_is_the_committed_one() {
 
 #[test]
 fn digits_int8_accuracy_on_held_out_split_is_at_least_95_percent() {
-    let model = read_model(&models_dir().join("digits")).expect("committed model loads");
+    let model = load_model(&models_dir().join("digits")).expect("committed model loads");
     let samples = digits::load(&models_dir().join("digits/data/digits.csv.gz")).expect("data");
     assert_eq!(samples.len(), 1797);
     let split = digits::split(&samples);

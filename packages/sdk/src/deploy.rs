@@ -113,7 +113,7 @@ pub async fn deploy(
         .models
         .iter()
         .map(|dir| load_model(dir))
-        .collect::<Result<Vec<_>>>()?;
+        .collect::<std::result::Result<Vec<_>, _>>()?;
 
     step("storing the token contract");
     let token_checksum = checksum(&token_wasm);

@@ -23,8 +23,8 @@ pub enum SdkError {
     Amount(String),
     #[error(transparent)]
     Chain(#[from] tavdun_client::ClientError),
-    #[error("model: {0}")]
-    Model(#[from] tavdun_core::ModelError),
+    #[error(transparent)]
+    ModelDir(#[from] tavdun_core::model_dir::ModelDirError),
     #[error("cannot read {path}: {source}")]
     Read {
         path: PathBuf,

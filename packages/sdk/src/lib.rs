@@ -4,7 +4,7 @@
 //! - [`deployment`]: where the contracts are (the one file `tavdun deploy` writes);
 //! - [`keys`]: who signs (a mnemonic, an environment variable, or a localnet test account);
 //! - [`amount`]: TRN amounts as people write them;
-//! - [`model_dir`]: a model directory (`spec.json` + `weights.safetensors`);
+//! - [`model_dir`]: a model directory (`spec.json` + `weights.safetensors`), core's;
 //! - [`input`]: a job's input read from a file or values and quantised for its model;
 //! - [`deploy`]: contracts stored, instantiated and models registered, with progress reported
 //!   through a callback;
@@ -22,7 +22,6 @@ pub mod input;
 pub mod job_view;
 pub mod keys;
 pub mod market;
-pub mod model_dir;
 pub mod service;
 
 pub use deployment::Deployment;
@@ -30,4 +29,5 @@ pub use error::{Result, SdkError};
 pub use keys::{KeySource, TestAccounts};
 pub use market::MarketClient;
 pub use tavdun_client as client;
+pub use tavdun_core::model_dir;
 pub use tavdun_market_api as api;

@@ -6,8 +6,9 @@
 use std::path::PathBuf;
 
 use clap::Parser;
+use tavdun_core::model_dir::write_model;
 use tavdun_core::synthetic;
-use tavdun_models::{describe, write_model};
+use tavdun_models::describe;
 
 #[derive(Parser)]
 #[command(about = "Generate a seeded synthetic int8 MLP benchmark model")]

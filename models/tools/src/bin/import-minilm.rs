@@ -9,8 +9,9 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::Parser;
+use tavdun_core::model_dir::write_graph_model;
+use tavdun_models::describe_graph;
 use tavdun_models::minilm::{self, corpus, float::FloatBert, import, tokenize::TextTokenizer};
-use tavdun_models::{describe_graph, write_graph_model};
 
 #[derive(Parser)]
 #[command(about = "Import all-MiniLM-L6-v2 into a Tavdun int8 graph model")]

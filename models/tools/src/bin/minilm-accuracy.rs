@@ -15,11 +15,11 @@ use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config, DTYPE};
 use clap::Parser;
 use tavdun_core::graph::{forward, TokenInput};
+use tavdun_core::model_dir::load_graph_model;
 use tavdun_models::minilm::accuracy::{
     cosine, embedding_of, same_nearest_neighbour, NodeErrors, Scales,
 };
 use tavdun_models::minilm::{self, corpus, float::FloatBert, tokenize::TextTokenizer};
-use tavdun_models::read_graph_model;
 
 /// The goals.
 const MIN_MEAN_COSINE: f64 = 0.98;
@@ -86,7 +86,7 @@ impl Candle {
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let started = Instant::now();
-    let model = read_graph_model(&args.int8_dir)?;
+    let model = load_graph_model(&args.int8_dir)?;
     let scales_path = args.int8_dir.join(minilm::SCALES_FILE);
     let scales: Scales = serde_json::from_slice(
         &std::fs::read(&scales_path)

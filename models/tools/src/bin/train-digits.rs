@@ -8,11 +8,12 @@ use std::time::Instant;
 
 use anyhow::ensure;
 use clap::Parser;
+use tavdun_core::model_dir::write_model;
 use tavdun_core::Layer;
+use tavdun_models::describe;
 use tavdun_models::digits::{self, INPUT_EXP};
 use tavdun_models::quantize::{quantize, Target};
 use tavdun_models::train::{float_accuracy, train, TrainConfig};
-use tavdun_models::{describe, write_model};
 
 /// The int8 model must classify at least this share of the held-out images right.
 const MIN_INT8_ACCURACY: f64 = 0.95;
