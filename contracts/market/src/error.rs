@@ -218,6 +218,11 @@ pub enum ContractError {
     )]
     DisputeTooLarge { bytes: u64, max: u32 },
 
+    #[error(
+        "a dispute of this model would store {bytes} bytes under one key; the chain's VM allows {max}"
+    )]
+    StoredValueTooLarge { bytes: u64, max: u64 },
+
     #[error("no parameters are scheduled; UpdateConfig schedules them")]
     NoPendingConfig,
 

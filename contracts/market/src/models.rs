@@ -15,6 +15,12 @@ const TX_OVERHEAD_BYTES: u64 = 1024;
 const JSON_HASH_BYTES: u64 = 67;
 /// The most a weight takes in a JSON array of int8 (`-128,`).
 const JSON_WEIGHT_BYTES: u64 = 5;
+/// The most bytes the chain's VM lets a contract write under one key (cosmwasm-vm's
+/// `MAX_LENGTH_DB_VALUE`); a larger write fails the whole transaction.
+pub const MAX_STORED_VALUE: u64 = 128 * 1024;
+/// A dispute record's fields besides the revealed activation and the challenger's hashes:
+/// addresses, deadlines, bond, agreed hash, outcome, JSON keys (a few hundred bytes).
+const DISPUTE_RECORD_OVERHEAD: u64 = 1024;
 
 /// Base64 length of `n` bytes.
 fn base64_len(n: u64) -> u64 {
@@ -40,6 +46,21 @@ pub fn dispute_bytes(plan: &Plan) -> u64 {
         })
         .max()
         .unwrap_or(TX_OVERHEAD_BYTES)
+}
+
+/// The largest value the market stores for a job of this model: a dispute record holding a
+/// revealed layer output (base64) and the challenger's hashes, or an inline input. A model
+/// above [`MAX_STORED_VALUE`] could never have a dispute at its widest layer resolved: the
+/// honest worker's reveal would fail, whatever the transaction size allows.
+pub fn stored_bytes(plan: &Plan) -> u64 {
+    let widest = plan
+        .layers
+        .iter()
+        .map(|lp| lp.output.len())
+        .chain([plan.input.len()])
+        .max()
+        .unwrap_or(0) as u64;
+    base64_len(widest) + plan.layers.len() as u64 * JSON_HASH_BYTES + DISPUTE_RECORD_OVERHEAD
 }
 
 pub fn load_model(store: &dyn Storage, model_id: &str) -> Result<ModelInfo, ContractError> {
@@ -102,6 +123,13 @@ pub fn register_model(
     }
     check_tier(min_tier)?;
     check_uri(&weights_uri)?;
+    let stored = stored_bytes(&plan);
+    if stored > MAX_STORED_VALUE {
+        return Err(ContractError::StoredValueTooLarge {
+            bytes: stored,
+            max: MAX_STORED_VALUE,
+        });
+    }
     let bytes = dispute_bytes(&plan);
     if bytes > u64::from(config.params.max_dispute_bytes) {
         return Err(ContractError::DisputeTooLarge {

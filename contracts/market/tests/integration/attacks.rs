@@ -398,6 +398,49 @@ fn models_whose_disputes_would_not_fit_a_transaction_are_refused() {
 }
 
 #[test]
+fn models_whose_reveal_the_chain_could_not_store_are_refused() {
+    // A 7-filter convolution over a 108 x 128 image: its output (96,768 bytes) fits one
+    // stored value, base64 and the dispute record included; one more row of the image does
+    // not. (cw-multi-test's storage has no size limit; wasmd's VM refuses a larger write, and
+    // the honest worker's reveal would fail: the cli e2e reveals this model's output on
+    // wasmd.)
+    let spec = |rows: u32| {
+        format!(
+            r#"{{"version":1,"name":"stored-limit","input":{{"shape":[1,{rows},128],"quant":{{"scale":"1","zero_point":0}}}},
+            "layers":[{{"type":"conv2d","filters":7,"kernel":3,"stride":1,"padding":1,"shift":9,"relu":true}},
+                      {{"type":"maxpool2d","size":4,"stride":4}},{{"type":"maxpool2d","size":4,"stride":4}},
+                      {{"type":"flatten"}},{{"type":"dense","units":2,"shift":8,"relu":false}}]}}"#
+        )
+    };
+    let register = |rows: u32| {
+        let (spec, plan) = tavdun_core::ModelSpec::from_json(spec(rows).as_bytes()).unwrap();
+        let bytes = tavdun_market::models::stored_bytes(&plan);
+        let msg = ExecuteMsg::RegisterModel {
+            spec,
+            weights_root: HexHash([3; 32]),
+            weights_uri: "u".into(),
+            min_tier: 1,
+            min_fee: Uint128::new(1),
+        };
+        (msg, bytes)
+    };
+    let mut s = Suite::with_params(&[], params());
+    let admin = s.admin.clone();
+    let (at_limit, bytes) = register(108);
+    assert!(bytes <= tavdun_market::models::MAX_STORED_VALUE, "{bytes}");
+    s.exec(&admin, &at_limit).unwrap();
+    let (over, bytes) = register(109);
+    let err = market_err(s.exec(&admin, &over).unwrap_err());
+    assert_eq!(
+        err,
+        ContractError::StoredValueTooLarge {
+            bytes,
+            max: tavdun_market::models::MAX_STORED_VALUE
+        }
+    );
+}
+
+#[test]
 fn collateral_scales_with_the_fee() {
     let mut p = params();
     p.collateral_bps = 30_000;
