@@ -39,8 +39,13 @@ pub fn activation_hashes(activations: &[Vec<i8>]) -> Vec<Hash> {
 
 /// `model_id = sha256(canonical spec || weights_root)`.
 pub fn model_id(spec: &ModelSpec, weights_root: &Hash) -> Hash {
+    model_id_of(&spec.canonical_json(), weights_root)
+}
+
+/// `sha256(canonical spec bytes || weights_root)`, for a spec of either version.
+pub fn model_id_of(canonical_spec: &[u8], weights_root: &Hash) -> Hash {
     let mut h = Sha256::new();
-    h.update(spec.canonical_json());
+    h.update(canonical_spec);
     h.update(weights_root);
     h.finalize().into()
 }

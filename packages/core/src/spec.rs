@@ -212,7 +212,7 @@ impl ModelSpec {
     }
 }
 
-fn validate_name(name: &str) -> Result<(), SpecError> {
+pub(crate) fn validate_name(name: &str) -> Result<(), SpecError> {
     if name.is_empty() {
         return Err(SpecError::Name {
             reason: "must not be empty",

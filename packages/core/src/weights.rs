@@ -152,7 +152,7 @@ pub fn tensor_shapes(spec: &ModelSpec, plan: &Plan, layer: usize) -> Option<(Vec
 }
 
 #[cfg(feature = "safetensors")]
-mod file {
+pub(crate) mod file {
     use super::*;
     use alloc::borrow::ToOwned;
     use safetensors::tensor::{Dtype, SafeTensors, TensorView};
@@ -229,7 +229,8 @@ mod file {
         }
     }
 
-    fn read<'a>(
+    /// One tensor of `file` with its exact dtype and shape (shared by both spec versions).
+    pub(crate) fn read<'a>(
         file: &'a SafeTensors<'a>,
         name: &str,
         dtype: Dtype,

@@ -1,6 +1,6 @@
 //! Trains the digits classifier, quantises it and writes `spec.json` + `weights.safetensors`.
 //!
-//! `cargo run -p tavdun-models --bin train-digits -- --out models/digits` (from the repo root)
+//! `cargo run -p tavdun-models --features train --bin train-digits -- --out models/digits` (from the repo root)
 //! reproduces the committed model byte for byte.
 
 use std::path::PathBuf;

@@ -1,0 +1,117 @@
+//! Commitments of version 2: each node's output is a Merkle tree of its rows, and a result
+//! commits to the job input and the list of node roots through one trace root.
+//!
+//! - row leaf: `sha256("tavdun/row/v2" || u32be(node) || u32be(row) || u32be(len) || values)`,
+//!   each value big-endian in its node's type (1 byte for int8, 2 for int16);
+//! - node root: the version 1 Merkle tree ([`MerkleTree`]) over the row leaves, in row order;
+//! - input hash: `sha256("tavdun/input/v2" || u32be(n) || ids as u32be || mask bytes)`;
+//! - trace root: `sha256("tavdun/trace/v2" || input hash || u32be(count) || node roots)`.
+
+use alloc::vec::Vec;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::exec::{TokenInput, Trace};
+use super::spec::DType;
+use crate::commit::{Hash, MerkleTree, Proof};
+
+const ROW_TAG: &[u8] = b"tavdun/row/v2";
+const INPUT_TAG: &[u8] = b"tavdun/input/v2";
+const TRACE_TAG: &[u8] = b"tavdun/trace/v2";
+
+/// The leaf hash of row `row` of node `node`. Values are within `dtype`'s range (checked by
+/// whoever built them), so the narrowing below is exact.
+pub fn row_hash(node: u32, row: u32, dtype: DType, values: &[i32]) -> Hash {
+    let mut h = Sha256::new();
+    h.update(ROW_TAG);
+    h.update(node.to_be_bytes());
+    h.update(row.to_be_bytes());
+    h.update((values.len() as u32).to_be_bytes());
+    let raw: Vec<u8> = match dtype {
+        DType::I8 => values.iter().map(|&v| v as i8 as u8).collect(),
+        DType::I16 => values
+            .iter()
+            .flat_map(|&v| (v as i16).to_be_bytes())
+            .collect(),
+    };
+    h.update(&raw);
+    h.finalize().into()
+}
+
+/// The row tree of one node's output.
+pub fn node_tree(node: u32, dtype: DType, width: u32, values: &[i32]) -> MerkleTree {
+    let rows = values
+        .chunks(width.max(1) as usize)
+        .enumerate()
+        .map(|(r, row)| row_hash(node, r as u32, dtype, row))
+        .collect();
+    MerkleTree::new(rows)
+}
+
+pub fn input_hash(input: &TokenInput) -> Hash {
+    let mut h = Sha256::new();
+    h.update(INPUT_TAG);
+    h.update((input.ids.len() as u32).to_be_bytes());
+    for id in &input.ids {
+        h.update(id.to_be_bytes());
+    }
+    h.update(&input.mask);
+    h.finalize().into()
+}
+
+pub fn trace_root(input: &TokenInput, node_roots: &[Hash]) -> Hash {
+    let mut h = Sha256::new();
+    h.update(TRACE_TAG);
+    h.update(input_hash(input));
+    h.update((node_roots.len() as u32).to_be_bytes());
+    for root in node_roots {
+        h.update(root);
+    }
+    h.finalize().into()
+}
+
+/// The first node whose roots differ: every input of that node is an earlier node, whose
+/// roots agree, so the dispute is about that node's op alone. `None` when the lists agree
+/// (lists of different lengths differ at the shorter one's end).
+pub fn first_divergence(ours: &[Hash], theirs: &[Hash]) -> Option<usize> {
+    ours.iter()
+        .zip(theirs)
+        .position(|(a, b)| a != b)
+        .or_else(|| (ours.len() != theirs.len()).then(|| ours.len().min(theirs.len())))
+}
+
+/// One row of one node, with its Merkle proof against that node's root.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct ProvenRow {
+    pub node: u32,
+    pub row: u32,
+    pub values: Vec<i32>,
+    pub proof: Proof,
+}
+
+impl Trace {
+    /// Every node's row tree, in node order.
+    pub fn node_trees(&self) -> Vec<MerkleTree> {
+        self.nodes
+            .iter()
+            .enumerate()
+            .map(|(i, t)| node_tree(i as u32, t.dtype, t.width, &t.values))
+            .collect()
+    }
+
+    pub fn node_roots(&self) -> Vec<Hash> {
+        self.node_trees().iter().map(MerkleTree::root).collect()
+    }
+
+    /// Row `row` of node `node` with its proof; `None` out of range.
+    pub fn proven_row(&self, trees: &[MerkleTree], node: usize, row: u32) -> Option<ProvenRow> {
+        let t = self.nodes.get(node)?;
+        Some(ProvenRow {
+            node: node as u32,
+            row,
+            values: t.row(row)?.to_vec(),
+            proof: trees.get(node)?.proof(row)?,
+        })
+    }
+}
