@@ -56,6 +56,10 @@ pub(crate) fn floor_div<const D: usize>(v: Ints<D>, divisor: u32) -> Ints<D> {
 
 /// A requantisation multiplier: one for the tensor, or one per output unit (a tensor that
 /// broadcasts along the last dimension).
+#[expect(
+    clippy::large_enum_variant,
+    reason = "held once per node of a loaded model, never in a hot collection"
+)]
 pub(crate) enum Multiplier<const D: usize> {
     Scalar(u32),
     PerUnit(Ints<D>),

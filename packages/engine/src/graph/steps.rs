@@ -11,6 +11,11 @@ use crate::error::EngineError;
 
 /// One node, ready to run: its op's parameters, the indices of the nodes it reads and its
 /// weights on the device.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one per node, built at load and only borrowed afterwards: boxing the tensors \
+              would add an indirection and save nothing worth having"
+)]
 pub(crate) enum Step {
     Embedding {
         table: Ints<2>,

@@ -531,7 +531,13 @@ pub fn widest_dense() -> (GraphModel, Vec<TokenInput>) {
     model.weights[last] = NodeWeights::Dense {
         fan_in: FAN_IN as usize,
         weight: (0..4 * FAN_IN)
-            .map(|i| if (i / FAN_IN) % 2 == 0 { 127 } else { -127 })
+            .map(|i| {
+                if (i / FAN_IN).is_multiple_of(2) {
+                    127
+                } else {
+                    -127
+                }
+            })
             .collect(),
         bias: vec![1 << 24, -(1 << 24), -(1 << 24), 1 << 24],
         mult: Some(vec![32767; 4]),
