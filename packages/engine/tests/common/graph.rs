@@ -187,7 +187,7 @@ pub fn op_model(op: &str, seed: u64) -> GraphModel {
         _ => rng.range(1, 24) as u32,
     };
     let width = match op {
-        "scores" | "context" => heads * head_dim,
+        "scores" | "softmax" | "context" => heads * head_dim,
         "dense" => edgy(&mut rng, 1, 1100) as u32,
         _ => rng.range(1, 70) as u32,
     };
