@@ -33,6 +33,11 @@ macro_rules! testgen_graph {
             }
 
             #[test]
+            fn op_embedding_matches_core() {
+                check_op("embedding");
+            }
+
+            #[test]
             fn op_add_matches_core() {
                 check_op("add");
             }
@@ -89,7 +94,7 @@ macro_rules! testgen_graph {
 
             #[test]
             fn every_op_has_a_test() {
-                assert_eq!(OPS.len(), 11);
+                assert_eq!(OPS.len(), 12);
                 for op in OPS {
                     let model = op_model(op, 0);
                     assert!(model.spec.nodes.iter().any(|n| n.op.kind() == op), "{op}");
