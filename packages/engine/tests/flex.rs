@@ -22,6 +22,16 @@ crate::testgen_minilm!(
     tavdun_engine::BackendChoice::Cpu,
     tavdun_engine::ProductChoice::CpuInt8
 );
+crate::testgen_minilm!(
+    flex_int_minilm,
+    tavdun_engine::BackendChoice::Cpu,
+    tavdun_engine::ProductChoice::Int
+);
+crate::testgen_minilm!(
+    flex_f32_minilm,
+    tavdun_engine::BackendChoice::Cpu,
+    tavdun_engine::ProductChoice::FloatSlices
+);
 
 use common::*;
 use tavdun_engine::{Backend, BackendChoice, EngineConfig, EngineError};

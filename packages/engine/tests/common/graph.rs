@@ -35,9 +35,24 @@ pub fn reference_traces(model: &GraphModel, jobs: &[TokenInput]) -> Vec<Trace> {
 /// Compares the engine's traces of `jobs` with core's: every value of every node (the first
 /// difference named), then every node root and the trace root.
 pub fn assert_traces(model: &GraphModel, jobs: &[TokenInput], got: &[Trace], what: &str) {
-    let want = reference_traces(model, jobs);
+    assert_traces_match(model, jobs, got, &reference_traces(model, jobs), what);
+}
+
+/// [`assert_traces`] against reference traces `want` computed before.
+pub fn assert_traces_match(
+    model: &GraphModel,
+    jobs: &[TokenInput],
+    got: &[Trace],
+    want: &[Trace],
+    what: &str,
+) {
+    assert_eq!(
+        want.len(),
+        jobs.len(),
+        "{what}: one reference trace per job"
+    );
     assert_eq!(got.len(), jobs.len(), "{what}: one trace per job");
-    for (j, ((job, g), w)) in jobs.iter().zip(got).zip(&want).enumerate() {
+    for (j, ((job, g), w)) in jobs.iter().zip(got).zip(want).enumerate() {
         assert_eq!(g.tokens, w.tokens, "{what}: job {j}: token count");
         assert_eq!(g.nodes.len(), w.nodes.len(), "{what}: job {j}: node count");
         for (i, (a, b)) in g.nodes.iter().zip(&w.nodes).enumerate() {

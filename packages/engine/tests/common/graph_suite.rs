@@ -214,7 +214,7 @@ macro_rules! testgen_graph {
 macro_rules! testgen_minilm {
     ($name:ident, $backend:expr, $products:expr) => {
         mod $name {
-            use super::common::graph::assert_traces;
+            use super::common::graph::assert_traces_match;
             use super::common::{engine_with, minilm};
 
             /// Real sentences through MiniLM: `batch` jobs of the given lengths (0: the
@@ -223,7 +223,7 @@ macro_rules! testgen_minilm {
                 let model = minilm::model();
                 let jobs = minilm::sentences(batch, lengths, first);
                 let engine = engine_with($backend, |c| c.products = $products);
-                let loaded = engine.load_graph(&model).expect("loads");
+                let loaded = engine.load_graph(model).expect("loads");
                 let started = std::time::Instant::now();
                 let got = loaded.run(&jobs).expect("runs");
                 eprintln!(
@@ -231,7 +231,9 @@ macro_rules! testgen_minilm {
                     jobs.iter().map(|j| j.ids.len()).collect::<Vec<_>>(),
                     started.elapsed().as_secs_f64()
                 );
-                assert_traces(&model, &jobs, &got, &format!("MiniLM batch {batch}"));
+                let want = minilm::reference(format!("{batch} {lengths:?} {first}"), &jobs);
+                let what = format!("MiniLM batch {batch}");
+                assert_traces_match(model, &jobs, &got, &want, &what);
             }
 
             #[test]

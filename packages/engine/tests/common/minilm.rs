@@ -2,20 +2,43 @@
 //! Debian's fortunes, tokenised as a client would. Missing files fail the test, telling what
 //! to run; they never skip it.
 
+use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
-use tavdun_core::graph::{GraphModel, TokenInput};
+use tavdun_core::graph::{GraphModel, TokenInput, Trace};
 use tavdun_models::minilm::{self, corpus, tokenize::TextTokenizer};
 use tavdun_models::read_graph_model;
 
-pub fn model() -> GraphModel {
-    let dir = minilm::int8_model_dir();
-    read_graph_model(&dir).unwrap_or_else(|e| {
-        panic!(
-            "the MiniLM model in {} does not load ({e:#}): run scripts/setup",
-            dir.display()
-        )
+/// The model, read once per test binary.
+pub fn model() -> &'static GraphModel {
+    static MODEL: OnceLock<GraphModel> = OnceLock::new();
+    MODEL.get_or_init(|| {
+        let dir = minilm::int8_model_dir();
+        read_graph_model(&dir).unwrap_or_else(|e| {
+            panic!(
+                "the MiniLM model in {} does not load ({e:#}): run scripts/setup",
+                dir.display()
+            )
+        })
     })
+}
+
+/// Core's traces of the MiniLM case `case` (its jobs always the same), computed once per test
+/// binary: every kernel choice of a binary is compared with the same reference, which costs
+/// far more than the engine does (core's executor is the plain definition, row by row). A
+/// second test asking for a case being computed waits for it.
+pub fn reference(case: String, jobs: &[TokenInput]) -> Arc<Vec<Trace>> {
+    type Cases = BTreeMap<String, Arc<OnceLock<Arc<Vec<Trace>>>>>;
+    static CASES: Mutex<Cases> = Mutex::new(BTreeMap::new());
+    let slot = CASES
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .entry(case)
+        .or_default()
+        .clone();
+    slot.get_or_init(|| Arc::new(super::graph::reference_traces(model(), jobs)))
+        .clone()
 }
 
 /// `count` job inputs, job `j` of `lengths[j % lengths.len()]` tokens (`0`: the sentence's own
