@@ -72,7 +72,8 @@ impl AdapterChoice {
 /// give the same bytes; they differ in speed by backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ProductChoice {
-    /// The fastest on the backend, as measured (BENCHMARKS.md).
+    /// The backend's default: the int8 kernels on the CPU, f32 slices on wgpu (see
+    /// `device::auto_products` for what is measured).
     #[default]
     Auto,
     /// burn ops; products by burn's int32 matmul.

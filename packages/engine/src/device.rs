@@ -124,7 +124,11 @@ pub(crate) fn open(config: &EngineConfig) -> Result<(Device, DeviceReport), Engi
     Ok((device, report))
 }
 
-/// The fastest kernels on each backend, as measured (BENCHMARKS.md, "MiniLM").
+/// The kernels each backend runs by default. On the CPU the int8 kernels are the fastest as
+/// measured (BENCHMARKS.md, "MiniLM"). On wgpu f32 slices are chosen for hardware GPUs, whose
+/// f32 matmuls outrun their int32 ones; that is not measured yet (no GPU was lent), and on
+/// lavapipe one loaded run had int32 products faster (13.6 s against 18.7 s for 8 x 128
+/// tokens), so lavapipe may deserve `int` once measured on an idle machine.
 fn auto_products(backend: Backend) -> ProductStrategy {
     match backend {
         Backend::Flex => ProductStrategy::CpuInt8,
