@@ -47,8 +47,8 @@ def main():
                 one_pass(x)
                 passes += 1
             elapsed = time.perf_counter() - start
-            print(json.dumps({"batch": batch, "inferences_per_s": passes * batch / elapsed}),
-                  flush=True)
+            print(json.dumps({"runner": "PyTorch", "batch": batch,
+                              "per_s": passes * batch / elapsed}), flush=True)
 
 
 if __name__ == "__main__":

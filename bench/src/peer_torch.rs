@@ -1,6 +1,6 @@
 //! PyTorch running the same model on the CPU in f32, driven through `torch_mlp.py`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
@@ -9,7 +9,7 @@ use tavdun_core::{synthetic, Layer, Model};
 use crate::{Args, Figure};
 
 /// Writes the model as raw int8 weights and int32 biases plus a JSON index, for numpy.
-fn write_model(model: &Model, dir: &PathBuf, threads: usize, max_batch: usize) -> Result<()> {
+fn write_model(model: &Model, dir: &Path, threads: usize, max_batch: usize) -> Result<()> {
     std::fs::create_dir_all(dir)?;
     let mut layers = Vec::new();
     for (i, ((layer, lp), w)) in model
@@ -43,20 +43,37 @@ fn write_model(model: &Model, dir: &PathBuf, threads: usize, max_batch: usize) -
     Ok(())
 }
 
-pub fn figures(model: &Model, args: &Args, threads: usize) -> Result<Vec<Figure>> {
-    let dir = std::env::temp_dir().join(format!("tavdun-bench-{}", std::process::id()));
-    let max_batch = args.batches.iter().copied().max().unwrap_or(1);
+pub fn figures(
+    model: &Model,
+    args: &Args,
+    batches: &[usize],
+    threads: usize,
+) -> Result<Vec<Figure>> {
+    let dir = scratch_dir("mlp");
+    let max_batch = batches.iter().copied().max().unwrap_or(1);
     write_model(model, &dir, threads, max_batch)?;
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("torch_mlp.py");
-    let batches: Vec<String> = args.batches.iter().map(|b| b.to_string()).collect();
+    let figures = run_script(args, "torch_mlp.py", &dir, batches);
+    std::fs::remove_dir_all(&dir).ok();
+    figures
+}
+
+/// A scratch directory for one peer's files.
+pub fn scratch_dir(what: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("tavdun-bench-{what}-{}", std::process::id()))
+}
+
+/// Runs a peer script of this crate as `SCRIPT DIR BATCHES SECONDS` and reads its JSON
+/// lines: `{"info": ...}` (printed) or `{"runner": ..., "batch": ..., "per_s": ...}`.
+pub fn run_script(args: &Args, script: &str, dir: &Path, batches: &[usize]) -> Result<Vec<Figure>> {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(script);
+    let batches: Vec<String> = batches.iter().map(|b| b.to_string()).collect();
     let output = Command::new(&args.python)
         .arg(&script)
-        .arg(&dir)
+        .arg(dir)
         .arg(batches.join(","))
         .arg(args.seconds.to_string())
         .output()
         .with_context(|| format!("running {} {}", args.python, script.display()))?;
-    std::fs::remove_dir_all(&dir).ok();
     if !output.status.success() {
         bail!(
             "{} exited with {}: {}",
@@ -67,15 +84,16 @@ pub fn figures(model: &Model, args: &Args, threads: usize) -> Result<Vec<Figure>
     }
     let mut figures = Vec::new();
     for line in String::from_utf8_lossy(&output.stdout).lines() {
-        let v: serde_json::Value = serde_json::from_str(line).context("torch_mlp.py output")?;
+        let v: serde_json::Value = serde_json::from_str(line)
+            .with_context(|| format!("{} output: {line}", script.display()))?;
         if let Some(info) = v.get("info").and_then(|i| i.as_str()) {
             println!("PyTorch: {info}");
             continue;
         }
         figures.push(Figure {
-            runner: "PyTorch".into(),
+            runner: v["runner"].as_str().context("runner")?.to_string(),
             batch: v["batch"].as_u64().context("batch")? as usize,
-            inferences_per_s: v["inferences_per_s"].as_f64().context("inferences_per_s")?,
+            per_s: v["per_s"].as_f64().context("per_s")?,
         });
     }
     Ok(figures)

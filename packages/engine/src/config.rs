@@ -68,6 +68,39 @@ impl AdapterChoice {
     }
 }
 
+/// Which kernels run a graph model (version 2) and how they accumulate integer products. All
+/// give the same bytes; they differ in speed by backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ProductChoice {
+    /// The backend's default: the int8 kernels on the CPU, f32 slices on wgpu (see
+    /// `device::auto_products` for what is measured).
+    #[default]
+    Auto,
+    /// burn ops; products by burn's int32 matmul.
+    Int,
+    /// burn ops; products by f32 matmuls over inner slices whose partial sums stay below
+    /// 2^24, summed in int32.
+    FloatSlices,
+    /// The engine's CPU kernels (CPU backend only): int8 products.
+    CpuInt8,
+}
+
+impl ProductChoice {
+    pub fn parse(value: &str) -> Result<ProductChoice, EngineError> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "auto" | "" => Ok(ProductChoice::Auto),
+            "int" | "i32" => Ok(ProductChoice::Int),
+            "f32" | "float" => Ok(ProductChoice::FloatSlices),
+            "int8" | "cpu" => Ok(ProductChoice::CpuInt8),
+            _ => Err(EngineError::Config {
+                field: "products",
+                value: value.into(),
+                expected: "one of auto, int, f32, int8",
+            }),
+        }
+    }
+}
+
 /// Everything the engine needs to know, loaded once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EngineConfig {
@@ -78,6 +111,11 @@ pub struct EngineConfig {
     /// Batch sizes run once when a model is loaded, so that kernel compilation and buffer
     /// allocation are paid there and not by the first jobs.
     pub warmup_batches: Vec<usize>,
+    /// Graph models: how integer products are accumulated.
+    pub products: ProductChoice,
+    /// Graph models: the most padded values the largest node of one pass may hold (passes
+    /// are split to stay below it; a single job always runs).
+    pub pass_elements: u64,
 }
 
 impl Default for EngineConfig {
@@ -87,13 +125,16 @@ impl Default for EngineConfig {
             adapter: AdapterChoice::Default,
             max_batch: 1024,
             warmup_batches: vec![1],
+            products: ProductChoice::Auto,
+            // 256 MiB of int32 values: MiniLM's attention logits of 341 jobs of 128 tokens.
+            pass_elements: 1 << 26,
         }
     }
 }
 
 impl EngineConfig {
-    /// The defaults, overridden by `TAVDUN_ENGINE_BACKEND`, `TAVDUN_ENGINE_ADAPTER` and
-    /// `TAVDUN_ENGINE_MAX_BATCH` where they are set.
+    /// The defaults, overridden by `TAVDUN_ENGINE_BACKEND`, `TAVDUN_ENGINE_ADAPTER`,
+    /// `TAVDUN_ENGINE_MAX_BATCH` and `TAVDUN_ENGINE_PRODUCTS` where they are set.
     pub fn from_env() -> Result<EngineConfig, EngineError> {
         let mut config = EngineConfig::default();
         if let Ok(value) = std::env::var("TAVDUN_ENGINE_BACKEND") {
@@ -114,6 +155,9 @@ impl EngineConfig {
                         value,
                         expected: "a positive integer",
                     })?;
+        }
+        if let Ok(value) = std::env::var("TAVDUN_ENGINE_PRODUCTS") {
+            config.products = ProductChoice::parse(&value)?;
         }
         Ok(config)
     }
@@ -148,5 +192,19 @@ mod tests {
         assert_eq!(BackendChoice::parse("flex").unwrap(), BackendChoice::Cpu);
         assert_eq!(BackendChoice::parse("wgpu").unwrap(), BackendChoice::Wgpu);
         assert!(BackendChoice::parse("cuda").is_err());
+    }
+
+    #[test]
+    fn parses_product_choices() {
+        assert_eq!(ProductChoice::parse("int").unwrap(), ProductChoice::Int);
+        assert_eq!(
+            ProductChoice::parse(" F32 ").unwrap(),
+            ProductChoice::FloatSlices
+        );
+        assert_eq!(
+            ProductChoice::parse("int8").unwrap(),
+            ProductChoice::CpuInt8
+        );
+        assert!(ProductChoice::parse("f16").is_err());
     }
 }

@@ -7,8 +7,9 @@ use std::sync::{Mutex, PoisonError};
 use burn::tensor::wgpu::wgpu;
 use burn::tensor::{Device, DeviceKind};
 
-use crate::config::{AdapterChoice, BackendChoice, EngineConfig};
+use crate::config::{AdapterChoice, BackendChoice, EngineConfig, ProductChoice};
 use crate::error::EngineError;
+use crate::graph::products::ProductStrategy;
 
 /// The backend a model runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,6 +71,9 @@ pub struct DeviceReport {
     pub cpu_threads: usize,
     /// Why the CPU backend runs although wgpu was tried (`backend = auto`).
     pub fallback_reason: Option<String>,
+    /// Which kernels run graph models (version 2) on this device, and how they accumulate
+    /// integer products.
+    pub graph_products: ProductStrategy,
 }
 
 impl fmt::Display for DeviceReport {
@@ -88,7 +92,12 @@ impl fmt::Display for DeviceReport {
         if let Some(bytes) = self.host_memory_bytes {
             write!(f, ", host memory {} MiB", bytes >> 20)?;
         }
-        write!(f, ", {} CPU threads]", self.cpu_threads)?;
+        write!(
+            f,
+            ", {} CPU threads, graphs: {}]",
+            self.cpu_threads,
+            self.graph_products.name()
+        )?;
         if let Some(reason) = &self.fallback_reason {
             write!(f, " (CPU fallback: {reason})")?;
         }
@@ -98,6 +107,36 @@ impl fmt::Display for DeviceReport {
 
 /// Opens the device the configuration asks for.
 pub(crate) fn open(config: &EngineConfig) -> Result<(Device, DeviceReport), EngineError> {
+    let (device, mut report) = open_backend(config)?;
+    report.graph_products = match (config.products, report.backend) {
+        (ProductChoice::Int, _) => ProductStrategy::Int,
+        (ProductChoice::FloatSlices, _) => ProductStrategy::FloatSlices,
+        (ProductChoice::CpuInt8, Backend::Flex) => ProductStrategy::CpuInt8,
+        (ProductChoice::CpuInt8, Backend::Wgpu) => {
+            return Err(EngineError::Config {
+                field: "products",
+                value: "int8".into(),
+                expected: "auto, int or f32 on wgpu: the int8 kernels run on the CPU only",
+            })
+        }
+        (ProductChoice::Auto, backend) => auto_products(backend),
+    };
+    Ok((device, report))
+}
+
+/// The kernels each backend runs by default. On the CPU the int8 kernels are the fastest as
+/// measured (BENCHMARKS.md, "MiniLM"). On wgpu f32 slices are chosen for hardware GPUs, whose
+/// f32 matmuls outrun their int32 ones; that is not measured yet (no GPU was lent), and on
+/// lavapipe one loaded run had int32 products faster (13.6 s against 18.7 s for 8 x 128
+/// tokens), so lavapipe may deserve `int` once measured on an idle machine.
+fn auto_products(backend: Backend) -> ProductStrategy {
+    match backend {
+        Backend::Flex => ProductStrategy::CpuInt8,
+        Backend::Wgpu => ProductStrategy::FloatSlices,
+    }
+}
+
+fn open_backend(config: &EngineConfig) -> Result<(Device, DeviceReport), EngineError> {
     match config.backend {
         BackendChoice::Cpu => Ok(open_flex(None)),
         BackendChoice::Wgpu => open_wgpu(config.adapter),
@@ -124,6 +163,7 @@ fn open_flex(fallback_reason: Option<String>) -> (Device, DeviceReport) {
         host_memory_bytes: host_memory(),
         cpu_threads: cpu_threads(),
         fallback_reason,
+        graph_products: ProductStrategy::Int,
     };
     (Device::flex(), report)
 }
@@ -183,6 +223,7 @@ fn init_wgpu(choice: AdapterChoice) -> Result<(Device, DeviceReport), (String, S
         host_memory_bytes: host_memory(),
         cpu_threads: cpu_threads(),
         fallback_reason: None,
+        graph_products: ProductStrategy::Int,
     };
     Ok((device, report))
 }

@@ -3,12 +3,14 @@
 use std::time::{Duration, Instant};
 
 use burn::tensor::{Device, Transaction};
+use tavdun_core::graph::GraphModel;
 use tavdun_core::{Model, Shape};
 
+use crate::chain::{Activation, Chain};
 use crate::config::EngineConfig;
 use crate::device::{self, Backend, DeviceReport};
 use crate::error::EngineError;
-use crate::graph::{Activation, Graph};
+use crate::graph::LoadedGraph;
 
 /// Every layer's output bytes for one job, in layer order: what `tavdun_core::forward`
 /// returns and what the worker hashes.
@@ -43,7 +45,7 @@ impl Engine {
     pub fn load(&self, model: &Model) -> Result<LoadedModel, EngineError> {
         let started = Instant::now();
         let mut loaded = LoadedModel {
-            graph: Graph::build(model, &self.device)?,
+            graph: Chain::build(model, &self.device)?,
             device: self.device.clone(),
             backend: self.report.backend,
             input: model.plan.input,
@@ -58,11 +60,34 @@ impl Engine {
         loaded.load_time = started.elapsed();
         Ok(loaded)
     }
+
+    /// Uploads a graph model's (version 2) weights and runs the configured warm-up batches,
+    /// each at the model's longest input and at one token: kernels are compiled per shape
+    /// class (a 128-token batch vectorises where a 7-token one cannot), so both are paid here
+    /// rather than by the first jobs.
+    pub fn load_graph(&self, model: &GraphModel) -> Result<LoadedGraph, EngineError> {
+        let started = Instant::now();
+        let mut loaded = LoadedGraph::build(
+            model,
+            &self.device,
+            self.report.backend,
+            self.report.graph_products,
+            self.config.max_batch,
+            self.config.pass_elements,
+        )?;
+        for &batch in &self.config.warmup_batches {
+            for tokens in [model.plan.max_tokens, 1] {
+                loaded.warm_up(batch.max(1), tokens)?;
+            }
+        }
+        loaded.set_load_time(started.elapsed());
+        Ok(loaded)
+    }
 }
 
 /// A model resident on the engine's device.
 pub struct LoadedModel {
-    graph: Graph,
+    graph: Chain,
     device: Device,
     backend: Backend,
     input: Shape,

@@ -1,5 +1,6 @@
 //! What can go wrong when choosing a device, loading a model or running a batch.
 
+use tavdun_core::graph::GraphEvalError;
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -42,4 +43,26 @@ pub enum EngineError {
     /// exactness contract and its output must not be posted.
     #[error("layer {layer}: backend produced {value}, which is not an int8 integer")]
     NotInt8 { layer: usize, value: f32 },
+
+    /// A graph node's weights are not of its op's kind (a `GraphModel` built around its
+    /// checks).
+    #[error("graph node {node}: weights do not fit its op")]
+    GraphWeights { node: String },
+
+    /// One job's token input does not fit the graph model (length, ids, mask).
+    #[error("job {job}: {source}")]
+    GraphInput {
+        job: usize,
+        #[source]
+        source: GraphEvalError,
+    },
+
+    /// A node's read-back data does not have the batch's shape.
+    #[error("graph node {node}: read-back failed: {reason}")]
+    ReadBack { node: usize, reason: &'static str },
+
+    /// A node's read-back value is outside its type: the backend broke the exactness contract
+    /// and the trace must not be posted.
+    #[error("graph node {node}: backend produced {value}, outside the node's type")]
+    OutOfRange { node: usize, value: i32 },
 }

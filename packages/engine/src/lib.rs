@@ -4,7 +4,10 @@
 //!
 //! - [`config`]: the one configuration struct, from code or the environment;
 //! - [`device`]: opening a device and describing it ([`DeviceReport`]);
-//! - [`engine`]: [`Engine`] and the models loaded on it ([`LoadedModel`]);
+//! - [`engine`]: [`Engine`] and the models loaded on it ([`LoadedModel`], version 1;
+//!   [`LoadedGraph`], version 2);
+//! - [`graph`]: graph models (transformers) as burn operations;
+//! - `host`: the CPU kernels of graph models (core's arithmetic, int8 products).
 //!
 //! ```no_run
 //! use tavdun_engine::{Engine, EngineConfig};
@@ -17,14 +20,35 @@
 //! let activations = loaded.run(&jobs)?; // activations[job][layer] = that layer's bytes
 //! # Ok(()) }
 //! ```
+//!
+//! A graph model (version 2) returns core's [`tavdun_core::graph::Trace`] per job, whose node
+//! roots and trace root are what a worker commits to:
+//!
+//! ```no_run
+//! use tavdun_core::graph::trace_root;
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let model = tavdun_core::synthetic::random_encoder(1)?;
+//! let engine = tavdun_engine::Engine::new(tavdun_engine::EngineConfig::from_env()?)?;
+//! let loaded = engine.load_graph(&model)?;
+//! let jobs = vec![tavdun_core::synthetic::random_token_input(&model.plan, 7)];
+//! for (job, trace) in jobs.iter().zip(loaded.run(&jobs)?) {
+//!     let root = trace_root(job, &trace.node_roots());
+//!     println!("output {:?}, trace root {root:02x?}", trace.output().values);
+//! }
+//! # Ok(()) }
+//! ```
 
+mod chain;
 pub mod config;
 pub mod device;
 pub mod engine;
 pub mod error;
-mod graph;
+pub mod graph;
+mod host;
 
-pub use config::{AdapterChoice, BackendChoice, EngineConfig};
+pub use config::{AdapterChoice, BackendChoice, EngineConfig, ProductChoice};
 pub use device::{Backend, DeviceReport, DeviceType};
 pub use engine::{Activations, Engine, LoadedModel};
 pub use error::EngineError;
+pub use graph::products::ProductStrategy;
+pub use graph::LoadedGraph;

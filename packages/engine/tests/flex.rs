@@ -2,6 +2,37 @@
 
 mod common;
 
+crate::testgen_graph!(
+    cpu_int8,
+    tavdun_engine::BackendChoice::Cpu,
+    tavdun_engine::ProductChoice::CpuInt8
+);
+crate::testgen_graph!(
+    flex_int,
+    tavdun_engine::BackendChoice::Cpu,
+    tavdun_engine::ProductChoice::Int
+);
+crate::testgen_graph!(
+    flex_f32,
+    tavdun_engine::BackendChoice::Cpu,
+    tavdun_engine::ProductChoice::FloatSlices
+);
+crate::testgen_minilm!(
+    cpu_int8_minilm,
+    tavdun_engine::BackendChoice::Cpu,
+    tavdun_engine::ProductChoice::CpuInt8
+);
+crate::testgen_minilm!(
+    flex_int_minilm,
+    tavdun_engine::BackendChoice::Cpu,
+    tavdun_engine::ProductChoice::Int
+);
+crate::testgen_minilm!(
+    flex_f32_minilm,
+    tavdun_engine::BackendChoice::Cpu,
+    tavdun_engine::ProductChoice::FloatSlices
+);
+
 use common::*;
 use tavdun_engine::{Backend, BackendChoice, EngineConfig, EngineError};
 

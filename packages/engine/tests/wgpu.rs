@@ -4,6 +4,22 @@
 
 mod common;
 
+crate::testgen_graph!(
+    wgpu_int,
+    tavdun_engine::BackendChoice::Wgpu,
+    tavdun_engine::ProductChoice::Int
+);
+crate::testgen_graph!(
+    wgpu_f32,
+    tavdun_engine::BackendChoice::Wgpu,
+    tavdun_engine::ProductChoice::FloatSlices
+);
+crate::testgen_minilm!(
+    wgpu_minilm,
+    tavdun_engine::BackendChoice::Wgpu,
+    tavdun_engine::ProductChoice::Auto
+);
+
 use common::*;
 use tavdun_engine::{Backend, BackendChoice};
 

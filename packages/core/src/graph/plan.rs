@@ -104,7 +104,7 @@ impl GraphPlan {
 }
 
 /// `2^(shift-1)`, the rounding term of a shift (0 for no shift).
-pub(crate) fn half(shift: u32) -> u64 {
+pub fn half(shift: u32) -> u64 {
     if shift == 0 {
         0
     } else {
@@ -124,7 +124,7 @@ pub fn requant_admissible(acc_bound: u64, mult: u32, shift: u32) -> bool {
 
 /// The largest |x| for which [`super::arith::normalise`] needs no pre-shift: rows of width
 /// `w` keep `w * (2^b)^2 <= 2^31`.
-pub(crate) fn norm_bits(width: u32) -> u32 {
+pub fn norm_bits(width: u32) -> u32 {
     let log = u32::BITS - width.saturating_sub(1).leading_zeros();
     (31 - log.min(31)) / 2
 }

@@ -1,5 +1,9 @@
 //! Models, inputs and the bit-exactness check shared by the per-backend test files.
 
+pub mod graph;
+pub mod graph_suite;
+pub mod minilm;
+
 use tavdun_core::synthetic::{self, Rng};
 use tavdun_core::{
     forward, InputQuant, InputSpec, Layer, LayerWeights, Model, ModelSpec, SPEC_VERSION,
@@ -11,14 +15,20 @@ pub const BATCHES: [usize; 3] = [1, 7, 64];
 /// An engine on exactly the backend asked for: a missing adapter fails the test, it never
 /// skips it. `TAVDUN_ENGINE_ADAPTER` picks the wgpu adapter (default: wgpu's choice).
 pub fn engine(backend: BackendChoice) -> Engine {
+    engine_with(backend, |_| {})
+}
+
+/// [`engine`] with settings changed by `change`.
+pub fn engine_with(backend: BackendChoice, change: impl FnOnce(&mut EngineConfig)) -> Engine {
     let adapter = std::env::var("TAVDUN_ENGINE_ADAPTER")
         .map(|a| AdapterChoice::parse(&a).expect("TAVDUN_ENGINE_ADAPTER"))
         .unwrap_or_default();
-    let config = EngineConfig {
+    let mut config = EngineConfig {
         backend,
         adapter,
         ..EngineConfig::default()
     };
+    change(&mut config);
     let engine = Engine::new(config).unwrap_or_else(|e| panic!("{backend:?} engine: {e}"));
     eprintln!("engine: {}", engine.device_report());
     engine

@@ -1,4 +1,5 @@
-//! A model's layers as burn operations on one device, built at run time from the spec.
+//! A version 1 model (a chain of layers) as burn operations on one device, built at run time
+//! from the spec.
 //!
 //! Int8 values and int32 biases are held in f32. Validation guarantees every product, partial
 //! sum, bias and rounding term of a layer stays below 2^24 in magnitude, so the accumulation is
@@ -119,7 +120,7 @@ enum Step {
 }
 
 /// The model on a device, weights uploaded.
-pub(crate) struct Graph {
+pub(crate) struct Chain {
     steps: Vec<Step>,
     /// Input shape of every layer, used to give a flat tensor its image shape.
     inputs: Vec<Shape>,
@@ -141,10 +142,10 @@ fn upload<const D: usize>(values: Vec<f32>, dims: [usize; D], device: &Device) -
     Tensor::from_data(TensorData::new(values, dims), (device, DType::F32))
 }
 
-impl Graph {
+impl Chain {
     /// Uploads the weights of a model. `Model::new` has checked every weight and bias length
     /// against the plan.
-    pub(crate) fn build(model: &Model, device: &Device) -> Result<Graph, EngineError> {
+    pub(crate) fn build(model: &Model, device: &Device) -> Result<Chain, EngineError> {
         let plan = &model.plan;
         let mut steps = Vec::with_capacity(plan.layers.len());
         for (i, ((layer, lp), weights)) in model
@@ -206,7 +207,7 @@ impl Graph {
             };
             steps.push(step);
         }
-        Ok(Graph {
+        Ok(Chain {
             steps,
             inputs: plan.layers.iter().map(|lp| lp.input).collect(),
         })
