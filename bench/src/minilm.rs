@@ -10,7 +10,7 @@ use anyhow::{ensure, Context, Result};
 use tavdun_core::graph::{GraphModel, TokenInput};
 use tavdun_engine::{BackendChoice, Engine, EngineConfig};
 use tavdun_models::minilm::{self, corpus, tokenize::TextTokenizer};
-use tavdun_models::read_graph_model;
+use tavdun_core::model_dir::load_graph_model;
 
 use crate::{machine, ms, time_passes, Args, Figure};
 
@@ -113,7 +113,7 @@ fn print_profile(name: &str, model: &GraphModel, times: &[Duration], batch: usiz
 
 /// Measures every runner and prints the table.
 pub fn run(args: &Args, batches: &[usize], threads: usize) -> Result<()> {
-    let model = read_graph_model(&minilm::int8_model_dir()).context("run scripts/setup")?;
+    let model = load_graph_model(&minilm::int8_model_dir()).context("run scripts/setup")?;
     let tokens = args.tokens;
     ensure!(
         (2..=model.plan.max_tokens as usize).contains(&tokens),

@@ -8,14 +8,14 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use tavdun_core::graph::{GraphModel, TokenInput, Trace};
 use tavdun_models::minilm::{self, corpus, tokenize::TextTokenizer};
-use tavdun_models::read_graph_model;
+use tavdun_core::model_dir::load_graph_model;
 
 /// The model, read once per test binary.
 pub fn model() -> &'static GraphModel {
     static MODEL: OnceLock<GraphModel> = OnceLock::new();
     MODEL.get_or_init(|| {
         let dir = minilm::int8_model_dir();
-        read_graph_model(&dir).unwrap_or_else(|e| {
+        load_graph_model(&dir).unwrap_or_else(|e| {
             panic!(
                 "the MiniLM model in {} does not load ({e:#}): run scripts/setup",
                 dir.display()
