@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context, Result};
 use tavdun_core::graph::{GraphModel, TokenInput};
+use tavdun_core::model_dir::load_graph_model;
 use tavdun_engine::{BackendChoice, Engine, EngineConfig};
 use tavdun_models::minilm::{self, corpus, tokenize::TextTokenizer};
-use tavdun_core::model_dir::load_graph_model;
 
 use crate::{machine, ms, time_passes, Args, Figure};
 
