@@ -70,6 +70,31 @@ pub struct Figure {
     pub per_s: f64,
 }
 
+/// Prints the side-by-side table: `unit` names what `per_s` counts, `flops` is one item's
+/// work, `decimals` the precision of the rate.
+pub fn print_figures(
+    figures: &[Figure],
+    unit: &str,
+    decimals: usize,
+    flops: f64,
+    peak_gflops: f64,
+) {
+    println!();
+    println!("| runner | batch | {unit}/s | GFLOP/s | % of f32 peak |");
+    println!("| --- | ---: | ---: | ---: | ---: |");
+    for f in figures {
+        let gflops = f.per_s * flops / 1e9;
+        println!(
+            "| {} | {} | {:.decimals$} | {:.1} | {:.0}% |",
+            f.runner,
+            f.batch,
+            f.per_s,
+            gflops,
+            100.0 * gflops / peak_gflops
+        );
+    }
+}
+
 /// Times `pass` (one forward over `batch` inputs, outputs read into host memory) until
 /// `min_time` has passed, after one untimed pass; the same loop for every Rust runner.
 pub fn time_passes(

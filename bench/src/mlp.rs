@@ -74,19 +74,6 @@ pub fn run(args: &Args, batches: &[usize], threads: usize) -> Result<()> {
         }
     }
 
-    println!();
-    println!("| runner | batch | inferences/s | GFLOP/s | % of f32 peak |");
-    println!("| --- | ---: | ---: | ---: | ---: |");
-    for f in &figures {
-        let gflops = f.per_s * flops / 1e9;
-        println!(
-            "| {} | {} | {:.0} | {:.1} | {:.0}% |",
-            f.runner,
-            f.batch,
-            f.per_s,
-            gflops,
-            100.0 * gflops / peak.gflops
-        );
-    }
+    crate::print_figures(&figures, "inferences", 0, flops, peak.gflops);
     Ok(())
 }
