@@ -25,6 +25,21 @@ fn setup(accounts: &[&str]) -> (Suite, Model, String) {
 }
 
 /// A blob job: its input lives off chain, under a hash.
+/// `worker` bonds 20,000 and claims a job of `client`'s with a seeded 16-byte input.
+fn claimed_job(
+    s: &mut Suite,
+    client: &cosmwasm_std::Addr,
+    worker: &cosmwasm_std::Addr,
+    model_id: &str,
+    seed: u64,
+) -> (u64, Vec<i8>) {
+    s.bond(worker, 20_000);
+    let input = synthetic::input(16, seed);
+    let job = s.submit(client, model_id, FEE, &input, 100_000).unwrap();
+    s.claim(worker, model_id, 1).unwrap();
+    (job, input)
+}
+
 fn submit_blob(s: &mut Suite, client: &cosmwasm_std::Addr, model_id: &str, fee: u128) -> u64 {
     let deadline = s.now().plus_seconds(100_000);
     let input = synthetic::input(16, 9);
@@ -159,10 +174,7 @@ fn a_colluding_challenger_cannot_hold_a_job_hostage() {
         s.addr("partner"),
         s.addr("anyone"),
     );
-    s.bond(&liar, 20_000);
-    let input = synthetic::input(16, 3);
-    let job = s.submit(&client, &id, FEE, &input, 100_000).unwrap();
-    s.claim(&liar, &id, 1).unwrap();
+    let (job, input) = claimed_job(&mut s, &client, &liar, &id, 3);
     // The liar is wrong at layer 1 and consistent from there on.
     let lie = lying_acts(&m, &input, 1);
     s.post(&liar, job, &lie).unwrap();
@@ -208,10 +220,7 @@ fn an_honest_parallel_dispute_beats_a_decoy_and_the_job_is_served_again() {
         s.addr("honest"),
         s.addr("anyone"),
     );
-    s.bond(&liar, 20_000);
-    let input = synthetic::input(16, 4);
-    let job = s.submit(&client, &id, FEE, &input, 100_000).unwrap();
-    s.claim(&liar, &id, 1).unwrap();
+    let (job, input) = claimed_job(&mut s, &client, &liar, &id, 4);
     let lie = lying_acts(&m, &input, 1);
     let truth = forward(&m, &input).unwrap();
     s.post(&liar, job, &lie).unwrap();
@@ -253,10 +262,7 @@ fn a_copied_challenge_earns_nothing() {
         s.addr("copier"),
         s.addr("anyone"),
     );
-    s.bond(&liar, 20_000);
-    let input = synthetic::input(16, 5);
-    let job = s.submit(&client, &id, FEE, &input, 100_000).unwrap();
-    s.claim(&liar, &id, 1).unwrap();
+    let (job, input) = claimed_job(&mut s, &client, &liar, &id, 5);
     let lie = lying_acts(&m, &input, 1);
     let truth = forward(&m, &input).unwrap();
     s.post(&liar, job, &lie).unwrap();
@@ -310,10 +316,7 @@ fn a_challenge_never_opened_loses_its_bond_once_the_window_closes() {
         s.addr("spammer"),
         s.addr("anyone"),
     );
-    s.bond(&worker, 20_000);
-    let input = synthetic::input(16, 6);
-    let job = s.submit(&client, &id, FEE, &input, 100_000).unwrap();
-    s.claim(&worker, &id, 1).unwrap();
+    let (job, input) = claimed_job(&mut s, &client, &worker, &id, 6);
     s.post(&worker, job, &forward(&m, &input).unwrap()).unwrap();
     let p = params();
     let mut seqs = Vec::new();
@@ -471,10 +474,7 @@ fn a_claimed_job_keeps_its_terms_and_config_changes_wait_out_their_delay() {
         s.addr("anyone"),
         s.admin.clone(),
     );
-    s.bond(&worker, 20_000);
-    let input = synthetic::input(16, 7);
-    let job = s.submit(&client, &id, FEE, &input, 100_000).unwrap();
-    s.claim(&worker, &id, 1).unwrap();
+    let (job, input) = claimed_job(&mut s, &client, &worker, &id, 7);
     s.post(&worker, job, &forward(&m, &input).unwrap()).unwrap();
     let mut greedy = params();
     greedy.protocol_fee_bps = 2_000;
