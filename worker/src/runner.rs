@@ -100,6 +100,11 @@ impl Runner {
                 }
                 Ok(values)
             }
+            // The market refuses token inputs for version 1 models, which this runner serves.
+            JobInput::Tokens { .. } => Err(WorkerError::Job {
+                job_id: job.id,
+                reason: "a token input is not the input of a version 1 model".into(),
+            }),
         }
     }
 }

@@ -8,7 +8,7 @@ use tavdun_market_api::{ExecuteMsg, InstantiateMsg, JobRequest, MigrateMsg, Quer
 
 use crate::error::ContractError;
 use crate::state::CONFIG;
-use crate::{admin, disputes, jobs, models, queries, workers};
+use crate::{admin, disputes, graph_disputes, jobs, models, queries, workers};
 
 #[cfg_attr(not(feature = "library"), entry_point)]
 pub fn instantiate(
@@ -44,6 +44,21 @@ pub fn execute(
             min_tier,
             min_fee,
         ),
+        ExecuteMsg::RegisterGraphModel {
+            spec,
+            weights_root,
+            weights_uri,
+            min_tier,
+            min_fee,
+        } => models::register_graph_model(
+            deps,
+            info,
+            spec,
+            weights_root,
+            weights_uri,
+            min_tier,
+            min_fee,
+        ),
         ExecuteMsg::TransferModel { model_id, owner } => {
             models::transfer_model(deps, info, model_id, owner)
         }
@@ -58,6 +73,7 @@ pub fn execute(
         ExecuteMsg::Unbond { amount } => workers::unbond(deps, env, info, amount),
         ExecuteMsg::ClaimJobs { model_id, max } => jobs::claim_jobs(deps, env, info, model_id, max),
         ExecuteMsg::PostResults { results } => jobs::post_results(deps, env, info, results),
+        ExecuteMsg::PostGraphResults { results } => jobs::post_results(deps, env, info, results),
         ExecuteMsg::ReleaseJobs { job_ids } => jobs::release_jobs(deps, env, info, job_ids),
         ExecuteMsg::Finalize { job_ids } => jobs::finalize(deps, env, job_ids),
         ExecuteMsg::ExpireClaims { job_ids } => jobs::expire_claims(deps, env, job_ids),
@@ -83,6 +99,37 @@ pub fn execute(
             leaf,
             proof,
         } => disputes::resolve(deps, env, job_id, seq, unit, input, leaf, proof),
+        ExecuteMsg::ChallengeNode {
+            job_id,
+            seq,
+            node,
+            rows,
+            salt,
+        } => graph_disputes::challenge_node(deps, env, info, job_id, seq, node, rows, salt),
+        ExecuteMsg::RevealRow {
+            job_id,
+            seq,
+            node_roots,
+            row,
+            challenger_leaf,
+            challenger_proof,
+        } => graph_disputes::reveal_row(
+            deps,
+            env,
+            info,
+            job_id,
+            seq,
+            node_roots,
+            row,
+            challenger_leaf.zip(challenger_proof),
+        ),
+        ExecuteMsg::ResolveElement {
+            job_id,
+            seq,
+            node_roots,
+            col,
+            witness,
+        } => graph_disputes::resolve_element(deps, env, job_id, seq, node_roots, col, witness),
         ExecuteMsg::ClaimTimeout { job_id, seq } => disputes::claim_timeout(deps, env, job_id, seq),
         ExecuteMsg::Withdraw { amount } => workers::withdraw(deps, env, info, amount),
         ExecuteMsg::WithdrawTreasury { amount } => admin::withdraw_treasury(deps, info, amount),
@@ -145,6 +192,12 @@ pub fn query(deps: Deps, env: Env, msg: QueryMsg) -> Result<Binary, ContractErro
         QueryMsg::Model { model_id } => to_json_binary(&queries::model(deps, model_id)?),
         QueryMsg::Models { start_after, limit } => {
             to_json_binary(&queries::models(deps, start_after, limit)?)
+        }
+        QueryMsg::GraphModel { model_id } => {
+            to_json_binary(&queries::graph_model(deps, model_id)?)
+        }
+        QueryMsg::GraphModels { start_after, limit } => {
+            to_json_binary(&queries::graph_models(deps, start_after, limit)?)
         }
         QueryMsg::Job { job_id } => to_json_binary(&queries::job(deps, job_id)?),
         QueryMsg::Jobs {

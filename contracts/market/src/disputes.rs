@@ -25,7 +25,9 @@ use tavdun_core::bytes::to_i8;
 use tavdun_core::{
     activation_hash, challenge_commitment, eval_unit, hashes_commitment, Hash, HexHash, Leaf, Proof,
 };
-use tavdun_market_api::{Dispute, DisputeOutcome, EndReason, JobInput, JobStatus, ModelInfo};
+use tavdun_market_api::{
+    Config, Dispute, DisputeOutcome, EndReason, JobInput, JobStatus, ModelInfo,
+};
 
 use crate::error::ContractError;
 use crate::jobs::{load_job, requeue_or_refund, store_job, Before};
@@ -34,13 +36,13 @@ use crate::models::{load_model, plan};
 use crate::state::{JobRecord, PostedResult, CONFIG, DISPUTES, INPUTS, MODEL_IDS, RESULTS};
 use crate::workers::{load_worker, save_worker};
 
-fn load_dispute(store: &dyn Storage, job_id: u64, seq: u32) -> Result<Dispute, ContractError> {
+pub(crate) fn load_dispute(store: &dyn Storage, job_id: u64, seq: u32) -> Result<Dispute, ContractError> {
     DISPUTES
         .may_load(store, (job_id, seq))?
         .ok_or(ContractError::NoSuchDispute { job_id, seq })
 }
 
-fn open_dispute(store: &dyn Storage, job_id: u64, seq: u32) -> Result<Dispute, ContractError> {
+pub(crate) fn open_dispute(store: &dyn Storage, job_id: u64, seq: u32) -> Result<Dispute, ContractError> {
     let d = load_dispute(store, job_id, seq)?;
     if !d.is_open() {
         return Err(ContractError::DisputeEnded { job_id, seq });
@@ -52,7 +54,7 @@ fn model_of(store: &dyn Storage, job: &JobRecord) -> Result<ModelInfo, ContractE
     load_model(store, &MODEL_IDS.load(store, job.model)?)
 }
 
-fn wrong_state(
+pub(crate) fn wrong_state(
     job_id: u64,
     seq: u32,
     state: &'static str,
@@ -71,7 +73,7 @@ fn hashes(list: &[HexHash]) -> Vec<Hash> {
 }
 
 /// The job's current result, which a dispute is about.
-fn current_result(
+pub(crate) fn current_result(
     store: &dyn Storage,
     job_id: u64,
     job: &JobRecord,
@@ -140,6 +142,8 @@ pub fn commit_challenge(
         layer: None,
         agreed_hash: None,
         revealed: None,
+        node: None,
+        row: None,
         resolve_deadline: None,
         outcome: None,
     };
@@ -164,17 +168,26 @@ pub fn commit_challenge(
         .add_attribute("amount", sent))
 }
 
-pub fn challenge(
-    deps: DepsMut,
-    env: Env,
-    info: MessageInfo,
+/// What opening a committed challenge starts from, once the common checks passed: the
+/// challenger opens its own challenge, in a later block than its commitment, within the
+/// window of the result it challenges.
+pub(crate) struct Opening {
+    pub config: Config,
+    pub dispute: Dispute,
+    pub job: JobRecord,
+    pub result: PostedResult,
+    pub now: Timestamp,
+}
+
+pub(crate) fn opening(
+    store: &dyn Storage,
+    env: &Env,
+    info: &MessageInfo,
     job_id: u64,
     seq: u32,
-    claimed: Vec<HexHash>,
-    salt: HexHash,
-) -> Result<Response, ContractError> {
-    let config = CONFIG.load(deps.storage)?;
-    let mut dispute = open_dispute(deps.storage, job_id, seq)?;
+) -> Result<Opening, ContractError> {
+    let config = CONFIG.load(store)?;
+    let dispute = open_dispute(store, job_id, seq)?;
     if info.sender != dispute.challenger {
         return Err(ContractError::NotChallenger { job_id, seq });
     }
@@ -184,8 +197,8 @@ pub fn challenge(
     if env.block.height <= dispute.committed_height {
         return Err(ContractError::SameBlock { job_id, seq });
     }
-    let job = load_job(deps.storage, job_id)?;
-    let result = current_result(deps.storage, job_id, &job)?;
+    let job = load_job(store, job_id)?;
+    let result = current_result(store, job_id, &job)?;
     let now = env.block.time;
     if now.seconds() >= result.challenge_ends {
         return Err(ContractError::TooLate {
@@ -195,6 +208,79 @@ pub fn challenge(
             now,
         });
     }
+    Ok(Opening {
+        config,
+        dispute,
+        job,
+        result,
+        now,
+    })
+}
+
+/// The challenged worker reveals its own dispute, once, before the reveal deadline.
+pub(crate) fn revealing(
+    store: &dyn Storage,
+    env: &Env,
+    info: &MessageInfo,
+    job_id: u64,
+    seq: u32,
+) -> Result<Dispute, ContractError> {
+    let dispute = open_dispute(store, job_id, seq)?;
+    if info.sender != dispute.worker {
+        return Err(ContractError::NotJobWorker { job_id });
+    }
+    let Some(deadline) = dispute.reveal_deadline else {
+        return Err(wrong_state(job_id, seq, "committed", "open"));
+    };
+    if dispute.revealed.is_some() {
+        return Err(wrong_state(job_id, seq, "revealed", "open"));
+    }
+    let now = env.block.time;
+    if now > deadline {
+        return Err(ContractError::TooLate {
+            job_id,
+            what: "the reveal period",
+            at: deadline,
+            now,
+        });
+    }
+    Ok(dispute)
+}
+
+/// A resolve comes before the dispute's resolve deadline.
+pub(crate) fn check_resolve_deadline(
+    env: &Env,
+    job_id: u64,
+    deadline: Timestamp,
+) -> Result<(), ContractError> {
+    let now = env.block.time;
+    if now > deadline {
+        return Err(ContractError::TooLate {
+            job_id,
+            what: "the resolve period",
+            at: deadline,
+            now,
+        });
+    }
+    Ok(())
+}
+
+pub fn challenge(
+    deps: DepsMut,
+    env: Env,
+    info: MessageInfo,
+    job_id: u64,
+    seq: u32,
+    claimed: Vec<HexHash>,
+    salt: HexHash,
+) -> Result<Response, ContractError> {
+    let Opening {
+        config,
+        mut dispute,
+        job,
+        result,
+        now,
+    } = opening(deps.storage, &env, &info, job_id, seq)?;
     let model = model_of(deps.storage, &job)?;
     if claimed.len() != model.layers as usize {
         return Err(ContractError::HashCount {
@@ -230,6 +316,12 @@ fn input_hash(store: &dyn Storage, job_id: u64) -> Result<Hash, ContractError> {
     Ok(match INPUTS.load(store, job_id)? {
         JobInput::Inline { data } => activation_hash(0, &to_i8(&data)),
         JobInput::Blob { hash, .. } => hash.0,
+        // Graph model jobs never reach the version 1 game (their model is refused first).
+        JobInput::Tokens { .. } => {
+            return Err(ContractError::Eval(
+                "a token input has no version 1 hash".to_string(),
+            ))
+        }
     })
 }
 
@@ -243,25 +335,8 @@ pub fn reveal(
     activation: Binary,
 ) -> Result<Response, ContractError> {
     let config = CONFIG.load(deps.storage)?;
-    let mut dispute = open_dispute(deps.storage, job_id, seq)?;
-    if info.sender != dispute.worker {
-        return Err(ContractError::NotJobWorker { job_id });
-    }
-    let Some(deadline) = dispute.reveal_deadline else {
-        return Err(wrong_state(job_id, seq, "committed", "open"));
-    };
-    if dispute.revealed.is_some() {
-        return Err(wrong_state(job_id, seq, "revealed", "open"));
-    }
+    let mut dispute = revealing(deps.storage, &env, &info, job_id, seq)?;
     let now = env.block.time;
-    if now > deadline {
-        return Err(ContractError::TooLate {
-            job_id,
-            what: "the reveal period",
-            at: deadline,
-            now,
-        });
-    }
     let job = load_job(deps.storage, job_id)?;
     let result = RESULTS.load(deps.storage, job_id)?;
     let model = model_of(deps.storage, &job)?;
@@ -332,15 +407,7 @@ pub fn resolve(
     ) else {
         return Err(wrong_state(job_id, seq, "unrevealed", "revealed"));
     };
-    let now = env.block.time;
-    if now > deadline {
-        return Err(ContractError::TooLate {
-            job_id,
-            what: "the resolve period",
-            at: deadline,
-            now,
-        });
-    }
+    check_resolve_deadline(&env, job_id, deadline)?;
     let job = load_job(deps.storage, job_id)?;
     let model = model_of(deps.storage, &job)?;
     let plan = plan(&model)?;
@@ -401,7 +468,7 @@ pub fn resolve(
 /// The worker lied (or went silent): its collateral pays the reward of the earliest challenge
 /// that made the same claim as `winner`, the rest goes to the treasury; every open challenge
 /// of the result gets its bond back; the job is served again or refunded.
-fn slash(
+pub(crate) fn slash(
     store: &mut dyn Storage,
     env: &Env,
     job_id: u64,
@@ -504,7 +571,7 @@ pub fn claim_timeout(
     job_id: u64,
     seq: u32,
 ) -> Result<Response, ContractError> {
-    let mut dispute = open_dispute(deps.storage, job_id, seq)?;
+    let dispute = open_dispute(deps.storage, job_id, seq)?;
     let now = env.block.time;
     let job = load_job(deps.storage, job_id)?;
     let (outcome, at) = match (dispute.reveal_deadline, dispute.resolve_deadline) {
@@ -538,8 +605,19 @@ pub fn claim_timeout(
     if outcome == DisputeOutcome::RevealWithheld {
         return slash(deps.storage, &env, job_id, dispute, outcome);
     }
-    // The challenge failed (or was never opened): its bond pays the worker its share for its
-    // trouble and the treasury the rest, so a challenge known to be wrong always costs.
+    fail_challenge(deps.storage, job_id, job, dispute, outcome)
+}
+
+/// The challenge failed (or was never opened): its bond pays the worker its share for its
+/// trouble and the treasury the rest, so a challenge known to be wrong always costs.
+pub(crate) fn fail_challenge(
+    store: &mut dyn Storage,
+    job_id: u64,
+    job: JobRecord,
+    mut dispute: Dispute,
+    outcome: DisputeOutcome,
+) -> Result<Response, ContractError> {
+    let seq = dispute.seq;
     let terms = job.terms.ok_or(ContractError::WrongJobStatus {
         job_id,
         status: "disputed without terms",
@@ -547,14 +625,14 @@ pub fn claim_timeout(
     })?;
     let to_worker = bps(dispute.bond, u32::from(terms.failed_bond_to_worker_bps));
     let to_treasury = dispute.bond.checked_sub(to_worker)?;
-    ledger::update_totals(deps.storage, |t| {
+    ledger::update_totals(store, |t| {
         t.bonds = t.bonds.checked_sub(dispute.bond)?;
         t.treasury = t.treasury.checked_add(to_treasury)?;
         Ok(())
     })?;
-    ledger::credit(deps.storage, &dispute.worker, to_worker)?;
+    ledger::credit(store, &dispute.worker, to_worker)?;
     dispute.outcome = Some(outcome.clone());
-    DISPUTES.save(deps.storage, (job_id, seq), &dispute)?;
+    DISPUTES.save(store, (job_id, seq), &dispute)?;
     let mut job = job;
     let before = Before::of(&job);
     job.open_disputes = job.open_disputes.saturating_sub(1);
@@ -563,7 +641,7 @@ pub fn claim_timeout(
         // window is over.
         job.status = JobStatus::Posted;
     }
-    store_job(deps.storage, job_id, &before, &job)?;
+    store_job(store, job_id, &before, &job)?;
     Ok(Response::new()
         .add_attribute("action", "challenge_failed")
         .add_attribute("job_id", job_id.to_string())

@@ -96,6 +96,15 @@ pub enum ContractError {
         expected: usize,
     },
 
+    #[error("model {model_id}: {reason}")]
+    InvalidTokens { model_id: String, reason: String },
+
+    #[error("model {model_id} is a version {version} model: use the messages of that version")]
+    WrongModelVersion { model_id: String, version: u32 },
+
+    #[error("{field} is {len} bytes, not a whole number of 32-byte hashes")]
+    HashBytes { field: &'static str, len: usize },
+
     #[error("no job {job_id}")]
     JobNotFound { job_id: u64 },
 
@@ -200,6 +209,21 @@ pub enum ContractError {
         "job {job_id}: unit {unit} is correct ({value}); pick a unit where the worker is wrong"
     )]
     NoMismatch { job_id: u64, unit: u32, value: i8 },
+
+    #[error(
+        "job {job_id}: element ({row}, {col}) of node {node} is correct ({value}); pick one \
+         where the worker is wrong"
+    )]
+    NoElementMismatch {
+        job_id: u64,
+        node: u32,
+        row: u32,
+        col: u32,
+        value: i32,
+    },
+
+    #[error("job {job_id}: {what}")]
+    BadReveal { job_id: u64, what: String },
 
     #[error("layer {layer} has weights: send the unit's Merkle leaf and proof")]
     LeafRequired { layer: u32 },

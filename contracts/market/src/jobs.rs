@@ -5,20 +5,22 @@
 //! the bounded times of its last claim, window and disputes.
 
 use cosmwasm_std::{
-    to_json_binary, Addr, DepsMut, Env, MessageInfo, Order, Response, Storage, Uint128,
+    to_json_binary, Addr, Binary, DepsMut, Env, MessageInfo, Order, Response, Storage, Uint128,
 };
 use tavdun_core::bytes::to_i8;
-use tavdun_core::{activation_hash, result_commitment, HexHash};
+use tavdun_core::graph::{decode_values, node_tree, split_hashes, trace_root, TokenInput};
+use tavdun_core::{activation_hash, result_commitment, Hash, HexHash};
 use tavdun_market_api::{
-    Config, EndReason, JobInput, JobRequest, JobResultMsg, JobStatus, JobTerms, ModelInfo, Params,
+    Config, EndReason, GraphResultMsg, JobInput, JobRequest, JobResultMsg,
+    JobStatus, JobTerms, Params,
 };
 
 use crate::error::ContractError;
 use crate::ledger::{self, bps, Payouts};
-use crate::models::load_model;
+use crate::models::{load_registered, registered_at, Registered};
 use crate::state::{
     queue_key, status_key, JobRecord, PostedResult, BY_CLIENT, BY_STATUS, CONFIG, HELD, INPUTS,
-    JOBS, MODEL_IDS, NEXT_JOB_ID, QUEUE, RESULTS,
+    JOBS, NEXT_JOB_ID, QUEUE, RESULTS,
 };
 use crate::workers::{load_worker, save_worker, store_worker, tier_of};
 
@@ -112,8 +114,79 @@ pub fn check_batch<T>(config: &Config, items: &[T]) -> Result<(), ContractError>
     Ok(())
 }
 
-fn model_id_of(store: &dyn Storage, job: &JobRecord) -> Result<String, ContractError> {
-    Ok(MODEL_IDS.load(store, job.model)?)
+/// An input the model can take: int8 values (inline, of the model's input size, or a blob)
+/// for a version 1 model; token ids and a mask for a graph model.
+fn check_input(params: &Params, model: &Registered, input: &JobInput) -> Result<(), ContractError> {
+    match (model, input) {
+        (Registered::Chain(m), JobInput::Inline { data }) => {
+            if data.len() > params.max_input_bytes as usize {
+                return Err(ContractError::TooLong {
+                    field: "input",
+                    len: data.len(),
+                    max: params.max_input_bytes as usize,
+                });
+            }
+            if data.len() != m.input_len as usize {
+                return Err(ContractError::InputLen {
+                    model_id: m.model_id.clone(),
+                    len: data.len(),
+                    expected: m.input_len as usize,
+                });
+            }
+        }
+        (Registered::Chain(_), JobInput::Blob { uri, .. }) => {
+            if uri.len() > MAX_URI_LEN {
+                return Err(ContractError::TooLong {
+                    field: "input uri",
+                    len: uri.len(),
+                    max: MAX_URI_LEN,
+                });
+            }
+        }
+        (Registered::Graph(m), JobInput::Tokens { ids, mask }) => {
+            let invalid = |reason: String| ContractError::InvalidTokens {
+                model_id: m.model_id.clone(),
+                reason,
+            };
+            if ids.is_empty() || ids.len() > m.max_tokens as usize {
+                return Err(invalid(format!(
+                    "{} tokens; the model takes 1 to {}",
+                    ids.len(),
+                    m.max_tokens
+                )));
+            }
+            if mask.len() != ids.len() {
+                return Err(invalid(format!(
+                    "{} mask bytes for {} tokens",
+                    mask.len(),
+                    ids.len()
+                )));
+            }
+            if let Some(id) = ids.iter().find(|&&id| id >= m.vocab) {
+                return Err(invalid(format!(
+                    "token id {id} is outside the vocabulary of {}",
+                    m.vocab
+                )));
+            }
+            if let Some(b) = mask.iter().find(|&&b| b > 1) {
+                return Err(invalid(format!("mask byte {b} is not 0 or 1")));
+            }
+        }
+        (Registered::Chain(m), JobInput::Tokens { .. }) => {
+            return Err(ContractError::WrongModelVersion {
+                model_id: m.model_id.clone(),
+                version: 1,
+            })
+        }
+        // A graph job's input is on chain: a dispute recomputes from its ids and mask.
+        (Registered::Graph(m), JobInput::Inline { .. } | JobInput::Blob { .. }) => {
+            return Err(ContractError::WrongModelVersion {
+                model_id: m.model_id.clone(),
+                version: 2,
+            })
+        }
+    }
+    Ok(())
 }
 
 /// Ends a job by giving what is left of its fee back to the client.
@@ -193,25 +266,25 @@ pub fn submit(
     let mut next_id = NEXT_JOB_ID.may_load(deps.storage)?.unwrap_or(1);
     let first_id = next_id;
     // Requests of one batch are usually for one model: load it once.
-    let mut model: Option<ModelInfo> = None;
+    let mut model: Option<Registered> = None;
     for r in requests {
-        if model.as_ref().is_none_or(|m| m.model_id != r.model_id) {
-            model = Some(load_model(deps.storage, &r.model_id)?);
+        if model.as_ref().is_none_or(|m| m.model_id() != r.model_id) {
+            model = Some(load_registered(deps.storage, &r.model_id)?);
         }
         let Some(m) = model.as_ref() else {
             return Err(ContractError::ModelNotFound {
                 model_id: r.model_id,
             });
         };
-        if !m.active {
+        if !m.active() {
             return Err(ContractError::ModelInactive {
                 model_id: r.model_id,
             });
         }
-        if r.fee.is_zero() || r.fee < m.min_fee {
+        if r.fee.is_zero() || r.fee < m.min_fee() {
             return Err(ContractError::FeeTooLow {
                 fee: r.fee,
-                min_fee: m.min_fee,
+                min_fee: m.min_fee(),
             });
         }
         if r.deadline <= now {
@@ -227,36 +300,10 @@ pub fn submit(
                 max_secs: config.params.max_deadline,
             });
         }
-        match &r.input {
-            JobInput::Inline { data } => {
-                if data.len() > config.params.max_input_bytes as usize {
-                    return Err(ContractError::TooLong {
-                        field: "input",
-                        len: data.len(),
-                        max: config.params.max_input_bytes as usize,
-                    });
-                }
-                if data.len() != m.input_len as usize {
-                    return Err(ContractError::InputLen {
-                        model_id: r.model_id,
-                        len: data.len(),
-                        expected: m.input_len as usize,
-                    });
-                }
-            }
-            JobInput::Blob { uri, .. } => {
-                if uri.len() > MAX_URI_LEN {
-                    return Err(ContractError::TooLong {
-                        field: "input uri",
-                        len: uri.len(),
-                        max: MAX_URI_LEN,
-                    });
-                }
-            }
-        }
+        check_input(&config.params, m, &r.input)?;
         let job = JobRecord {
             client: client.clone(),
-            model: m.index,
+            model: m.index(),
             fee: r.fee,
             deadline: r.deadline.seconds(),
             created_at: now.seconds(),
@@ -309,18 +356,18 @@ pub fn claim_jobs(
     let config = CONFIG.load(deps.storage)?;
     let params = &config.params;
     let mut w = load_worker(deps.storage, &info.sender)?;
-    let model = load_model(deps.storage, &model_id)?;
+    let model = load_registered(deps.storage, &model_id)?;
     // An inactive model's weights may be withdrawn: its open jobs wait for reactivation,
     // cancellation or their deadline.
-    if !model.active {
+    if !model.active() {
         return Err(ContractError::ModelInactive { model_id });
     }
     // The tier under the parameters in force now, not the one stored at the last bond.
     let tier = tier_of(params, &w);
-    if tier < model.min_tier {
+    if tier < model.min_tier() {
         return Err(ContractError::TierTooLow {
             tier,
-            min_tier: model.min_tier,
+            min_tier: model.min_tier(),
         });
     }
     if max == 0 {
@@ -334,7 +381,7 @@ pub fn claim_jobs(
     }
     let free = w.free_stake();
     let keys: Vec<(u128, u64)> = QUEUE
-        .sub_prefix(model.index)
+        .sub_prefix(model.index())
         .keys(deps.storage, None, None, Order::Ascending)
         .take(max as usize + MAX_STALE_REFUNDS)
         .collect::<Result<_, _>>()?;
@@ -359,7 +406,7 @@ pub fn claim_jobs(
             if refunded == MAX_STALE_REFUNDS {
                 break;
             }
-            QUEUE.remove(deps.storage, (model.index, fee_key, id));
+            QUEUE.remove(deps.storage, (model.index(), fee_key, id));
             refund(
                 deps.storage,
                 id,
@@ -383,7 +430,7 @@ pub fn claim_jobs(
             break;
         }
         locked = after;
-        QUEUE.remove(deps.storage, (model.index, fee_key, id));
+        QUEUE.remove(deps.storage, (model.index(), fee_key, id));
         job.status = JobStatus::Claimed;
         job.worker = Some(info.sender.clone());
         job.collateral = collateral;
@@ -407,57 +454,147 @@ pub fn claim_jobs(
     Ok(res.set_data(to_json_binary(&claimed)?))
 }
 
-pub fn post_results(
+/// A result of either version, checked against its job's model into what is stored: the
+/// output and the commitment.
+pub trait ResultMsg {
+    fn job_id(&self) -> u64;
+    fn into_posted(
+        self,
+        store: &dyn Storage,
+        model: &Registered,
+    ) -> Result<(Binary, Hash), ContractError>;
+}
+
+impl ResultMsg for JobResultMsg {
+    fn job_id(&self) -> u64 {
+        self.job_id
+    }
+
+    fn into_posted(
+        self,
+        _store: &dyn Storage,
+        model: &Registered,
+    ) -> Result<(Binary, Hash), ContractError> {
+        let Registered::Chain(m) = model else {
+            return Err(ContractError::WrongModelVersion {
+                model_id: model.model_id().to_string(),
+                version: 2,
+            });
+        };
+        if self.output.len() != m.output_len as usize {
+            return Err(ContractError::OutputLen {
+                job_id: self.job_id,
+                len: self.output.len(),
+                expected: m.output_len,
+            });
+        }
+        // The output is bound to the commitment through its own hash, computed here.
+        let last = activation_hash(m.layers, &to_i8(&self.output));
+        let commitment = result_commitment(m.layers, &self.trace_prefix.0, &last);
+        Ok((self.output, commitment))
+    }
+}
+
+impl ResultMsg for GraphResultMsg {
+    fn job_id(&self) -> u64 {
+        self.job_id
+    }
+
+    fn into_posted(
+        self,
+        store: &dyn Storage,
+        model: &Registered,
+    ) -> Result<(Binary, Hash), ContractError> {
+        let Registered::Graph(m) = model else {
+            return Err(ContractError::WrongModelVersion {
+                model_id: model.model_id().to_string(),
+                version: 1,
+            });
+        };
+        let job_id = self.job_id;
+        let values = decode_values(m.output_dtype, &self.output)
+            .filter(|v| v.len() == m.output_len as usize)
+            .ok_or(ContractError::OutputLen {
+                job_id,
+                len: self.output.len(),
+                expected: m.output_len * m.output_dtype.bytes() as u32,
+            })?;
+        let roots = split_hashes(&self.node_roots).ok_or(ContractError::HashBytes {
+            field: "node_roots",
+            len: self.node_roots.len(),
+        })?;
+        if roots.len() != m.nodes as usize {
+            return Err(ContractError::HashCount {
+                job_id,
+                count: roots.len(),
+                layers: m.nodes,
+            });
+        }
+        // The output is bound to the trace through the output node's root, computed here
+        // (its shape is fixed, so one tree of a few rows).
+        let last = m.nodes - 1;
+        if node_tree(last, m.output_dtype, m.output_width, &values).root() != roots[last as usize] {
+            return Err(ContractError::OutputHashMismatch { job_id });
+        }
+        let input = token_input(store, job_id)?;
+        Ok((self.output, trace_root(&input, &roots)))
+    }
+}
+
+/// The stored token input of a graph model job.
+pub fn token_input(store: &dyn Storage, job_id: u64) -> Result<TokenInput, ContractError> {
+    INPUTS
+        .load(store, job_id)?
+        .token_input()
+        .ok_or(ContractError::WrongJobStatus {
+            job_id,
+            status: "a job without token input",
+            expected: "a graph model job",
+        })
+}
+
+pub fn post_results<R: ResultMsg>(
     deps: DepsMut,
     env: Env,
     info: MessageInfo,
-    results: Vec<JobResultMsg>,
+    results: Vec<R>,
 ) -> Result<Response, ContractError> {
     let config = CONFIG.load(deps.storage)?;
     check_batch(&config, &results)?;
     let now = env.block.time;
     let challenge_ends = now.plus_seconds(config.params.challenge_window);
-    let mut model: Option<(u32, ModelInfo)> = None;
+    let mut model: Option<Registered> = None;
     let mut res = Response::new()
         .add_attribute("action", "post_results")
         .add_attribute("worker", info.sender.as_str());
     for r in results {
-        let mut job = load_job(deps.storage, r.job_id)?;
+        let job_id = r.job_id();
+        let mut job = load_job(deps.storage, job_id)?;
         let before = Before::of(&job);
-        expect_status(r.job_id, &job, JobStatus::Claimed)?;
+        expect_status(job_id, &job, JobStatus::Claimed)?;
         if job.worker.as_ref() != Some(&info.sender) {
-            return Err(ContractError::NotJobWorker { job_id: r.job_id });
+            return Err(ContractError::NotJobWorker { job_id });
         }
         if let Some(at) = job.claim_expires.filter(|&at| now.seconds() > at) {
             return Err(ContractError::TooLate {
-                job_id: r.job_id,
+                job_id,
                 what: "the claim",
                 at: cosmwasm_std::Timestamp::from_seconds(at),
                 now,
             });
         }
-        if model.as_ref().is_none_or(|(i, _)| *i != job.model) {
-            let id = model_id_of(deps.storage, &job)?;
-            model = Some((job.model, load_model(deps.storage, &id)?));
+        if model.as_ref().is_none_or(|m| m.index() != job.model) {
+            model = Some(registered_at(deps.storage, job.model)?);
         }
-        let Some((_, m)) = model.as_ref() else {
-            return Err(ContractError::JobNotFound { job_id: r.job_id });
+        let Some(m) = model.as_ref() else {
+            return Err(ContractError::JobNotFound { job_id });
         };
-        if r.output.len() != m.output_len as usize {
-            return Err(ContractError::OutputLen {
-                job_id: r.job_id,
-                len: r.output.len(),
-                expected: m.output_len,
-            });
-        }
-        // The output is bound to the commitment through its own hash, computed here.
-        let last = activation_hash(m.layers, &to_i8(&r.output));
-        let commitment = result_commitment(m.layers, &r.trace_prefix.0, &last);
+        let (output, commitment) = r.into_posted(deps.storage, m)?;
         RESULTS.save(
             deps.storage,
-            r.job_id,
+            job_id,
             &PostedResult {
-                output: r.output,
+                output,
                 commitment: HexHash(commitment),
                 posted_at: now.seconds(),
                 challenge_ends: challenge_ends.seconds(),
@@ -467,8 +604,8 @@ pub fn post_results(
         job.status = JobStatus::Posted;
         job.claim_expires = Some(challenge_ends.seconds());
         job.challenges = 0;
-        store_job(deps.storage, r.job_id, &before, &job)?;
-        res = res.add_attribute("job_id", r.job_id.to_string());
+        store_job(deps.storage, job_id, &before, &job)?;
+        res = res.add_attribute("job_id", job_id.to_string());
     }
     Ok(res.add_attribute("challenge_ends", challenge_ends.seconds().to_string()))
 }

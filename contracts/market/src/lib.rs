@@ -7,6 +7,7 @@ pub mod admin;
 pub mod contract;
 pub mod disputes;
 pub mod error;
+pub mod graph_disputes;
 pub mod jobs;
 pub mod ledger;
 pub mod models;

@@ -1,10 +1,11 @@
-use cosmwasm_std::{DepsMut, MessageInfo, Response, Storage, Uint128};
+use cosmwasm_std::{Addr, DepsMut, MessageInfo, Response, Storage, Uint128};
+use tavdun_core::graph::{GraphPlan, GraphSpec};
 use tavdun_core::{HexHash, ModelSpec, Plan};
-use tavdun_market_api::ModelInfo;
+use tavdun_market_api::{GraphModelInfo, ModelInfo};
 
 use crate::admin::MAX_TIERS;
 use crate::error::ContractError;
-use crate::state::{CONFIG, MODELS, MODEL_COUNT, MODEL_IDS};
+use crate::state::{CONFIG, GRAPH_MODELS, MODELS, MODEL_COUNT, MODEL_IDS};
 
 const MAX_URI_LEN: usize = 512;
 
@@ -15,6 +16,12 @@ const TX_OVERHEAD_BYTES: u64 = 1024;
 const JSON_HASH_BYTES: u64 = 67;
 /// The most a weight takes in a JSON array of int8 (`-128,`).
 const JSON_WEIGHT_BYTES: u64 = 5;
+/// The most a value of a graph row or leaf takes in a JSON array of i32: the values are
+/// int16 (`-32768,`), the few leaf params up to 2^29 are counted in [`LEAF_PARAMS`].
+const JSON_VALUE_BYTES: u64 = 7;
+/// A weights leaf's params (bias, multipliers, gamma and beta) in values of
+/// [`JSON_VALUE_BYTES`]: two params of at most 12 bytes each, with room to spare.
+const LEAF_PARAMS: u32 = 8;
 /// The most bytes the chain's VM lets a contract write under one key (cosmwasm-vm's
 /// `MAX_LENGTH_DB_VALUE`); a larger write fails the whole transaction.
 pub const MAX_STORED_VALUE: u64 = 128 * 1024;
@@ -63,12 +70,138 @@ pub fn stored_bytes(plan: &Plan) -> u64 {
     base64_len(widest) + plan.layers.len() as u64 * JSON_HASH_BYTES + DISPUTE_RECORD_OVERHEAD
 }
 
-pub fn load_model(store: &dyn Storage, model_id: &str) -> Result<ModelInfo, ContractError> {
-    MODELS
+/// A model of either version, as jobs, claims and the controls see it.
+pub enum Registered {
+    Chain(ModelInfo),
+    Graph(GraphModelInfo),
+}
+
+/// The fields a model's owner (or the admin) controls, the same in both versions.
+pub struct Controls<'a> {
+    pub owner: &'a mut Addr,
+    pub active: &'a mut bool,
+    pub min_fee: &'a mut Uint128,
+    pub min_tier: &'a mut u8,
+    pub weights_uri: &'a mut String,
+}
+
+impl Registered {
+    pub fn index(&self) -> u32 {
+        match self {
+            Registered::Chain(m) => m.index,
+            Registered::Graph(m) => m.index,
+        }
+    }
+
+    pub fn active(&self) -> bool {
+        match self {
+            Registered::Chain(m) => m.active,
+            Registered::Graph(m) => m.active,
+        }
+    }
+
+    pub fn min_fee(&self) -> Uint128 {
+        match self {
+            Registered::Chain(m) => m.min_fee,
+            Registered::Graph(m) => m.min_fee,
+        }
+    }
+
+    pub fn min_tier(&self) -> u8 {
+        match self {
+            Registered::Chain(m) => m.min_tier,
+            Registered::Graph(m) => m.min_tier,
+        }
+    }
+
+    pub fn model_id(&self) -> &str {
+        match self {
+            Registered::Chain(m) => &m.model_id,
+            Registered::Graph(m) => &m.model_id,
+        }
+    }
+
+    fn controls(&mut self) -> Controls<'_> {
+        match self {
+            Registered::Chain(m) => Controls {
+                owner: &mut m.owner,
+                active: &mut m.active,
+                min_fee: &mut m.min_fee,
+                min_tier: &mut m.min_tier,
+                weights_uri: &mut m.weights_uri,
+            },
+            Registered::Graph(m) => Controls {
+                owner: &mut m.owner,
+                active: &mut m.active,
+                min_fee: &mut m.min_fee,
+                min_tier: &mut m.min_tier,
+                weights_uri: &mut m.weights_uri,
+            },
+        }
+    }
+
+    fn save(&self, store: &mut dyn Storage) -> Result<(), ContractError> {
+        match self {
+            Registered::Chain(m) => MODELS.save(store, &m.model_id, m)?,
+            Registered::Graph(m) => GRAPH_MODELS.save(store, &m.model_id, m)?,
+        }
+        Ok(())
+    }
+}
+
+fn not_found(model_id: &str) -> ContractError {
+    ContractError::ModelNotFound {
+        model_id: model_id.to_string(),
+    }
+}
+
+/// A model of either version by id.
+pub fn load_registered(store: &dyn Storage, model_id: &str) -> Result<Registered, ContractError> {
+    if let Some(m) = MODELS.may_load(store, model_id)? {
+        return Ok(Registered::Chain(m));
+    }
+    GRAPH_MODELS
         .may_load(store, model_id)?
-        .ok_or_else(|| ContractError::ModelNotFound {
+        .map(Registered::Graph)
+        .ok_or_else(|| not_found(model_id))
+}
+
+/// A model of either version by its index (what a job records).
+pub fn registered_at(store: &dyn Storage, index: u32) -> Result<Registered, ContractError> {
+    load_registered(store, &MODEL_IDS.load(store, index)?)
+}
+
+/// A version 1 model; a graph model's id answers with the version it has.
+pub fn load_model(store: &dyn Storage, model_id: &str) -> Result<ModelInfo, ContractError> {
+    match load_registered(store, model_id)? {
+        Registered::Chain(m) => Ok(m),
+        Registered::Graph(_) => Err(ContractError::WrongModelVersion {
             model_id: model_id.to_string(),
-        })
+            version: 2,
+        }),
+    }
+}
+
+/// A graph model; a version 1 model's id answers with the version it has.
+pub fn load_graph_model(
+    store: &dyn Storage,
+    model_id: &str,
+) -> Result<GraphModelInfo, ContractError> {
+    match load_registered(store, model_id)? {
+        Registered::Graph(m) => Ok(m),
+        Registered::Chain(_) => Err(ContractError::WrongModelVersion {
+            model_id: model_id.to_string(),
+            version: 1,
+        }),
+    }
+}
+
+/// The plan of a registered graph model (validated at registration; as [`plan`]).
+pub fn graph_plan(model: &GraphModelInfo) -> Result<GraphPlan, ContractError> {
+    model
+        .spec
+        .validate()
+        .map_err(|e| ContractError::InvalidSpec(e.to_string()))
 }
 
 /// The plan of a registered model. Registration validated the spec, so this only fails if
@@ -138,10 +271,7 @@ pub fn register_model(
         });
     }
     let model_id = hex::encode(tavdun_core::model_id(&spec, &weights_root.0));
-    if MODELS.has(deps.storage, &model_id) {
-        return Err(ContractError::ModelExists { model_id });
-    }
-    let index = MODEL_COUNT.may_load(deps.storage)?.unwrap_or_default();
+    let index = next_index(deps.storage, &model_id)?;
     let model = ModelInfo {
         model_id: model_id.clone(),
         index,
@@ -158,15 +288,146 @@ pub fn register_model(
         dispute_bytes: bytes,
     };
     MODELS.save(deps.storage, &model_id, &model)?;
-    MODEL_IDS.save(deps.storage, index, &model_id)?;
+    Ok(registered(index, &model_id, &info.sender))
+}
+
+/// The index of a new model, refusing an id either version already holds; records it.
+fn next_index(store: &mut dyn Storage, model_id: &str) -> Result<u32, ContractError> {
+    if MODELS.has(store, model_id) || GRAPH_MODELS.has(store, model_id) {
+        return Err(ContractError::ModelExists {
+            model_id: model_id.to_string(),
+        });
+    }
+    let index = MODEL_COUNT.may_load(store)?.unwrap_or_default();
+    MODEL_IDS.save(store, index, &model_id.to_string())?;
     let next = index
         .checked_add(1)
         .ok_or(ContractError::Empty("model counter overflow"))?;
-    MODEL_COUNT.save(deps.storage, &next)?;
-    Ok(Response::new()
+    MODEL_COUNT.save(store, &next)?;
+    Ok(index)
+}
+
+fn registered(index: u32, model_id: &str, owner: &Addr) -> Response {
+    Response::new()
         .add_attribute("action", "register_model")
         .add_attribute("model_id", model_id)
-        .add_attribute("owner", info.sender))
+        .add_attribute("index", index.to_string())
+        .add_attribute("owner", owner)
+}
+
+/// A Merkle path in a tree of `leaves` leaves: at most this many sibling hashes.
+fn path_len(leaves: u32) -> u64 {
+    u64::from(32 - leaves.leading_zeros())
+}
+
+/// The largest transaction a dispute of a graph model can need, over every node at the
+/// model's token limit: the challenge (the challenger's row leaves of the node, raw hashes
+/// in base64), the reveal (every node root, one row in JSON, two paths) or the resolve
+/// (every node root, up to two input rows with paths, one weights leaf with its path).
+pub fn graph_dispute_bytes(plan: &GraphPlan) -> u64 {
+    let n = plan.max_tokens;
+    let roots = base64_len(32 * plan.nodes.len() as u64);
+    let leaf_path = path_len(plan.total_leaves) * JSON_HASH_BYTES;
+    plan.nodes
+        .iter()
+        .map(|np| {
+            let rows = np.rows.at(n);
+            let row_json = u64::from(np.width.at(n)) * JSON_VALUE_BYTES;
+            let row_path = path_len(rows) * JSON_HASH_BYTES;
+            let challenge = base64_len(32 * u64::from(rows));
+            let reveal = roots + row_json + 2 * row_path + JSON_HASH_BYTES;
+            let inputs: u64 = np
+                .inputs
+                .iter()
+                .map(|&i| {
+                    let ip = &plan.nodes[i];
+                    u64::from(ip.width.at(n)) * JSON_VALUE_BYTES
+                        + path_len(ip.rows.at(n)) * JSON_HASH_BYTES
+                })
+                .sum();
+            let leaf = u64::from(np.width.at(n).max(LEAF_PARAMS)) * JSON_VALUE_BYTES + leaf_path;
+            let resolve = roots + inputs + leaf;
+            challenge.max(reveal).max(resolve) + TX_OVERHEAD_BYTES
+        })
+        .max()
+        .unwrap_or(TX_OVERHEAD_BYTES)
+}
+
+/// The largest value the market stores for a graph model job: a dispute record holding one
+/// revealed row (base64), or the job's inline tokens (ids in JSON, mask in base64).
+pub fn graph_stored_bytes(plan: &GraphPlan) -> u64 {
+    let n = plan.max_tokens;
+    let widest = plan
+        .nodes
+        .iter()
+        .map(|np| u64::from(np.width.at(n)) * np.dtype.bytes() as u64)
+        .max()
+        .unwrap_or(0);
+    let input = u64::from(n) * JSON_VALUE_BYTES + base64_len(u64::from(n));
+    base64_len(widest).max(input) + DISPUTE_RECORD_OVERHEAD
+}
+
+pub fn register_graph_model(
+    deps: DepsMut,
+    info: MessageInfo,
+    spec: GraphSpec,
+    weights_root: HexHash,
+    weights_uri: String,
+    min_tier: u8,
+    min_fee: Uint128,
+) -> Result<Response, ContractError> {
+    let config = CONFIG.load(deps.storage)?;
+    let plan = spec
+        .validate()
+        .map_err(|e| ContractError::InvalidSpec(e.to_string()))?;
+    check_tier(min_tier)?;
+    check_uri(&weights_uri)?;
+    let out = &plan.nodes[plan.output()];
+    let (Some(rows), Some(width)) = (out.rows.constant(), out.width.constant()) else {
+        return Err(ContractError::InvalidSpec(
+            "the output node's shape must not depend on the token count (pool the tokens)"
+                .to_string(),
+        ));
+    };
+    let stored = graph_stored_bytes(&plan);
+    if stored > MAX_STORED_VALUE {
+        return Err(ContractError::StoredValueTooLarge {
+            bytes: stored,
+            max: MAX_STORED_VALUE,
+        });
+    }
+    let bytes = graph_dispute_bytes(&plan);
+    if bytes > u64::from(config.params.max_dispute_bytes) {
+        return Err(ContractError::DisputeTooLarge {
+            bytes,
+            max: config.params.max_dispute_bytes,
+        });
+    }
+    let model_id = hex::encode(tavdun_core::model_id_of(
+        &spec.canonical_json(),
+        &weights_root.0,
+    ));
+    let index = next_index(deps.storage, &model_id)?;
+    let model = GraphModelInfo {
+        model_id: model_id.clone(),
+        index,
+        nodes: plan.nodes.len() as u32,
+        max_tokens: plan.max_tokens,
+        vocab: plan.vocab,
+        output_len: rows * width,
+        output_width: width,
+        output_dtype: out.dtype,
+        spec,
+        weights_root,
+        weights_uri,
+        min_tier,
+        min_fee,
+        owner: info.sender.clone(),
+        active: true,
+        dispute_bytes: bytes,
+    };
+    GRAPH_MODELS.save(deps.storage, &model_id, &model)?;
+    Ok(registered(index, &model_id, &info.sender))
 }
 
 pub fn update_model(
@@ -178,32 +439,43 @@ pub fn update_model(
     min_tier: Option<u8>,
     weights_uri: Option<String>,
 ) -> Result<Response, ContractError> {
-    let config = CONFIG.load(deps.storage)?;
-    let mut model = load_model(deps.storage, &model_id)?;
-    if info.sender != model.owner && info.sender != config.admin {
+    let mut model = controlled_model(deps.storage, &info.sender, &model_id)?;
+    let c = model.controls();
+    if let Some(a) = active {
+        *c.active = a;
+    }
+    if let Some(f) = min_fee {
+        *c.min_fee = f;
+    }
+    if let Some(t) = min_tier {
+        check_tier(t)?;
+        *c.min_tier = t;
+    }
+    if let Some(u) = weights_uri {
+        check_uri(&u)?;
+        *c.weights_uri = u;
+    }
+    model.save(deps.storage)?;
+    Ok(Response::new()
+        .add_attribute("action", "update_model")
+        .add_attribute("model_id", model_id)
+        .add_attribute("active", model.active().to_string()))
+}
+
+/// A model of either version whose controls `sender` holds: its owner or the admin.
+fn controlled_model(
+    store: &dyn Storage,
+    sender: &Addr,
+    model_id: &str,
+) -> Result<Registered, ContractError> {
+    let config = CONFIG.load(store)?;
+    let mut model = load_registered(store, model_id)?;
+    if *sender != *model.controls().owner && *sender != config.admin {
         return Err(ContractError::Unauthorized {
             role: "the model owner or the admin",
         });
     }
-    if let Some(a) = active {
-        model.active = a;
-    }
-    if let Some(f) = min_fee {
-        model.min_fee = f;
-    }
-    if let Some(t) = min_tier {
-        check_tier(t)?;
-        model.min_tier = t;
-    }
-    if let Some(u) = weights_uri {
-        check_uri(&u)?;
-        model.weights_uri = u;
-    }
-    MODELS.save(deps.storage, &model_id, &model)?;
-    Ok(Response::new()
-        .add_attribute("action", "update_model")
-        .add_attribute("model_id", model_id)
-        .add_attribute("active", model.active.to_string()))
+    Ok(model)
 }
 
 /// The model's owner or the admin hands the model's controls to a new owner: the remedy
@@ -215,17 +487,12 @@ pub fn transfer_model(
     model_id: String,
     owner: String,
 ) -> Result<Response, ContractError> {
-    let config = CONFIG.load(deps.storage)?;
-    let mut model = load_model(deps.storage, &model_id)?;
-    if info.sender != model.owner && info.sender != config.admin {
-        return Err(ContractError::Unauthorized {
-            role: "the model owner or the admin",
-        });
-    }
-    model.owner = deps.api.addr_validate(&owner)?;
-    MODELS.save(deps.storage, &model_id, &model)?;
+    let mut model = controlled_model(deps.storage, &info.sender, &model_id)?;
+    let owner = deps.api.addr_validate(&owner)?;
+    *model.controls().owner = owner.clone();
+    model.save(deps.storage)?;
     Ok(Response::new()
         .add_attribute("action", "transfer_model")
         .add_attribute("model_id", model_id)
-        .add_attribute("owner", model.owner))
+        .add_attribute("owner", owner))
 }

@@ -7,7 +7,8 @@ use cw_storage_plus::Bound;
 use tavdun_core::bytes::to_i8;
 use tavdun_core::{activation_hash, HexHash};
 use tavdun_market_api::{
-    ClaimableResponse, ConfigResponse, DiagnosticResponse, DisputeResponse, DisputesResponse, Job,
+    ClaimableResponse, ConfigResponse, DiagnosticResponse, DisputeResponse, DisputesResponse,
+    GraphModelResponse, GraphModelsResponse, Job,
     JobFilter, JobInput, JobResponse, JobResult, JobStatus, JobsResponse, ModelResponse,
     ModelsResponse, NotServedReason, QueueCursor, StatsResponse, WorkerInfo, WorkerResponse,
     WorkersResponse, MAX_PAGE,
@@ -16,10 +17,10 @@ use tavdun_market_api::{
 use crate::error::ContractError;
 use crate::jobs::load_job;
 use crate::ledger;
-use crate::models::load_model;
+use crate::models::{load_registered, registered_at};
 use crate::state::{
     queue_key, status_key, JobRecord, BY_CLIENT, BY_STATUS, CONFIG, DISPUTES, HELD, INPUTS, JOBS,
-    MODELS, MODEL_COUNT, MODEL_IDS, NEXT_JOB_ID, PENDING_ADMIN, QUEUE, RESULTS, TIER_COUNTS,
+    GRAPH_MODELS, MODELS, MODEL_COUNT, MODEL_IDS, NEXT_JOB_ID, PENDING_ADMIN, QUEUE, RESULTS, TIER_COUNTS,
     WORKERS,
 };
 
@@ -60,12 +61,37 @@ pub fn models(
     Ok(ModelsResponse { models })
 }
 
+pub fn graph_model(deps: Deps, model_id: String) -> Result<GraphModelResponse, ContractError> {
+    Ok(GraphModelResponse {
+        model: GRAPH_MODELS.may_load(deps.storage, &model_id)?,
+    })
+}
+
+pub fn graph_models(
+    deps: Deps,
+    start_after: Option<String>,
+    lim: Option<u32>,
+) -> Result<GraphModelsResponse, ContractError> {
+    let start = start_after.as_deref().map(Bound::exclusive);
+    let models = GRAPH_MODELS
+        .range(deps.storage, start, None, Order::Ascending)
+        .take(limit(lim))
+        .map(|r| r.map(|(_, m)| m))
+        .collect::<StdResult<_>>()?;
+    Ok(GraphModelsResponse { models })
+}
+
 /// The job as the interface shows it.
 fn job_view(store: &dyn Storage, id: u64, job: JobRecord) -> Result<Job, ContractError> {
     let input = INPUTS.load(store, id)?;
     let input_hash = match &input {
         JobInput::Inline { data } => HexHash(activation_hash(0, &to_i8(data))),
         JobInput::Blob { hash, .. } => *hash,
+        JobInput::Tokens { .. } => HexHash(
+            input
+                .token_input()
+                .map_or([0; 32], |t| tavdun_core::graph::input_hash(&t)),
+        ),
     };
     let result = match job.status {
         JobStatus::Posted | JobStatus::Disputed | JobStatus::Finalized => {
@@ -183,7 +209,7 @@ pub fn jobs_list(
             None => scan(store, start_after, n, |j| j.status == s),
         },
         Some(JobFilter::Model(m)) => {
-            let index = load_model(store, &m)?.index;
+            let index = load_registered(store, &m)?.index();
             scan(store, start_after, n, |j| j.model == index)
         }
         Some(JobFilter::Client(c)) => {
@@ -214,7 +240,7 @@ pub fn queue(
     start_after: Option<QueueCursor>,
     lim: Option<u32>,
 ) -> Result<JobsResponse, ContractError> {
-    let index = load_model(deps.storage, &model_id)?.index;
+    let index = load_registered(deps.storage, &model_id)?.index();
     let start = start_after.map(|c| Bound::exclusive((queue_key(c.fee), c.job_id)));
     let n = limit(lim);
     let ids = QUEUE
@@ -303,24 +329,24 @@ pub fn diagnose(deps: Deps, env: Env, job_id: u64) -> Result<DiagnosticResponse,
         if env.block.time.seconds() >= job.deadline {
             reasons.push(NotServedReason::DeadlinePassed);
         }
-        let model = load_model(deps.storage, &MODEL_IDS.load(deps.storage, job.model)?)?;
-        if !model.active {
+        let model = registered_at(deps.storage, job.model)?;
+        if !model.active() {
             reasons.push(NotServedReason::ModelInactive);
         }
-        if job.fee < model.min_fee {
+        if job.fee < model.min_fee() {
             reasons.push(NotServedReason::FeeBelowMinimum {
                 fee: job.fee,
-                min_fee: model.min_fee,
+                min_fee: model.min_fee(),
             });
         }
         let counts = TIER_COUNTS.may_load(deps.storage)?.unwrap_or_default();
         let eligible: u32 = counts
             .iter()
-            .skip(usize::from(model.min_tier.saturating_sub(1)))
+            .skip(usize::from(model.min_tier().saturating_sub(1)))
             .sum();
         if eligible == 0 {
             reasons.push(NotServedReason::NoWorkerOfTier {
-                min_tier: model.min_tier,
+                min_tier: model.min_tier(),
             });
         }
         // Counting is capped so the query stays cheap on a long queue.

@@ -9,7 +9,8 @@ use cosmwasm_std::{Addr, Binary, Uint128};
 use cw_storage_plus::{Item, Map};
 use tavdun_core::HexHash;
 use tavdun_market_api::{
-    Config, Dispute, EndReason, JobInput, JobStatus, JobTerms, ModelInfo, Totals, Worker,
+    Config, Dispute, EndReason, GraphModelInfo, JobInput, JobStatus, JobTerms, ModelInfo, Totals,
+    Worker,
 };
 
 pub const CONFIG: Item<Config> = Item::new("config");
@@ -21,6 +22,8 @@ pub const MODEL_COUNT: Item<u32> = Item::new("model_count");
 pub const TIER_COUNTS: Item<Vec<u32>> = Item::new("tier_counts");
 
 pub const MODELS: Map<&str, ModelInfo> = Map::new("models");
+/// Graph models (spec version 2), by id; they share `MODEL_IDS` and its count with `MODELS`.
+pub const GRAPH_MODELS: Map<&str, GraphModelInfo> = Map::new("graph_models");
 /// Model index -> model id: jobs and the queue name a model by its index (4 bytes, not 64).
 pub const MODEL_IDS: Map<u32, String> = Map::new("model_ids");
 pub const WORKERS: Map<&Addr, Worker> = Map::new("workers");

@@ -34,7 +34,8 @@ pub struct Dispute {
     pub commitment: HexHash,
     /// The block of the commitment: the challenge opens in a later one.
     pub committed_height: u64,
-    /// The challenger's `[h_1 .. h_n]`, once opened.
+    /// The challenger's `[h_1 .. h_n]`, once opened; for a graph model,
+    /// `node_claim_hashes(node, root of its row leaves)`.
     pub challenger_hashes: Vec<HexHash>,
     pub opened_at: Option<Timestamp>,
     pub reveal_deadline: Option<Timestamp>,
@@ -44,8 +45,15 @@ pub struct Dispute {
     /// The hash both sides agree on for activation `layer - 1` (the job input's for layer 1):
     /// what `Resolve`'s input must hash to.
     pub agreed_hash: Option<HexHash>,
-    /// The worker's activation of `layer`, checked against its hash.
+    /// The worker's activation of `layer`, checked against its hash; for a graph model, the
+    /// worker's revealed row (`tavdun_core::graph::encode_values` of the node's type).
     pub revealed: Option<Binary>,
+    /// Graph models: the disputed node, once the challenge is opened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<u32>,
+    /// Graph models: the row of that node the worker revealed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub row: Option<u32>,
     pub resolve_deadline: Option<Timestamp>,
     pub outcome: Option<DisputeOutcome>,
 }

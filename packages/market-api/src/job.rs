@@ -2,6 +2,7 @@
 
 use cosmwasm_schema::cw_serde;
 use cosmwasm_std::{Addr, Binary, Timestamp, Uint128};
+use tavdun_core::graph::TokenInput;
 use tavdun_core::{bytes, HexHash};
 
 #[cw_serde]
@@ -10,6 +11,9 @@ pub enum JobInput {
     Inline { data: Binary },
     /// An input stored off chain: `hash` is its `activation_hash(0, bytes)`.
     Blob { hash: HexHash, uri: String },
+    /// The input of a graph model (version 2): token ids and the attention mask (one byte
+    /// per token, 1 = attend, 0 = padding).
+    Tokens { ids: Vec<u32>, mask: Binary },
 }
 
 impl JobInput {
@@ -17,6 +21,25 @@ impl JobInput {
     pub fn inline(values: &[i8]) -> JobInput {
         JobInput::Inline {
             data: int8_binary(values),
+        }
+    }
+
+    /// The input of a graph model job.
+    pub fn tokens(input: &TokenInput) -> JobInput {
+        JobInput::Tokens {
+            ids: input.ids.clone(),
+            mask: Binary::from(input.mask.clone()),
+        }
+    }
+
+    /// The token input of a graph model job; `None` for other inputs.
+    pub fn token_input(&self) -> Option<TokenInput> {
+        match self {
+            JobInput::Tokens { ids, mask } => Some(TokenInput {
+                ids: ids.clone(),
+                mask: mask.to_vec(),
+            }),
+            _ => None,
         }
     }
 

@@ -18,9 +18,10 @@ pub use config::{Config, Params, PendingParams, Totals};
 pub use cosmwasm_std::{Addr, Binary, Timestamp, Uint128};
 pub use dispute::{Dispute, DisputeOutcome};
 pub use job::{EndReason, Job, JobInput, JobResult, JobStatus, JobTerms};
-pub use model::ModelInfo;
+pub use model::{GraphModelInfo, ModelInfo};
 pub use msg::{
-    ChallengeClaim, ExecuteMsg, InstantiateMsg, JobRequest, JobResultMsg, MigrateMsg, ReceiveMsg,
+    node_claim_hashes, ChallengeClaim, ExecuteMsg, GraphResultMsg, InstantiateMsg, JobRequest,
+    JobResultMsg, MigrateMsg, NodeChallengeClaim, ReceiveMsg,
 };
 pub use query::*;
 pub use worker::{HardwareDeclaration, Unbonding, Worker};

@@ -4,7 +4,8 @@
 use cosmwasm_schema::cw_serde;
 use cosmwasm_std::{Binary, Timestamp, Uint128};
 use cw20::Cw20ReceiveMsg;
-use tavdun_core::{HexHash, Leaf, ModelSpec, Proof};
+use tavdun_core::graph::{concat_hashes, GraphSpec, ProvenRow, StepWitness, Trace};
+use tavdun_core::{Hash, HexHash, Leaf, MerkleTree, ModelSpec, Proof};
 
 use crate::config::Params;
 use crate::job::JobInput;
@@ -29,6 +30,15 @@ pub enum ExecuteMsg {
     // Models
     RegisterModel {
         spec: ModelSpec,
+        weights_root: HexHash,
+        weights_uri: String,
+        min_tier: u8,
+        min_fee: Uint128,
+    },
+    /// Registers a graph model (spec version 2, a transformer over token ids); refused when a
+    /// dispute of it could need a transaction above `max_dispute_bytes`.
+    RegisterGraphModel {
+        spec: GraphSpec,
         weights_root: HexHash,
         weights_uri: String,
         min_tier: u8,
@@ -68,6 +78,10 @@ pub enum ExecuteMsg {
     /// Worker: the results of jobs it claimed.
     PostResults {
         results: Vec<JobResultMsg>,
+    },
+    /// Worker: the results of graph model jobs it claimed.
+    PostGraphResults {
+        results: Vec<GraphResultMsg>,
     },
     /// Worker: gives back claimed jobs whose off-chain input it could not fetch, without the
     /// liveness penalty; each client pays `release_fee`. Only for blob inputs.
@@ -118,6 +132,42 @@ pub enum ExecuteMsg {
         input: Binary,
         leaf: Option<Leaf>,
         proof: Option<Proof>,
+    },
+    /// Challenger of a graph model result, a block or more after `CommitChallenge`, within
+    /// the window: names `node`, the first node of the worker's trace (its node roots are in
+    /// the worker's `PostGraphResults`) that is not what the node's op makes of the worker's
+    /// earlier nodes, and shows its own row leaves of that node (32 bytes each, in row order),
+    /// which must open the commitment.
+    ChallengeNode {
+        job_id: u64,
+        seq: u32,
+        node: u32,
+        rows: Binary,
+        salt: HexHash,
+    },
+    /// Challenged worker of a graph model result: its node roots (checked against its trace
+    /// root) and one row of the challenged node where its leaf and the challenger's differ,
+    /// with the challenger's leaf there and its proof against the challenger's root. A worker
+    /// whose root of that node equals the challenger's shows so with the roots alone (`row`
+    /// and the challenger's leaf are then not needed): the challenge fails at once.
+    RevealRow {
+        job_id: u64,
+        seq: u32,
+        node_roots: Binary,
+        row: Option<ProvenRow>,
+        challenger_leaf: Option<HexHash>,
+        challenger_proof: Option<Proof>,
+    },
+    /// Anyone: one element `(row, col)` of the revealed row that the worker got wrong,
+    /// recomputed on chain with `tavdun_core::graph::verify_element` from the rows and leaf
+    /// of `witness`, proven against the worker's node roots (checked against its trace root
+    /// again) and the model's `weights_root`.
+    ResolveElement {
+        job_id: u64,
+        seq: u32,
+        node_roots: Binary,
+        col: u32,
+        witness: StepWitness,
     },
     /// Anyone, after a deadline of the dispute: the silent side loses.
     ClaimTimeout {
@@ -196,6 +246,32 @@ pub struct JobResultMsg {
     pub trace_prefix: HexHash,
 }
 
+/// The result of a graph model job.
+#[cw_serde]
+pub struct GraphResultMsg {
+    pub job_id: u64,
+    /// The output node's values (`tavdun_core::graph::encode_values` of its type).
+    pub output: Binary,
+    /// Every node's root, 32 bytes each in node order: with the job's input hash, the
+    /// trace root the result commits to; kept in the transaction, where a challenger reads
+    /// which node to dispute, and not in the contract's storage.
+    pub node_roots: Binary,
+}
+
+impl GraphResultMsg {
+    /// The result of a forward pass with this trace.
+    pub fn new(job_id: u64, trace: &Trace) -> GraphResultMsg {
+        let output = trace.nodes.last().map_or_else(Vec::new, |t| {
+            tavdun_core::graph::encode_values(t.dtype, &t.values)
+        });
+        GraphResultMsg {
+            job_id,
+            output: Binary::new(output),
+            node_roots: Binary::new(concat_hashes(&trace.node_roots())),
+        }
+    }
+}
+
 #[cw_serde]
 pub struct MigrateMsg {}
 
@@ -210,6 +286,72 @@ impl JobResultMsg {
             job_id,
             output: crate::job::int8_binary(activations.last().map_or(&[][..], Vec::as_slice)),
             trace_prefix: HexHash(tavdun_core::trace_prefix(rest)),
+        }
+    }
+}
+
+/// The two hashes a graph model challenge commits to: the node (its index in the last four
+/// bytes of a zero hash) and the root of the challenger's row leaves of it. Two challenges
+/// with the same pair make the same claim.
+pub fn node_claim_hashes(node: u32, rows_root: &Hash) -> Vec<Hash> {
+    let mut word = [0u8; 32];
+    word[28..].copy_from_slice(&node.to_be_bytes());
+    vec![word, *rows_root]
+}
+
+/// A challenger's claim against a graph model result: the node it disputes and its own row
+/// leaves of that node, with the salt it commits them with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeChallengeClaim {
+    pub challenger: String,
+    pub job_id: u64,
+    pub node: u32,
+    pub rows: Vec<Hash>,
+    pub salt: Hash,
+}
+
+impl NodeChallengeClaim {
+    /// The claim of `challenger` against the result whose trace root is `result`, with the
+    /// salt derived from them (so a restarted challenger can still open what it committed).
+    pub fn new(
+        challenger: &str,
+        job_id: u64,
+        node: u32,
+        rows: Vec<Hash>,
+        result: &Hash,
+    ) -> NodeChallengeClaim {
+        NodeChallengeClaim {
+            salt: tavdun_core::challenge_salt(challenger, job_id, result),
+            challenger: challenger.to_string(),
+            job_id,
+            node,
+            rows,
+        }
+    }
+
+    pub fn rows_root(&self) -> Hash {
+        MerkleTree::new(self.rows.clone()).root()
+    }
+
+    /// The hook of the first step (sent with the bond).
+    pub fn commit(&self) -> ReceiveMsg {
+        let hashes = node_claim_hashes(self.node, &self.rows_root());
+        let commitment =
+            tavdun_core::challenge_commitment(&self.challenger, self.job_id, &hashes, &self.salt);
+        ReceiveMsg::CommitChallenge {
+            job_id: self.job_id,
+            commitment: HexHash(commitment),
+        }
+    }
+
+    /// The second step, in a later block: opens challenge `seq`.
+    pub fn open(&self, seq: u32) -> ExecuteMsg {
+        ExecuteMsg::ChallengeNode {
+            job_id: self.job_id,
+            seq,
+            node: self.node,
+            rows: Binary::new(concat_hashes(&self.rows)),
+            salt: HexHash(self.salt),
         }
     }
 }

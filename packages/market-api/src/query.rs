@@ -7,7 +7,7 @@ use cosmwasm_std::Uint128;
 use crate::config::{Config, Totals};
 use crate::dispute::Dispute;
 use crate::job::{EndReason, Job, JobStatus};
-use crate::model::ModelInfo;
+use crate::model::{GraphModelInfo, ModelInfo};
 use crate::worker::Worker;
 
 #[cw_serde]
@@ -28,6 +28,14 @@ pub enum QueryMsg {
     Model { model_id: String },
     #[returns(ModelsResponse)]
     Models {
+        start_after: Option<String>,
+        limit: Option<u32>,
+    },
+    /// A graph model (spec version 2); version 1 models answer `Model`.
+    #[returns(GraphModelResponse)]
+    GraphModel { model_id: String },
+    #[returns(GraphModelsResponse)]
+    GraphModels {
         start_after: Option<String>,
         limit: Option<u32>,
     },
@@ -103,6 +111,17 @@ pub struct ModelResponse {
 #[cw_serde]
 pub struct ModelsResponse {
     pub models: Vec<ModelInfo>,
+}
+
+#[cw_serde]
+pub struct GraphModelResponse {
+    /// `None` when no graph model has this id.
+    pub model: Option<GraphModelInfo>,
+}
+
+#[cw_serde]
+pub struct GraphModelsResponse {
+    pub models: Vec<GraphModelInfo>,
 }
 
 #[cw_serde]

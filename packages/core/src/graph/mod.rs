@@ -28,5 +28,8 @@ pub use spec::{
     DType, EmbeddingIndex, GraphSpec, Mult, Node, Op, Requant, TokenInputSpec, GRAPH_VERSION,
 };
 pub use step::{prove_element, verify_element, verify_row, ProvenLeaf, StepWitness};
-pub use trace::{first_divergence, input_hash, node_tree, row_hash, trace_root, ProvenRow};
+pub use trace::{
+    concat_hashes, decode_values, encode_values, first_divergence, input_hash, node_tree, row_hash,
+    split_hashes, trace_root, ProvenRow,
+};
 pub use weights::{GraphModel, NodeWeights, WeightLeaf};

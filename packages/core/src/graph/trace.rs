@@ -27,15 +27,54 @@ pub fn row_hash(node: u32, row: u32, dtype: DType, values: &[i32]) -> Hash {
     h.update(node.to_be_bytes());
     h.update(row.to_be_bytes());
     h.update((values.len() as u32).to_be_bytes());
-    let raw: Vec<u8> = match dtype {
+    h.update(encode_values(dtype, values));
+    h.finalize().into()
+}
+
+/// Values of a node's type as bytes: one per int8, two big-endian per int16 (the bytes a row
+/// leaf hashes, and how a result's output and a revealed row travel on chain). Values are
+/// within `dtype`'s range (checked by whoever built them), so the narrowing is exact.
+pub fn encode_values(dtype: DType, values: &[i32]) -> Vec<u8> {
+    match dtype {
         DType::I8 => values.iter().map(|&v| v as i8 as u8).collect(),
         DType::I16 => values
             .iter()
             .flat_map(|&v| (v as i16).to_be_bytes())
             .collect(),
-    };
-    h.update(&raw);
-    h.finalize().into()
+    }
+}
+
+/// The inverse of [`encode_values`]; `None` when the length is not a whole number of values.
+pub fn decode_values(dtype: DType, bytes: &[u8]) -> Option<Vec<i32>> {
+    match dtype {
+        DType::I8 => Some(bytes.iter().map(|&b| i32::from(b as i8)).collect()),
+        DType::I16 => (bytes.len() % 2 == 0).then(|| {
+            bytes
+                .chunks_exact(2)
+                .map(|c| i32::from(i16::from_be_bytes([c[0], c[1]])))
+                .collect()
+        }),
+    }
+}
+
+/// A list of hashes as one byte string (32 bytes each): how node roots and row leaves travel
+/// on chain, a third smaller than hex in JSON.
+pub fn concat_hashes(hashes: &[Hash]) -> Vec<u8> {
+    hashes.concat()
+}
+
+/// The inverse of [`concat_hashes`]; `None` when the length is not a multiple of 32.
+pub fn split_hashes(bytes: &[u8]) -> Option<Vec<Hash>> {
+    (bytes.len() % 32 == 0).then(|| {
+        bytes
+            .chunks_exact(32)
+            .map(|c| {
+                let mut h = [0u8; 32];
+                h.copy_from_slice(c);
+                h
+            })
+            .collect()
+    })
 }
 
 /// The row tree of one node's output.

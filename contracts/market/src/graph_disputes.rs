@@ -1,0 +1,282 @@
+//! The dispute game over a graph model's result (spec version 2, a transformer trace). A
+//! result commits to a trace root over every node's row tree; the worker's node roots travel
+//! in its `PostGraphResults` transaction, where any verifier reads them. After the bond is
+//! committed (`CommitChallenge`, shared with version 1, so a pending claim cannot be copied
+//! ahead of it), the game takes three transactions whatever the sequence length:
+//!
+//! 1. `ChallengeNode` (challenger): names node `j`, the first node of the worker's trace that
+//!    is not what its op makes of the worker's earlier nodes, and shows its own row leaves of
+//!    `j` (the root of their tree is what its commitment claimed);
+//! 2. `RevealRow` (worker): its node roots (checked against its trace root) and a row `r` of
+//!    `j` where its leaf and the challenger's differ, with both proofs; a worker whose root of
+//!    `j` equals the challenger's ends the challenge there;
+//! 3. `ResolveElement` (anyone): an element `(r, c)` recomputed on chain with
+//!    `tavdun_core::graph::verify_element` from the rows it reads (proven against the
+//!    worker's own earlier node roots) and its weights leaf (proven against `weights_root`).
+//!    A revealed value that differs slashes the worker.
+//!
+//! Why the worker cannot escape: it must reveal a row whose leaf differs from the
+//! challenger's. An honest challenger's leaves are the correct ones, so that row is wrong in
+//! some column, and its inputs, the worker's earlier nodes, are correct because `j` was the
+//! first divergence. Why an honest worker cannot lose: every row of its trace is correct, so
+//! no element of the row it reveals can be shown wrong, and the challenge fails at the
+//! resolve deadline (`ClaimTimeout`, shared with version 1, as are the reveal deadline and
+//! the slashing and payouts).
+
+use cosmwasm_std::{Binary, DepsMut, Env, MessageInfo, Response, Storage};
+use tavdun_core::graph::{
+    decode_values, encode_values, row_hash, split_hashes, trace_root, verify_element, verify_row,
+    GraphPlan, ProvenRow, StepWitness, TokenInput,
+};
+use tavdun_core::{challenge_commitment, Hash, HexHash, MerkleTree, Proof};
+use tavdun_market_api::{node_claim_hashes, DisputeOutcome, GraphModelInfo};
+
+use crate::disputes::{
+    check_resolve_deadline, fail_challenge, open_dispute, opening, revealing, slash, wrong_state,
+    Opening,
+};
+use crate::error::ContractError;
+use crate::jobs::{load_job, token_input};
+use crate::models::{graph_plan, load_graph_model};
+use crate::state::{JobRecord, DISPUTES, MODEL_IDS, RESULTS};
+
+/// The graph model of a job, its plan, its input and the input's token count.
+struct GraphJob {
+    model: GraphModelInfo,
+    plan: GraphPlan,
+    input: TokenInput,
+    tokens: u32,
+}
+
+fn graph_job(store: &dyn Storage, job_id: u64, job: &JobRecord) -> Result<GraphJob, ContractError> {
+    let model = load_graph_model(store, &MODEL_IDS.load(store, job.model)?)?;
+    let plan = graph_plan(&model)?;
+    let input = token_input(store, job_id)?;
+    let tokens = input
+        .tokens(&plan)
+        .map_err(|e| ContractError::Eval(e.to_string()))?;
+    Ok(GraphJob {
+        model,
+        plan,
+        input,
+        tokens,
+    })
+}
+
+fn eval_err(e: impl ToString) -> ContractError {
+    ContractError::Eval(e.to_string())
+}
+
+/// The worker's node roots, which must make its posted trace root with the job's input.
+fn worker_roots(
+    store: &dyn Storage,
+    job_id: u64,
+    g: &GraphJob,
+    node_roots: &Binary,
+) -> Result<Vec<Hash>, ContractError> {
+    let roots = split_hashes(node_roots).ok_or(ContractError::HashBytes {
+        field: "node_roots",
+        len: node_roots.len(),
+    })?;
+    if roots.len() != g.plan.nodes.len() {
+        return Err(ContractError::HashCount {
+            job_id,
+            count: roots.len(),
+            layers: g.plan.nodes.len() as u32,
+        });
+    }
+    let result = RESULTS.load(store, job_id)?;
+    if trace_root(&g.input, &roots) != result.commitment.0 {
+        return Err(ContractError::RevealMismatch { job_id });
+    }
+    Ok(roots)
+}
+
+/// The challenged node and the root of the challenger's rows of it, once opened.
+fn claim_of(dispute: &tavdun_market_api::Dispute) -> Option<(u32, Hash)> {
+    Some((dispute.node?, dispute.challenger_hashes.get(1)?.0))
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn challenge_node(
+    deps: DepsMut,
+    env: Env,
+    info: MessageInfo,
+    job_id: u64,
+    seq: u32,
+    node: u32,
+    rows: Binary,
+    salt: HexHash,
+) -> Result<Response, ContractError> {
+    let Opening {
+        config,
+        mut dispute,
+        job,
+        now,
+        ..
+    } = opening(deps.storage, &env, &info, job_id, seq)?;
+    let g = graph_job(deps.storage, job_id, &job)?;
+    let np = g.plan.nodes.get(node as usize).ok_or_else(|| {
+        eval_err(format!(
+            "node {node} does not exist (the model has {})",
+            g.plan.nodes.len()
+        ))
+    })?;
+    let leaves = split_hashes(&rows).ok_or(ContractError::HashBytes {
+        field: "rows",
+        len: rows.len(),
+    })?;
+    let expected = np.rows.at(g.tokens) as usize;
+    if leaves.len() != expected {
+        return Err(ContractError::HashCount {
+            job_id,
+            count: leaves.len(),
+            layers: expected as u32,
+        });
+    }
+    let claim = node_claim_hashes(node, &MerkleTree::new(leaves).root());
+    let opened = challenge_commitment(info.sender.as_str(), job_id, &claim, &salt.0);
+    if opened != dispute.commitment.0 {
+        return Err(ContractError::CommitmentMismatch { job_id, seq });
+    }
+    let reveal_deadline = now.plus_seconds(config.params.reveal_timeout);
+    dispute.challenger_hashes = claim.into_iter().map(HexHash).collect();
+    dispute.node = Some(node);
+    dispute.opened_at = Some(now);
+    dispute.reveal_deadline = Some(reveal_deadline);
+    DISPUTES.save(deps.storage, (job_id, seq), &dispute)?;
+    Ok(Response::new()
+        .add_attribute("action", "challenge")
+        .add_attribute("job_id", job_id.to_string())
+        .add_attribute("seq", seq.to_string())
+        .add_attribute("node", node.to_string())
+        .add_attribute("worker", dispute.worker)
+        .add_attribute("challenger", info.sender)
+        .add_attribute("reveal_deadline", reveal_deadline.seconds().to_string()))
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn reveal_row(
+    deps: DepsMut,
+    env: Env,
+    info: MessageInfo,
+    job_id: u64,
+    seq: u32,
+    node_roots: Binary,
+    row: Option<ProvenRow>,
+    challenger: Option<(HexHash, Proof)>,
+) -> Result<Response, ContractError> {
+    let mut dispute = revealing(deps.storage, &env, &info, job_id, seq)?;
+    let Some((node, theirs)) = claim_of(&dispute) else {
+        return Err(wrong_state(job_id, seq, "opened without a node", "open"));
+    };
+    let job = load_job(deps.storage, job_id)?;
+    let g = graph_job(deps.storage, job_id, &job)?;
+    let roots = worker_roots(deps.storage, job_id, &g, &node_roots)?;
+    if roots[node as usize] == theirs {
+        // The challenger's rows of the node are the worker's: nothing to dispute there.
+        return fail_challenge(
+            deps.storage,
+            job_id,
+            job,
+            dispute,
+            DisputeOutcome::ChallengeFailed,
+        );
+    }
+    let bad = |what: &str| ContractError::BadReveal {
+        job_id,
+        what: what.to_string(),
+    };
+    let row = row.ok_or_else(|| bad("the node roots differ: reveal a row of the node"))?;
+    if row.node != node {
+        return Err(bad("the row is not of the challenged node"));
+    }
+    verify_row(&g.plan, &g.input, &roots, &row).map_err(eval_err)?;
+    let (leaf, proof) =
+        challenger.ok_or_else(|| bad("send the challenger's leaf of the row and its proof"))?;
+    if proof.index != row.row {
+        return Err(ContractError::WrongProofIndex {
+            found: proof.index,
+            expected: row.row,
+        });
+    }
+    let np = &g.plan.nodes[node as usize];
+    proof
+        .verify(&theirs, &leaf.0, np.rows.at(g.tokens))
+        .map_err(|e| ContractError::Proof(e.to_string()))?;
+    if row_hash(node, row.row, np.dtype, &row.values) == leaf.0 {
+        return Err(bad("the row agrees with the challenger's: reveal one that differs"));
+    }
+    let config = crate::state::CONFIG.load(deps.storage)?;
+    let resolve_deadline = env
+        .block
+        .time
+        .plus_seconds(config.params.resolve_timeout);
+    dispute.row = Some(row.row);
+    dispute.revealed = Some(Binary::new(encode_values(np.dtype, &row.values)));
+    dispute.resolve_deadline = Some(resolve_deadline);
+    DISPUTES.save(deps.storage, (job_id, seq), &dispute)?;
+    Ok(Response::new()
+        .add_attribute("action", "reveal")
+        .add_attribute("job_id", job_id.to_string())
+        .add_attribute("seq", seq.to_string())
+        .add_attribute("node", node.to_string())
+        .add_attribute("row", row.row.to_string())
+        .add_attribute("worker", info.sender)
+        .add_attribute("resolve_deadline", resolve_deadline.seconds().to_string()))
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn resolve_element(
+    deps: DepsMut,
+    env: Env,
+    job_id: u64,
+    seq: u32,
+    node_roots: Binary,
+    col: u32,
+    witness: StepWitness,
+) -> Result<Response, ContractError> {
+    let dispute = open_dispute(deps.storage, job_id, seq)?;
+    let (Some(revealed), Some(deadline), Some((node, _)), Some(row)) = (
+        &dispute.revealed,
+        dispute.resolve_deadline,
+        claim_of(&dispute),
+        dispute.row,
+    ) else {
+        return Err(wrong_state(job_id, seq, "unrevealed", "revealed"));
+    };
+    check_resolve_deadline(&env, job_id, deadline)?;
+    let job = load_job(deps.storage, job_id)?;
+    let g = graph_job(deps.storage, job_id, &job)?;
+    let roots = worker_roots(deps.storage, job_id, &g, &node_roots)?;
+    let value = verify_element(
+        &g.model.spec,
+        &g.plan,
+        &g.model.weights_root.0,
+        &g.input,
+        &roots,
+        node,
+        row,
+        col,
+        &witness,
+    )
+    .map_err(eval_err)?;
+    let claimed = decode_values(g.plan.nodes[node as usize].dtype, revealed)
+        .and_then(|v| v.get(col as usize).copied());
+    if claimed == Some(value) {
+        return Err(ContractError::NoElementMismatch {
+            job_id,
+            node,
+            row,
+            col,
+            value,
+        });
+    }
+    slash(
+        deps.storage,
+        &env,
+        job_id,
+        dispute,
+        DisputeOutcome::WorkerSlashed { unit: col },
+    )
+}
