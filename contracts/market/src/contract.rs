@@ -193,9 +193,7 @@ pub fn query(deps: Deps, env: Env, msg: QueryMsg) -> Result<Binary, ContractErro
         QueryMsg::Models { start_after, limit } => {
             to_json_binary(&queries::models(deps, start_after, limit)?)
         }
-        QueryMsg::GraphModel { model_id } => {
-            to_json_binary(&queries::graph_model(deps, model_id)?)
-        }
+        QueryMsg::GraphModel { model_id } => to_json_binary(&queries::graph_model(deps, model_id)?),
         QueryMsg::GraphModels { start_after, limit } => {
             to_json_binary(&queries::graph_models(deps, start_after, limit)?)
         }

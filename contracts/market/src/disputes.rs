@@ -36,13 +36,21 @@ use crate::models::{load_model, plan};
 use crate::state::{JobRecord, PostedResult, CONFIG, DISPUTES, INPUTS, MODEL_IDS, RESULTS};
 use crate::workers::{load_worker, save_worker};
 
-pub(crate) fn load_dispute(store: &dyn Storage, job_id: u64, seq: u32) -> Result<Dispute, ContractError> {
+pub(crate) fn load_dispute(
+    store: &dyn Storage,
+    job_id: u64,
+    seq: u32,
+) -> Result<Dispute, ContractError> {
     DISPUTES
         .may_load(store, (job_id, seq))?
         .ok_or(ContractError::NoSuchDispute { job_id, seq })
 }
 
-pub(crate) fn open_dispute(store: &dyn Storage, job_id: u64, seq: u32) -> Result<Dispute, ContractError> {
+pub(crate) fn open_dispute(
+    store: &dyn Storage,
+    job_id: u64,
+    seq: u32,
+) -> Result<Dispute, ContractError> {
     let d = load_dispute(store, job_id, seq)?;
     if !d.is_open() {
         return Err(ContractError::DisputeEnded { job_id, seq });

@@ -205,13 +205,12 @@ pub fn reveal_row(
         .verify(&theirs, &leaf.0, np.rows.at(g.tokens))
         .map_err(|e| ContractError::Proof(e.to_string()))?;
     if row_hash(node, row.row, np.dtype, &row.values) == leaf.0 {
-        return Err(bad("the row agrees with the challenger's: reveal one that differs"));
+        return Err(bad(
+            "the row agrees with the challenger's: reveal one that differs",
+        ));
     }
     let config = crate::state::CONFIG.load(deps.storage)?;
-    let resolve_deadline = env
-        .block
-        .time
-        .plus_seconds(config.params.resolve_timeout);
+    let resolve_deadline = env.block.time.plus_seconds(config.params.resolve_timeout);
     dispute.row = Some(row.row);
     dispute.revealed = Some(Binary::new(encode_values(np.dtype, &row.values)));
     dispute.resolve_deadline = Some(resolve_deadline);

@@ -11,8 +11,8 @@ use tavdun_core::bytes::to_i8;
 use tavdun_core::graph::{decode_values, node_tree, split_hashes, trace_root, TokenInput};
 use tavdun_core::{activation_hash, result_commitment, Hash, HexHash};
 use tavdun_market_api::{
-    Config, EndReason, GraphResultMsg, JobInput, JobRequest, JobResultMsg,
-    JobStatus, JobTerms, Params,
+    Config, EndReason, GraphResultMsg, JobInput, JobRequest, JobResultMsg, JobStatus, JobTerms,
+    Params,
 };
 
 use crate::error::ContractError;

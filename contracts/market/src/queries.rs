@@ -8,10 +8,9 @@ use tavdun_core::bytes::to_i8;
 use tavdun_core::{activation_hash, HexHash};
 use tavdun_market_api::{
     ClaimableResponse, ConfigResponse, DiagnosticResponse, DisputeResponse, DisputesResponse,
-    GraphModelResponse, GraphModelsResponse, Job,
-    JobFilter, JobInput, JobResponse, JobResult, JobStatus, JobsResponse, ModelResponse,
-    ModelsResponse, NotServedReason, QueueCursor, StatsResponse, WorkerInfo, WorkerResponse,
-    WorkersResponse, MAX_PAGE,
+    GraphModelResponse, GraphModelsResponse, Job, JobFilter, JobInput, JobResponse, JobResult,
+    JobStatus, JobsResponse, ModelResponse, ModelsResponse, NotServedReason, QueueCursor,
+    StatsResponse, WorkerInfo, WorkerResponse, WorkersResponse, MAX_PAGE,
 };
 
 use crate::error::ContractError;
@@ -19,9 +18,9 @@ use crate::jobs::load_job;
 use crate::ledger;
 use crate::models::{load_registered, registered_at};
 use crate::state::{
-    queue_key, status_key, JobRecord, BY_CLIENT, BY_STATUS, CONFIG, DISPUTES, HELD, INPUTS, JOBS,
-    GRAPH_MODELS, MODELS, MODEL_COUNT, MODEL_IDS, NEXT_JOB_ID, PENDING_ADMIN, QUEUE, RESULTS, TIER_COUNTS,
-    WORKERS,
+    queue_key, status_key, JobRecord, BY_CLIENT, BY_STATUS, CONFIG, DISPUTES, GRAPH_MODELS, HELD,
+    INPUTS, JOBS, MODELS, MODEL_COUNT, MODEL_IDS, NEXT_JOB_ID, PENDING_ADMIN, QUEUE, RESULTS,
+    TIER_COUNTS, WORKERS,
 };
 
 const DEFAULT_LIMIT: u32 = 10;

@@ -155,6 +155,11 @@ impl MerkleTree {
         }
     }
 
+    /// The leaf hashes, in order.
+    pub fn leaves(&self) -> &[Hash] {
+        &self.levels[0]
+    }
+
     pub fn len(&self) -> usize {
         self.levels[0].len()
     }

@@ -2,16 +2,17 @@
 //! fixture ([`Suite`]: the real TRN token and the market, named accounts, and helpers that
 //! speak the market's messages) for the token's and the market's tests.
 
-use cosmwasm_std::{to_json_binary, Addr, Empty, Timestamp, Uint128};
+use cosmwasm_std::{to_json_binary, Addr, Binary, Empty, Timestamp, Uint128};
 use cw20::{BalanceResponse, Cw20Coin, Cw20ExecuteMsg, Cw20QueryMsg};
 use cw_multi_test::{App, AppResponse, Contract, ContractWrapper, Executor};
+use tavdun_core::graph::{concat_hashes, GraphModel, TokenInput, Trace};
 use tavdun_core::{activation_hashes, eval_unit, forward, HexHash, Model};
 use tavdun_market::ContractError;
 use tavdun_market_api::job::int8_binary;
 use tavdun_market_api::{
-    token, ChallengeClaim, ClaimableResponse, Dispute, DisputeResponse, ExecuteMsg,
-    HardwareDeclaration, InstantiateMsg, Job, JobInput, JobResponse, JobResultMsg, Params,
-    QueryMsg, ReceiveMsg, StatsResponse, WorkerInfo, WorkerResponse,
+    token, ChallengeClaim, ClaimableResponse, Dispute, DisputeResponse, ExecuteMsg, GraphResultMsg,
+    HardwareDeclaration, InstantiateMsg, Job, JobInput, JobResponse, JobResultMsg,
+    NodeChallengeClaim, Params, QueryMsg, ReceiveMsg, StatsResponse, WorkerInfo, WorkerResponse,
 };
 
 pub const START_BALANCE: u128 = 1_000_000_000;
@@ -401,6 +402,124 @@ impl Suite {
                 activation: int8_binary(&acts[layer]),
             },
         )
+    }
+}
+
+/// Graph models (spec version 2).
+impl Suite {
+    pub fn register_graph(&mut self, model: &GraphModel, min_fee: u128) -> anyhow::Result<String> {
+        let owner = self.admin.clone();
+        self.exec(
+            &owner,
+            &ExecuteMsg::RegisterGraphModel {
+                spec: model.spec.clone(),
+                weights_root: HexHash(model.weights_tree().root()),
+                weights_uri: "https://weights.example/g".to_string(),
+                min_tier: 1,
+                min_fee: Uint128::new(min_fee),
+            },
+        )?;
+        Ok(hex::encode(model.id()))
+    }
+
+    pub fn submit_tokens(
+        &mut self,
+        client: &Addr,
+        model_id: &str,
+        fee: u128,
+        input: &TokenInput,
+        ttl: u64,
+    ) -> anyhow::Result<u64> {
+        let deadline = self.now().plus_seconds(ttl);
+        let res = self.send(
+            client,
+            fee,
+            &ReceiveMsg::SubmitJob {
+                model_id: model_id.to_string(),
+                input: JobInput::tokens(input),
+                deadline,
+            },
+        )?;
+        Ok(job_ids(&res)[0])
+    }
+
+    pub fn post_graph(
+        &mut self,
+        worker: &Addr,
+        job_id: u64,
+        trace: &Trace,
+    ) -> anyhow::Result<AppResponse> {
+        self.exec(
+            worker,
+            &ExecuteMsg::PostGraphResults {
+                results: vec![GraphResultMsg::new(job_id, trace)],
+            },
+        )
+    }
+
+    /// `challenger`'s claim that `node` of the job's result is wrong, with its own rows of
+    /// the node from `trace`.
+    pub fn node_claim(
+        &self,
+        challenger: &Addr,
+        job_id: u64,
+        node: u32,
+        trace: &Trace,
+    ) -> NodeChallengeClaim {
+        let result = self.job(job_id).result.expect("a posted result");
+        let rows = trace.node_trees()[node as usize].leaves().to_vec();
+        NodeChallengeClaim::new(
+            challenger.as_str(),
+            job_id,
+            node,
+            rows,
+            &result.commitment.0,
+        )
+    }
+
+    /// Commits, moves a block on and opens a challenge of `node` with the rows of `trace`.
+    pub fn challenge_node(
+        &mut self,
+        challenger: &Addr,
+        job_id: u64,
+        node: u32,
+        trace: &Trace,
+    ) -> anyhow::Result<u32> {
+        let claim = self.node_claim(challenger, job_id, node, trace);
+        let bond = params_of(self).challenge_bond.u128();
+        let res = self.send(challenger, bond, &claim.commit())?;
+        let seq = attr(&res, "seq")
+            .and_then(|s| s.parse().ok())
+            .expect("the commitment names its challenge");
+        self.next_block();
+        self.exec(challenger, &claim.open(seq))?;
+        Ok(seq)
+    }
+}
+
+/// The worker's `RevealRow` from its trace `ours`, against a challenger whose rows of the
+/// disputed node are those of `theirs`: the first row where the two differ.
+pub fn reveal_row_msg(
+    job_id: u64,
+    seq: u32,
+    node: u32,
+    ours: &Trace,
+    theirs: &Trace,
+) -> ExecuteMsg {
+    let our_trees = ours.node_trees();
+    let their_tree = &theirs.node_trees()[node as usize];
+    let first = our_trees[node as usize]
+        .leaves()
+        .iter()
+        .zip(their_tree.leaves())
+        .position(|(a, b)| a != b);
+    ExecuteMsg::RevealRow {
+        job_id,
+        seq,
+        node_roots: Binary::new(concat_hashes(&ours.node_roots())),
+        row: first.and_then(|r| ours.proven_row(&our_trees, node as usize, r as u32)),
+        challenger_leaf: first.map(|r| HexHash(their_tree.leaves()[r])),
+        challenger_proof: first.and_then(|r| their_tree.proof(r as u32)),
     }
 }
 

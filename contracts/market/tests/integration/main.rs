@@ -3,5 +3,6 @@
 mod attacks;
 mod disputes;
 mod flows;
+mod graph;
 mod invariant;
 mod roles;

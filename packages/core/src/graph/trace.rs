@@ -48,7 +48,7 @@ pub fn encode_values(dtype: DType, values: &[i32]) -> Vec<u8> {
 pub fn decode_values(dtype: DType, bytes: &[u8]) -> Option<Vec<i32>> {
     match dtype {
         DType::I8 => Some(bytes.iter().map(|&b| i32::from(b as i8)).collect()),
-        DType::I16 => (bytes.len() % 2 == 0).then(|| {
+        DType::I16 => bytes.len().is_multiple_of(2).then(|| {
             bytes
                 .chunks_exact(2)
                 .map(|c| i32::from(i16::from_be_bytes([c[0], c[1]])))
@@ -65,7 +65,7 @@ pub fn concat_hashes(hashes: &[Hash]) -> Vec<u8> {
 
 /// The inverse of [`concat_hashes`]; `None` when the length is not a multiple of 32.
 pub fn split_hashes(bytes: &[u8]) -> Option<Vec<Hash>> {
-    (bytes.len() % 32 == 0).then(|| {
+    bytes.len().is_multiple_of(32).then(|| {
         bytes
             .chunks_exact(32)
             .map(|c| {
@@ -152,5 +152,31 @@ impl Trace {
             values: t.row(row)?.to_vec(),
             proof: trees.get(node)?.proof(row)?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_and_hashes_round_trip_through_their_bytes() {
+        let i16s = [i32::from(i16::MIN), -1, 0, 1, i32::from(i16::MAX)];
+        let bytes = encode_values(DType::I16, &i16s);
+        assert_eq!(bytes.len(), 10);
+        assert_eq!(
+            decode_values(DType::I16, &bytes).as_deref(),
+            Some(&i16s[..])
+        );
+        assert_eq!(decode_values(DType::I16, &bytes[..9]), None);
+        let i8s = [-128, -1, 0, 127];
+        assert_eq!(
+            decode_values(DType::I8, &encode_values(DType::I8, &i8s)).as_deref(),
+            Some(&i8s[..])
+        );
+        let hashes = [[1u8; 32], [2u8; 32]];
+        let joined = concat_hashes(&hashes);
+        assert_eq!(split_hashes(&joined).as_deref(), Some(&hashes[..]));
+        assert_eq!(split_hashes(&joined[1..]), None);
     }
 }
