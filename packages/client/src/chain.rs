@@ -8,10 +8,10 @@ use cosmos_sdk_proto::cosmos::base::tendermint::v1beta1::{
     service_client::ServiceClient as NodeService, GetLatestBlockRequest,
 };
 use cosmos_sdk_proto::cosmos::tx::v1beta1::{
-    service_client::ServiceClient as TxService, GetTxRequest,
+    service_client::ServiceClient as TxService, GetTxRequest, GetTxsEventRequest, OrderBy,
 };
 use cosmos_sdk_proto::cosmwasm::wasm::v1::{
-    query_client::QueryClient as WasmQuery, QuerySmartContractStateRequest,
+    query_client::QueryClient as WasmQuery, MsgExecuteContract, QuerySmartContractStateRequest,
 };
 use cosmos_sdk_proto::prost::Message;
 use serde::de::DeserializeOwned;
@@ -177,6 +177,46 @@ impl ChainClient {
                 String::from_utf8_lossy(&data)
             ))
         })
+    }
+
+    /// The JSON messages sent to `contract` by the newest transactions (at most `limit`)
+    /// matching the CometBFT event `query` (say `wasm.action='post_results' AND
+    /// wasm.job_id='7'`), newest first. What a contract keeps out of its storage to save gas
+    /// but every node serves: the node's transaction index must be on (CometBFT's default).
+    pub async fn contract_messages(
+        &self,
+        contract: &str,
+        query: &str,
+        limit: u64,
+    ) -> Result<Vec<Vec<u8>>> {
+        let request = GetTxsEventRequest {
+            query: format!("wasm._contract_address='{contract}' AND {query}"),
+            order_by: OrderBy::Desc as i32,
+            page: 1,
+            limit,
+            ..Default::default()
+        };
+        let response = with_retry(&self.config.retry, "search txs", || {
+            let mut c = TxService::new(self.channel.clone());
+            let request = request.clone();
+            async move { c.get_txs_event(request).await }
+        })
+        .await?
+        .into_inner();
+        let mut out = Vec::new();
+        for tx in response.txs {
+            for any in tx.body.map(|b| b.messages).unwrap_or_default() {
+                if any.type_url != "/cosmwasm.wasm.v1.MsgExecuteContract" {
+                    continue;
+                }
+                let msg = MsgExecuteContract::decode(any.value.as_slice())
+                    .map_err(|e| ClientError::Codec(format!("MsgExecuteContract: {e}")))?;
+                if msg.contract == contract {
+                    out.push(msg.msg);
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// A transaction by hash, or `None` while it is not in a block yet.

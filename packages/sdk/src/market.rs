@@ -9,12 +9,15 @@ use std::time::{Duration, Instant};
 use cosmwasm_std::{Timestamp, Uint128};
 use serde::de::DeserializeOwned;
 use tavdun_client::{ChainClient, Event, TxResult, Wallet};
+use tavdun_core::graph::{split_hashes, trace_root};
+use tavdun_core::Hash;
 use tavdun_market_api::{
     ChallengeClaim, ClaimableResponse, ConfigResponse, DiagnosticResponse, Dispute,
-    DisputeResponse, DisputesResponse, ExecuteMsg, HardwareDeclaration, Job, JobFilter, JobInput,
-    JobRequest, JobResponse, JobResultMsg, JobStatus, JobsResponse, ModelInfo, ModelResponse,
-    ModelsResponse, Params, QueryMsg, QueueCursor, ReceiveMsg, StatsResponse, WorkerInfo,
-    WorkerResponse, WorkersResponse, MAX_PAGE,
+    DisputeResponse, DisputesResponse, ExecuteMsg, GraphModelInfo, GraphModelResponse,
+    GraphModelsResponse, GraphResultMsg, HardwareDeclaration, Job, JobFilter, JobInput, JobRequest,
+    JobResponse, JobResultMsg, JobStatus, JobsResponse, ModelInfo, ModelResponse, ModelsResponse,
+    Params, QueryMsg, QueueCursor, ReceiveMsg, StatsResponse, WorkerInfo, WorkerResponse,
+    WorkersResponse, MAX_PAGE,
 };
 
 use crate::deployment::Deployment;
@@ -117,6 +120,74 @@ impl MarketClient {
                 return Ok(all);
             }
         }
+    }
+
+    pub async fn graph_model(&self, model_id: &str) -> Result<Option<GraphModelInfo>> {
+        let r: GraphModelResponse = self
+            .query(&QueryMsg::GraphModel {
+                model_id: model_id.to_string(),
+            })
+            .await?;
+        Ok(r.model)
+    }
+
+    /// The graph model, or [`SdkError::NotFound`].
+    pub async fn require_graph_model(&self, model_id: &str) -> Result<GraphModelInfo> {
+        self.graph_model(model_id)
+            .await?
+            .ok_or_else(|| SdkError::NotFound {
+                what: "graph model",
+                id: model_id.to_string(),
+            })
+    }
+
+    /// Every registered graph model, page after page.
+    pub async fn graph_models(&self) -> Result<Vec<GraphModelInfo>> {
+        let mut all: Vec<GraphModelInfo> = Vec::new();
+        loop {
+            let start_after = all.last().map(|m| m.model_id.clone());
+            let page: GraphModelsResponse = self
+                .query(&QueryMsg::GraphModels {
+                    start_after,
+                    limit: Some(MAX_PAGE),
+                })
+                .await?;
+            let done = page.models.len() < MAX_PAGE as usize;
+            all.extend(page.models);
+            if done {
+                return Ok(all);
+            }
+        }
+    }
+
+    /// The node roots behind a graph job's current result, read from the worker's
+    /// `PostGraphResults` transaction (the contract keeps only their trace root): the newest
+    /// post of the job whose roots make the posted trace root. `None` when the job has no
+    /// result, or when no transaction the node indexes has it.
+    pub async fn posted_node_roots(&self, job: &Job) -> Result<Option<Vec<Hash>>> {
+        let (Some(result), Some(input)) = (&job.result, job.input.token_input()) else {
+            return Ok(None);
+        };
+        let query = format!("wasm.action='post_results' AND wasm.job_id='{}'", job.id);
+        // A job is posted again only after its earlier result was slashed: a few at most.
+        let messages = self
+            .chain
+            .contract_messages(&self.market, &query, 8)
+            .await?;
+        for raw in messages {
+            let Ok(ExecuteMsg::PostGraphResults { results }) = serde_json::from_slice(&raw) else {
+                continue;
+            };
+            for r in results.into_iter().filter(|r| r.job_id == job.id) {
+                let Some(roots) = split_hashes(&r.node_roots) else {
+                    continue;
+                };
+                if trace_root(&input, &roots) == result.commitment.0 {
+                    return Ok(Some(roots));
+                }
+            }
+        }
+        Ok(None)
     }
 
     pub async fn job(&self, job_id: u64) -> Result<Option<Job>> {
@@ -429,6 +500,11 @@ impl MarketClient {
 
     pub async fn post_results(&self, results: Vec<JobResultMsg>) -> Result<TxResult> {
         self.execute(&ExecuteMsg::PostResults { results }).await
+    }
+
+    pub async fn post_graph_results(&self, results: Vec<GraphResultMsg>) -> Result<TxResult> {
+        self.execute(&ExecuteMsg::PostGraphResults { results })
+            .await
     }
 
     pub async fn finalize(&self, job_ids: Vec<u64>) -> Result<TxResult> {
