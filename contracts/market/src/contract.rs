@@ -126,10 +126,10 @@ pub fn execute(
         ExecuteMsg::ResolveElement {
             job_id,
             seq,
-            node_roots,
+            revealed,
             col,
             witness,
-        } => graph_disputes::resolve_element(deps, env, job_id, seq, node_roots, col, witness),
+        } => graph_disputes::resolve_element(deps, env, job_id, seq, revealed, col, witness),
         ExecuteMsg::ClaimTimeout { job_id, seq } => disputes::claim_timeout(deps, env, job_id, seq),
         ExecuteMsg::Withdraw { amount } => workers::withdraw(deps, env, info, amount),
         ExecuteMsg::WithdrawTreasury { amount } => admin::withdraw_treasury(deps, info, amount),

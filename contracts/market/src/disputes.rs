@@ -152,6 +152,8 @@ pub fn commit_challenge(
         revealed: None,
         node: None,
         row: None,
+        revealed_leaf: None,
+        input_roots: vec![],
         resolve_deadline: None,
         outcome: None,
     };
@@ -240,7 +242,7 @@ pub(crate) fn revealing(
     let Some(deadline) = dispute.reveal_deadline else {
         return Err(wrong_state(job_id, seq, "committed", "open"));
     };
-    if dispute.revealed.is_some() {
+    if dispute.revealed.is_some() || dispute.revealed_leaf.is_some() {
         return Err(wrong_state(job_id, seq, "revealed", "open"));
     }
     let now = env.block.time;

@@ -12,8 +12,12 @@
 //!    `j` equals the challenger's ends the challenge there;
 //! 3. `ResolveElement` (anyone): an element `(r, c)` recomputed on chain with
 //!    `tavdun_core::graph::verify_element` from the rows it reads (proven against the
-//!    worker's own earlier node roots) and its weights leaf (proven against `weights_root`).
-//!    A revealed value that differs slashes the worker.
+//!    worker's own roots of those nodes, kept at the reveal) and its weights leaf (proven
+//!    against `weights_root`). A revealed value that differs slashes the worker.
+//!
+//! Bulky data stays in transactions, not in storage: the node roots (read from the post),
+//! the challenger's row leaves and the worker's revealed row values (read from their
+//! transactions by whoever needs them); the contract keeps their roots and hashes only.
 //!
 //! Why the worker cannot escape: it must reveal a row whose leaf differs from the
 //! challenger's. An honest challenger's leaves are the correct ones, so that row is wrong in
@@ -25,11 +29,11 @@
 
 use cosmwasm_std::{Binary, DepsMut, Env, MessageInfo, Response, Storage};
 use tavdun_core::graph::{
-    decode_values, encode_values, row_hash, split_hashes, trace_root, verify_element, verify_row,
-    GraphPlan, ProvenRow, StepWitness, TokenInput,
+    decode_values, row_hash, split_hashes, trace_root, verify_element, verify_row, GraphPlan,
+    ProvenRow, StepWitness, TokenInput,
 };
 use tavdun_core::{challenge_commitment, Hash, HexHash, MerkleTree, Proof};
-use tavdun_market_api::{node_claim_hashes, DisputeOutcome, GraphModelInfo};
+use tavdun_market_api::{node_claim_hashes, DisputeOutcome, GraphModelInfo, RevealedRow};
 
 use crate::disputes::{
     check_resolve_deadline, fail_challenge, open_dispute, opening, revealing, slash, wrong_state,
@@ -163,7 +167,7 @@ pub fn reveal_row(
     job_id: u64,
     seq: u32,
     node_roots: Binary,
-    row: Option<ProvenRow>,
+    row: Option<RevealedRow>,
     challenger: Option<(HexHash, Proof)>,
 ) -> Result<Response, ContractError> {
     let mut dispute = revealing(deps.storage, &env, &info, job_id, seq)?;
@@ -187,10 +191,16 @@ pub fn reveal_row(
         job_id,
         what: what.to_string(),
     };
-    let row = row.ok_or_else(|| bad("the node roots differ: reveal a row of the node"))?;
-    if row.node != node {
-        return Err(bad("the row is not of the challenged node"));
-    }
+    let revealed = row.ok_or_else(|| bad("the node roots differ: reveal a row of the node"))?;
+    let np = &g.plan.nodes[node as usize];
+    let values = decode_values(np.dtype, &revealed.values)
+        .ok_or_else(|| bad("the row's bytes are not values of the node's type"))?;
+    let row = ProvenRow {
+        node,
+        row: revealed.row,
+        values,
+        proof: revealed.proof,
+    };
     verify_row(&g.plan, &g.input, &roots, &row).map_err(eval_err)?;
     let (leaf, proof) =
         challenger.ok_or_else(|| bad("send the challenger's leaf of the row and its proof"))?;
@@ -200,11 +210,11 @@ pub fn reveal_row(
             expected: row.row,
         });
     }
-    let np = &g.plan.nodes[node as usize];
     proof
         .verify(&theirs, &leaf.0, np.rows.at(g.tokens))
         .map_err(|e| ContractError::Proof(e.to_string()))?;
-    if row_hash(node, row.row, np.dtype, &row.values) == leaf.0 {
+    let ours = row_hash(node, row.row, np.dtype, &row.values);
+    if ours == leaf.0 {
         return Err(bad(
             "the row agrees with the challenger's: reveal one that differs",
         ));
@@ -212,7 +222,8 @@ pub fn reveal_row(
     let config = crate::state::CONFIG.load(deps.storage)?;
     let resolve_deadline = env.block.time.plus_seconds(config.params.resolve_timeout);
     dispute.row = Some(row.row);
-    dispute.revealed = Some(Binary::new(encode_values(np.dtype, &row.values)));
+    dispute.revealed_leaf = Some(HexHash(ours));
+    dispute.input_roots = np.inputs.iter().map(|&i| HexHash(roots[i])).collect();
     dispute.resolve_deadline = Some(resolve_deadline);
     DISPUTES.save(deps.storage, (job_id, seq), &dispute)?;
     Ok(Response::new()
@@ -231,13 +242,13 @@ pub fn resolve_element(
     env: Env,
     job_id: u64,
     seq: u32,
-    node_roots: Binary,
+    revealed: Binary,
     col: u32,
     witness: StepWitness,
 ) -> Result<Response, ContractError> {
     let dispute = open_dispute(deps.storage, job_id, seq)?;
-    let (Some(revealed), Some(deadline), Some((node, _)), Some(row)) = (
-        &dispute.revealed,
+    let (Some(leaf), Some(deadline), Some((node, _)), Some(row)) = (
+        dispute.revealed_leaf,
         dispute.resolve_deadline,
         claim_of(&dispute),
         dispute.row,
@@ -247,7 +258,19 @@ pub fn resolve_element(
     check_resolve_deadline(&env, job_id, deadline)?;
     let job = load_job(deps.storage, job_id)?;
     let g = graph_job(deps.storage, job_id, &job)?;
-    let roots = worker_roots(deps.storage, job_id, &g, &node_roots)?;
+    let np = &g.plan.nodes[node as usize];
+    let values = decode_values(np.dtype, &revealed)
+        .filter(|v| row_hash(node, row, np.dtype, v) == leaf.0)
+        .ok_or(ContractError::BadReveal {
+            job_id,
+            what: "`revealed` is not the row the worker revealed".to_string(),
+        })?;
+    // The check reads rows of the disputed node's inputs only: their roots, kept at the
+    // reveal, are all the proofs need (the other entries are never read).
+    let mut roots = vec![[0u8; 32]; g.plan.nodes.len()];
+    for (&i, root) in np.inputs.iter().zip(&dispute.input_roots) {
+        roots[i] = root.0;
+    }
     let value = verify_element(
         &g.model.spec,
         &g.plan,
@@ -260,9 +283,7 @@ pub fn resolve_element(
         &witness,
     )
     .map_err(eval_err)?;
-    let claimed = decode_values(g.plan.nodes[node as usize].dtype, revealed)
-        .and_then(|v| v.get(col as usize).copied());
-    if claimed == Some(value) {
+    if values.get(col as usize) == Some(&value) {
         return Err(ContractError::NoElementMismatch {
             job_id,
             node,

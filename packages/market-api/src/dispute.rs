@@ -45,8 +45,7 @@ pub struct Dispute {
     /// The hash both sides agree on for activation `layer - 1` (the job input's for layer 1):
     /// what `Resolve`'s input must hash to.
     pub agreed_hash: Option<HexHash>,
-    /// The worker's activation of `layer`, checked against its hash; for a graph model, the
-    /// worker's revealed row (`tavdun_core::graph::encode_values` of the node's type).
+    /// The worker's activation of `layer`, checked against its hash.
     pub revealed: Option<Binary>,
     /// Graph models: the disputed node, once the challenge is opened.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -54,6 +53,14 @@ pub struct Dispute {
     /// Graph models: the row of that node the worker revealed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub row: Option<u32>,
+    /// Graph models: the leaf of the revealed row (its values stay in the `RevealRow`
+    /// transaction, where a resolver reads them; storing them would cost more gas).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revealed_leaf: Option<HexHash>,
+    /// Graph models: the worker's roots of the nodes the disputed node reads, in the order
+    /// of its op's inputs: what a resolve's rows are proven against.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub input_roots: Vec<HexHash>,
     pub resolve_deadline: Option<Timestamp>,
     pub outcome: Option<DisputeOutcome>,
 }

@@ -20,8 +20,8 @@ pub use dispute::{Dispute, DisputeOutcome};
 pub use job::{EndReason, Job, JobInput, JobResult, JobStatus, JobTerms};
 pub use model::{GraphModelInfo, ModelInfo};
 pub use msg::{
-    node_claim_hashes, ChallengeClaim, ExecuteMsg, GraphResultMsg, InstantiateMsg, JobRequest,
-    JobResultMsg, MigrateMsg, NodeChallengeClaim, ReceiveMsg,
+    node_claim_hashes, reveal_row, ChallengeClaim, ExecuteMsg, GraphResultMsg, InstantiateMsg,
+    JobRequest, JobResultMsg, MigrateMsg, NodeChallengeClaim, ReceiveMsg, RevealedRow,
 };
 pub use query::*;
 pub use worker::{HardwareDeclaration, Unbonding, Worker};

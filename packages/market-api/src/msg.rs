@@ -4,7 +4,7 @@
 use cosmwasm_schema::cw_serde;
 use cosmwasm_std::{Binary, Timestamp, Uint128};
 use cw20::Cw20ReceiveMsg;
-use tavdun_core::graph::{concat_hashes, GraphSpec, ProvenRow, StepWitness, Trace};
+use tavdun_core::graph::{concat_hashes, encode_values, GraphSpec, StepWitness, Trace};
 use tavdun_core::{Hash, HexHash, Leaf, MerkleTree, ModelSpec, Proof};
 
 use crate::config::Params;
@@ -154,18 +154,19 @@ pub enum ExecuteMsg {
         job_id: u64,
         seq: u32,
         node_roots: Binary,
-        row: Option<ProvenRow>,
+        row: Option<RevealedRow>,
         challenger_leaf: Option<HexHash>,
         challenger_proof: Option<Proof>,
     },
     /// Anyone: one element `(row, col)` of the revealed row that the worker got wrong,
     /// recomputed on chain with `tavdun_core::graph::verify_element` from the rows and leaf
-    /// of `witness`, proven against the worker's node roots (checked against its trace root
-    /// again) and the model's `weights_root`.
+    /// of `witness`, proven against the worker's roots of the nodes it reads (kept at the
+    /// reveal) and the model's `weights_root`. `revealed` is the worker's row as its
+    /// `RevealRow` showed it (checked against the revealed leaf).
     ResolveElement {
         job_id: u64,
         seq: u32,
-        node_roots: Binary,
+        revealed: Binary,
         col: u32,
         witness: StepWitness,
     },
@@ -244,6 +245,16 @@ pub struct JobResultMsg {
     /// `tavdun_core::trace_prefix` of `[h_1 .. h_{n-1}]`: with `h_n`, the result's
     /// commitment.
     pub trace_prefix: HexHash,
+}
+
+/// A row of a graph model node as a `RevealRow` carries it: its values as bytes
+/// (`tavdun_core::graph::encode_values` of the node's type, a third of their size in JSON
+/// numbers) and its proof against the worker's root of the node.
+#[cw_serde]
+pub struct RevealedRow {
+    pub row: u32,
+    pub values: Binary,
+    pub proof: Proof,
 }
 
 /// The result of a graph model job.
@@ -354,6 +365,46 @@ impl NodeChallengeClaim {
             salt: HexHash(self.salt),
         }
     }
+}
+
+/// The challenged worker's `RevealRow` from its own trace `ours` against a challenger whose
+/// row leaves of `node` are `theirs`: the first row where the two differ, with both proofs,
+/// or the roots alone when they do not differ (which ends the challenge). `None` when `node`
+/// is not a node of the trace.
+pub fn reveal_row(
+    job_id: u64,
+    seq: u32,
+    node: u32,
+    ours: &Trace,
+    theirs: &[Hash],
+) -> Option<ExecuteMsg> {
+    let trees = ours.node_trees();
+    let tree = trees.get(node as usize)?;
+    let their_tree = MerkleTree::new(theirs.to_vec());
+    let first = tree
+        .leaves()
+        .iter()
+        .zip(theirs)
+        .position(|(a, b)| a != b)
+        .filter(|_| tree.root() != their_tree.root());
+    Some(ExecuteMsg::RevealRow {
+        job_id,
+        seq,
+        node_roots: Binary::new(concat_hashes(&ours.node_roots())),
+        row: first.and_then(|r| {
+            let proven = ours.proven_row(&trees, node as usize, r as u32)?;
+            Some(RevealedRow {
+                row: proven.row,
+                values: Binary::new(encode_values(
+                    ours.nodes[node as usize].dtype,
+                    &proven.values,
+                )),
+                proof: proven.proof,
+            })
+        }),
+        challenger_leaf: first.map(|r| HexHash(theirs[r])),
+        challenger_proof: first.and_then(|r| their_tree.proof(r as u32)),
+    })
 }
 
 /// A challenger's claim against a result: its `[h_1 .. h_n]` and the salt it commits them

@@ -9,15 +9,15 @@ use std::time::{Duration, Instant};
 use cosmwasm_std::{Timestamp, Uint128};
 use serde::de::DeserializeOwned;
 use tavdun_client::{ChainClient, Event, TxResult, Wallet};
-use tavdun_core::graph::{split_hashes, trace_root};
-use tavdun_core::Hash;
+use tavdun_core::graph::{decode_values, row_hash, split_hashes, trace_root};
+use tavdun_core::{Hash, MerkleTree};
 use tavdun_market_api::{
     ChallengeClaim, ClaimableResponse, ConfigResponse, DiagnosticResponse, Dispute,
     DisputeResponse, DisputesResponse, ExecuteMsg, GraphModelInfo, GraphModelResponse,
     GraphModelsResponse, GraphResultMsg, HardwareDeclaration, Job, JobFilter, JobInput, JobRequest,
     JobResponse, JobResultMsg, JobStatus, JobsResponse, ModelInfo, ModelResponse, ModelsResponse,
-    Params, QueryMsg, QueueCursor, ReceiveMsg, StatsResponse, WorkerInfo, WorkerResponse,
-    WorkersResponse, MAX_PAGE,
+    Params, QueryMsg, QueueCursor, ReceiveMsg, RevealedRow, StatsResponse, WorkerInfo,
+    WorkerResponse, WorkersResponse, MAX_PAGE,
 };
 
 use crate::deployment::Deployment;
@@ -185,6 +185,94 @@ impl MarketClient {
                 if trace_root(&input, &roots) == result.commitment.0 {
                     return Ok(Some(roots));
                 }
+            }
+        }
+        Ok(None)
+    }
+
+    /// The challenger's row leaves of the node a graph model challenge names, read from its
+    /// `ChallengeNode` transaction (the contract keeps only their root): what the challenged
+    /// worker compares its rows with. `None` before the challenge is opened, or when no
+    /// transaction the node indexes has it.
+    pub async fn challenged_rows(&self, dispute: &Dispute) -> Result<Option<Vec<Hash>>> {
+        let (Some(node), Some(root)) = (dispute.node, dispute.challenger_hashes.get(1)) else {
+            return Ok(None);
+        };
+        let query = format!(
+            "wasm.action='challenge' AND wasm.job_id='{}' AND wasm.seq='{}'",
+            dispute.job_id, dispute.seq
+        );
+        let messages = self
+            .chain
+            .contract_messages(&self.market, &query, 4)
+            .await?;
+        for raw in messages {
+            let Ok(ExecuteMsg::ChallengeNode {
+                job_id,
+                seq,
+                node: named,
+                rows,
+                ..
+            }) = serde_json::from_slice(&raw)
+            else {
+                continue;
+            };
+            if (job_id, seq, named) != (dispute.job_id, dispute.seq, node) {
+                continue;
+            }
+            let Some(leaves) = split_hashes(&rows) else {
+                continue;
+            };
+            if MerkleTree::new(leaves.clone()).root() == root.0 {
+                return Ok(Some(leaves));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The row a challenged worker revealed (its values as bytes), read from its `RevealRow`
+    /// transaction (the contract keeps only its leaf): what a resolver checks element by
+    /// element. `None` before the reveal, or when no transaction the node indexes has it.
+    pub async fn revealed_row(&self, dispute: &Dispute) -> Result<Option<RevealedRow>> {
+        let (Some(node), Some(leaf)) = (dispute.node, dispute.revealed_leaf) else {
+            return Ok(None);
+        };
+        let query = format!(
+            "wasm.action='reveal' AND wasm.job_id='{}' AND wasm.seq='{}'",
+            dispute.job_id, dispute.seq
+        );
+        let job = self.require_job(dispute.job_id).await?;
+        let model = self.require_graph_model(&job.model_id).await?;
+        let dtype = model
+            .spec
+            .nodes
+            .get(node as usize)
+            .and(model.spec.validate().ok())
+            .map(|plan| plan.nodes[node as usize].dtype);
+        let Some(dtype) = dtype else {
+            return Ok(None);
+        };
+        for raw in self
+            .chain
+            .contract_messages(&self.market, &query, 4)
+            .await?
+        {
+            let Ok(ExecuteMsg::RevealRow {
+                job_id,
+                seq,
+                row: Some(row),
+                ..
+            }) = serde_json::from_slice(&raw)
+            else {
+                continue;
+            };
+            if (job_id, seq) != (dispute.job_id, dispute.seq) {
+                continue;
+            }
+            let matches = decode_values(dtype, &row.values)
+                .is_some_and(|v| row_hash(node, row.row, dtype, &v) == leaf.0);
+            if matches {
+                return Ok(Some(row));
             }
         }
         Ok(None)

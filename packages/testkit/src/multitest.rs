@@ -2,10 +2,10 @@
 //! fixture ([`Suite`]: the real TRN token and the market, named accounts, and helpers that
 //! speak the market's messages) for the token's and the market's tests.
 
-use cosmwasm_std::{to_json_binary, Addr, Binary, Empty, Timestamp, Uint128};
+use cosmwasm_std::{to_json_binary, Addr, Empty, Timestamp, Uint128};
 use cw20::{BalanceResponse, Cw20Coin, Cw20ExecuteMsg, Cw20QueryMsg};
 use cw_multi_test::{App, AppResponse, Contract, ContractWrapper, Executor};
-use tavdun_core::graph::{concat_hashes, GraphModel, TokenInput, Trace};
+use tavdun_core::graph::{GraphModel, TokenInput, Trace};
 use tavdun_core::{activation_hashes, eval_unit, forward, HexHash, Model};
 use tavdun_market::ContractError;
 use tavdun_market_api::job::int8_binary;
@@ -498,7 +498,7 @@ impl Suite {
 }
 
 /// The worker's `RevealRow` from its trace `ours`, against a challenger whose rows of the
-/// disputed node are those of `theirs`: the first row where the two differ.
+/// disputed node are those of `theirs`.
 pub fn reveal_row_msg(
     job_id: u64,
     seq: u32,
@@ -506,21 +506,9 @@ pub fn reveal_row_msg(
     ours: &Trace,
     theirs: &Trace,
 ) -> ExecuteMsg {
-    let our_trees = ours.node_trees();
-    let their_tree = &theirs.node_trees()[node as usize];
-    let first = our_trees[node as usize]
-        .leaves()
-        .iter()
-        .zip(their_tree.leaves())
-        .position(|(a, b)| a != b);
-    ExecuteMsg::RevealRow {
-        job_id,
-        seq,
-        node_roots: Binary::new(concat_hashes(&ours.node_roots())),
-        row: first.and_then(|r| ours.proven_row(&our_trees, node as usize, r as u32)),
-        challenger_leaf: first.map(|r| HexHash(their_tree.leaves()[r])),
-        challenger_proof: first.and_then(|r| their_tree.proof(r as u32)),
-    }
+    let their_rows = theirs.node_trees()[node as usize].leaves().to_vec();
+    tavdun_market_api::reveal_row(job_id, seq, node, ours, &their_rows)
+        .expect("a node of the trace")
 }
 
 fn params_of(suite: &Suite) -> Params {

@@ -5,7 +5,8 @@
 
 use cosmwasm_std::Binary;
 use tavdun_core::graph::{
-    concat_hashes, forward, prove_element, GraphModel, StepWitness, TokenInput, Trace,
+    concat_hashes, encode_values, forward, prove_element, GraphModel, StepWitness, TokenInput,
+    Trace,
 };
 use tavdun_core::synthetic;
 use tavdun_market::ContractError;
@@ -114,18 +115,20 @@ impl World {
         .expect("witness")
     }
 
-    /// Tries every column of the revealed row until the contract finds the worker wrong.
+    /// Tries every column of the row the worker revealed from `lie` until the contract
+    /// finds the worker wrong.
     fn resolve(&mut self, job_id: u64, seq: u32, lie: &Trace) -> anyhow::Result<u32> {
         let d = self.suite.dispute(job_id, seq);
         let (node, row) = (d.node.expect("node"), d.row.expect("row"));
-        let width = self.honest.nodes[node as usize].width;
+        let t = &lie.nodes[node as usize];
+        let revealed = Binary::new(encode_values(t.dtype, t.row(row).expect("row")));
         let stranger = self.suite.addr("stranger");
         let mut last = None;
-        for col in 0..width {
+        for col in 0..t.width {
             let msg = ExecuteMsg::ResolveElement {
                 job_id,
                 seq,
-                node_roots: self.roots(lie),
+                revealed: revealed.clone(),
                 col,
                 witness: self.witness(node, row, col),
             };
@@ -383,7 +386,7 @@ fn reveals_that_dodge_the_claim_are_refused() {
                     job_id,
                     seq,
                     node_roots: node_roots.clone(),
-                    row: lie.proven_row(&trees, node as usize, agreeing),
+                    row: revealed(&lie, &trees, node, agreeing),
                     challenger_leaf: Some(tavdun_core::HexHash(
                         their_tree.leaves()[agreeing as usize],
                     )),
@@ -394,7 +397,7 @@ fn reveals_that_dodge_the_claim_are_refused() {
         assert!(matches!(market_err(err), ContractError::BadReveal { .. }));
     }
 
-    // A row of another node.
+    // A row of another node, passed off as one of the challenged node.
     let err = w
         .suite
         .exec(
@@ -403,13 +406,16 @@ fn reveals_that_dodge_the_claim_are_refused() {
                 job_id,
                 seq,
                 node_roots: node_roots.clone(),
-                row: lie.proven_row(&trees, node as usize - 1, 0),
+                row: revealed(&lie, &trees, node - 1, 0),
                 challenger_leaf,
                 challenger_proof,
             },
         )
         .unwrap_err();
-    assert!(matches!(market_err(err), ContractError::BadReveal { .. }));
+    assert!(matches!(
+        market_err(err),
+        ContractError::Eval(_) | ContractError::BadReveal { .. }
+    ));
 
     // Nothing at all but the roots, although they differ at the node.
     let err = w
@@ -434,6 +440,24 @@ fn reveals_that_dodge_the_claim_are_refused() {
         market_err(err),
         ContractError::WrongDisputeState { .. }
     ));
+}
+
+/// Row `row` of `node` of a trace as a `RevealRow` carries it.
+fn revealed(
+    trace: &Trace,
+    trees: &[tavdun_core::MerkleTree],
+    node: u32,
+    row: u32,
+) -> Option<tavdun_market_api::RevealedRow> {
+    let proven = trace.proven_row(trees, node as usize, row)?;
+    Some(tavdun_market_api::RevealedRow {
+        row,
+        values: Binary::new(encode_values(
+            trace.nodes[node as usize].dtype,
+            &proven.values,
+        )),
+        proof: proven.proof,
+    })
 }
 
 #[test]
