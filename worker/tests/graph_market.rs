@@ -20,7 +20,7 @@ use tavdun_core::HexHash;
 use tavdun_models::minilm::{self, corpus, tokenize::TextTokenizer};
 use tavdun_sdk::api::{
     reveal_row, DisputeOutcome, ExecuteMsg, GraphResultMsg, HardwareDeclaration, JobInput,
-    JobStatus, NodeChallengeClaim, Uint128,
+    JobRequest, JobStatus, NodeChallengeClaim, Uint128,
 };
 use tavdun_sdk::client::TxResult;
 use tavdun_sdk::MarketClient;
@@ -29,6 +29,8 @@ use tavdun_testkit::{self as testkit, Localnet};
 
 const TRN: u128 = 1_000_000;
 const FEE: u128 = TRN;
+/// Jobs of the batched case.
+const BATCH: usize = 8;
 
 fn model() -> GraphModel {
     let dir = minilm::int8_model_dir();
@@ -147,6 +149,41 @@ impl Parties {
             .expect("post");
         gas.record("PostGraphResults (1 job)", case, &tx);
         job_id
+    }
+
+    /// Submits, claims, posts `BATCH` jobs of `input`, one transaction per step.
+    async fn posted_batch(
+        &self,
+        input: &TokenInput,
+        trace: &Trace,
+        case: &str,
+        gas: &mut Gas,
+    ) -> Vec<u64> {
+        let deadline = self.client.deadline_in(3_600).await.expect("block time");
+        let jobs = (0..BATCH)
+            .map(|_| JobRequest {
+                model_id: self.model_id.clone(),
+                input: JobInput::tokens(input),
+                fee: Uint128::new(FEE),
+                deadline,
+            })
+            .collect();
+        let (ids, tx) = self.client.submit_jobs(jobs).await.expect("submit");
+        gas.record(&format!("SubmitJobs ({BATCH} jobs)"), case, &tx);
+        let (claimed, tx) = self
+            .worker
+            .claim_jobs(&self.model_id, BATCH as u32)
+            .await
+            .expect("claim");
+        assert_eq!(claimed, ids);
+        gas.record(&format!("ClaimJobs ({BATCH} jobs)"), case, &tx);
+        let results = ids
+            .iter()
+            .map(|&id| GraphResultMsg::new(id, trace))
+            .collect();
+        let tx = self.worker.post_graph_results(results).await.expect("post");
+        gas.record(&format!("PostGraphResults ({BATCH} jobs)"), case, &tx);
+        ids
     }
 
     /// The whole dispute of a lying result: the challenger reads the worker's node roots from
@@ -353,6 +390,7 @@ async fn minilm_jobs_and_disputes_on_wasmd() {
 
     let cases = ["8 tokens", "128 tokens"];
     let ffn = node_index(&model, "l2.ffn_in");
+    let scores = node_index(&model, "l2.scores");
     let output = (model.spec.nodes.len() - 1) as u32;
     for (case, (tokens, first)) in cases.iter().zip([(8, 0), (128, 40)]) {
         let input = sentence(tokens, first);
@@ -369,42 +407,21 @@ async fn minilm_jobs_and_disputes_on_wasmd() {
             "the posted embedding is core's"
         );
 
-        // A liar in one element of the third layer's feed-forward product, then one that
-        // lies in the pooled output alone.
-        let lie = lie_at(&honest, ffn);
-        parties
-            .dispute(
-                &model,
-                &input,
-                &honest,
-                &lie,
-                ffn,
-                &format!("{case}, ffn"),
-                &mut gas,
-            )
-            .await;
-        let lie = lie_at(&honest, output);
-        parties
-            .dispute(
-                &model,
-                &input,
-                &honest,
-                &lie,
-                output,
-                &format!("{case}, output"),
-                &mut gas,
-            )
-            .await;
+        // A batch of the same input: one transaction per step for all of it.
+        let batch = parties.posted_batch(&input, &honest, case, &mut gas).await;
 
-        // The honest job: finalised once its window is over in block time (bounded wait).
-        let ends = result.challenge_ends.seconds();
-        for _ in 0..600 {
-            if w.market.chain().latest_block().await.expect("block").time > ends {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        // Liars in one element of: the third layer's feed-forward product, its attention
+        // scores (the node with the most rows, heads x tokens), and the pooled output alone.
+        for (label, node) in [("ffn", ffn), ("scores", scores), ("output", output)] {
+            let lie = lie_at(&honest, node);
+            let case = format!("{case}, {label}");
+            parties
+                .dispute(&model, &input, &honest, &lie, node, &case, &mut gas)
+                .await;
         }
-        assert_eq!(w.job(job_id).await.status, JobStatus::Posted);
+
+        // The honest jobs: finalised once their windows are over in block time.
+        wait_windows(&w, &[job_id]).await;
         let tx = parties
             .worker
             .finalize(vec![job_id])
@@ -412,15 +429,38 @@ async fn minilm_jobs_and_disputes_on_wasmd() {
             .expect("finalize");
         gas.record("Finalize (1 job)", case, &tx);
         assert_eq!(w.job(job_id).await.status, JobStatus::Finalized);
+        wait_windows(&w, &batch).await;
+        let tx = parties
+            .worker
+            .finalize(batch.clone())
+            .await
+            .expect("finalize");
+        gas.record(&format!("Finalize ({BATCH} jobs)"), case, &tx);
     }
     w.assert_books_balance().await;
-    gas.print(&[
-        "-",
-        "8 tokens",
-        "8 tokens, ffn",
-        "8 tokens, output",
-        "128 tokens",
-        "128 tokens, ffn",
-        "128 tokens, output",
-    ]);
+    let mut columns = vec!["-".to_string()];
+    for case in cases {
+        columns.push(case.to_string());
+        for label in ["ffn", "scores", "output"] {
+            columns.push(format!("{case}, {label}"));
+        }
+    }
+    gas.print(&columns.iter().map(String::as_str).collect::<Vec<_>>());
+}
+
+/// Waits (bounded) until the challenge window of every job is over in block time.
+async fn wait_windows(w: &World, job_ids: &[u64]) {
+    let mut ends = 0;
+    for &id in job_ids {
+        let job = w.job(id).await;
+        assert_eq!(job.status, JobStatus::Posted);
+        ends = ends.max(job.result.expect("posted").challenge_ends.seconds());
+    }
+    for _ in 0..600 {
+        if w.market.chain().latest_block().await.expect("block").time > ends {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    panic!("the challenge windows of {job_ids:?} did not end");
 }
