@@ -6,7 +6,7 @@
 
 import { ICosmWasmClient, ISigningCosmWasmClient } from "./baseClient";
 import { Coin, StdFee } from "@interchainjs/types";
-import { Uint128, InstantiateMsg, Params, ExecuteMsg, Binary, Layer, HexHash, Cw20ReceiveMsg, ModelSpec, InputSpec, InputQuant, HardwareDeclaration, JobResultMsg, Leaf, Proof, QueryMsg, JobFilter, JobStatus, QueueCursor, MigrateMsg, ClaimableResponse, Addr, Timestamp, Uint64, ConfigResponse, Config, PendingParams, DisputeOutcome, DisputeResponse, Dispute, DisputesResponse, EndReason, JobInput, JobResponse, Job, JobResult, JobTerms, NotServedReason, DiagnosticResponse, JobsResponse, ModelResponse, ModelInfo, ModelsResponse, StatsResponse, Totals, WorkerResponse, WorkerInfo, Worker, Unbonding, WorkersResponse } from "./TavdunMarket.types";
+import { Uint128, InstantiateMsg, Params, ExecuteMsg, Binary, Layer, HexHash, Op, EmbeddingIndex, DType, Mult, Cw20ReceiveMsg, ModelSpec, InputSpec, InputQuant, GraphSpec, TokenInputSpec, Node, Requant, HardwareDeclaration, JobResultMsg, GraphResultMsg, Leaf, Proof, RevealedRow, StepWitness, ProvenLeaf, WeightLeaf, ProvenRow, QueryMsg, JobFilter, JobStatus, QueueCursor, MigrateMsg, ClaimableResponse, Addr, Timestamp, Uint64, ConfigResponse, Config, PendingParams, DisputeOutcome, DisputeResponse, Dispute, DisputesResponse, GraphModelResponse, GraphModelInfo, GraphModelsResponse, EndReason, JobInput, JobResponse, Job, JobResult, JobTerms, NotServedReason, DiagnosticResponse, JobsResponse, ModelResponse, ModelInfo, ModelsResponse, StatsResponse, Totals, WorkerResponse, WorkerInfo, Worker, Unbonding, WorkersResponse } from "./TavdunMarket.types";
 export interface TavdunMarketReadOnlyInterface {
   contractAddress: string;
   config: () => Promise<ConfigResponse>;
@@ -22,6 +22,18 @@ export interface TavdunMarketReadOnlyInterface {
     limit?: number;
     startAfter?: string;
   }) => Promise<ModelsResponse>;
+  graphModel: ({
+    modelId
+  }: {
+    modelId: string;
+  }) => Promise<GraphModelResponse>;
+  graphModels: ({
+    limit,
+    startAfter
+  }: {
+    limit?: number;
+    startAfter?: string;
+  }) => Promise<GraphModelsResponse>;
   job: ({
     jobId
   }: {
@@ -90,6 +102,8 @@ export class TavdunMarketQueryClient implements TavdunMarketReadOnlyInterface {
     this.config = this.config.bind(this);
     this.model = this.model.bind(this);
     this.models = this.models.bind(this);
+    this.graphModel = this.graphModel.bind(this);
+    this.graphModels = this.graphModels.bind(this);
     this.job = this.job.bind(this);
     this.jobs = this.jobs.bind(this);
     this.queue = this.queue.bind(this);
@@ -126,6 +140,31 @@ export class TavdunMarketQueryClient implements TavdunMarketReadOnlyInterface {
   }): Promise<ModelsResponse> => {
     return this.client.queryContractSmart(this.contractAddress, {
       models: {
+        limit,
+        start_after: startAfter
+      }
+    });
+  };
+  graphModel = async ({
+    modelId
+  }: {
+    modelId: string;
+  }): Promise<GraphModelResponse> => {
+    return this.client.queryContractSmart(this.contractAddress, {
+      graph_model: {
+        model_id: modelId
+      }
+    });
+  };
+  graphModels = async ({
+    limit,
+    startAfter
+  }: {
+    limit?: number;
+    startAfter?: string;
+  }): Promise<GraphModelsResponse> => {
+    return this.client.queryContractSmart(this.contractAddress, {
+      graph_models: {
         limit,
         start_after: startAfter
       }
@@ -279,6 +318,19 @@ export interface TavdunMarketInterface extends TavdunMarketReadOnlyInterface {
     weightsRoot: HexHash;
     weightsUri: string;
   }, fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<any>;
+  registerGraphModel: ({
+    minFee,
+    minTier,
+    spec,
+    weightsRoot,
+    weightsUri
+  }: {
+    minFee: Uint128;
+    minTier: number;
+    spec: GraphSpec;
+    weightsRoot: HexHash;
+    weightsUri: string;
+  }, fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<any>;
   transferModel: ({
     modelId,
     owner
@@ -320,6 +372,11 @@ export interface TavdunMarketInterface extends TavdunMarketReadOnlyInterface {
     results
   }: {
     results: JobResultMsg[];
+  }, fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<any>;
+  postGraphResults: ({
+    results
+  }: {
+    results: GraphResultMsg[];
   }, fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<any>;
   releaseJobs: ({
     jobIds
@@ -383,6 +440,47 @@ export interface TavdunMarketInterface extends TavdunMarketReadOnlyInterface {
     seq: number;
     unit: number;
   }, fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<any>;
+  challengeNode: ({
+    jobId,
+    node,
+    rows,
+    salt,
+    seq
+  }: {
+    jobId: number;
+    node: number;
+    rows: Binary;
+    salt: HexHash;
+    seq: number;
+  }, fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<any>;
+  revealRow: ({
+    challengerLeaf,
+    challengerProof,
+    jobId,
+    nodeRoots,
+    row,
+    seq
+  }: {
+    challengerLeaf?: HexHash;
+    challengerProof?: Proof;
+    jobId: number;
+    nodeRoots: Binary;
+    row?: RevealedRow;
+    seq: number;
+  }, fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<any>;
+  resolveElement: ({
+    col,
+    jobId,
+    revealed,
+    seq,
+    witness
+  }: {
+    col: number;
+    jobId: number;
+    revealed: Binary;
+    seq: number;
+    witness: StepWitness;
+  }, fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<any>;
   claimTimeout: ({
     jobId,
     seq
@@ -429,12 +527,14 @@ export class TavdunMarketClient extends TavdunMarketQueryClient implements Tavdu
     this.contractAddress = contractAddress;
     this.receive = this.receive.bind(this);
     this.registerModel = this.registerModel.bind(this);
+    this.registerGraphModel = this.registerGraphModel.bind(this);
     this.transferModel = this.transferModel.bind(this);
     this.updateModel = this.updateModel.bind(this);
     this.declareHardware = this.declareHardware.bind(this);
     this.unbond = this.unbond.bind(this);
     this.claimJobs = this.claimJobs.bind(this);
     this.postResults = this.postResults.bind(this);
+    this.postGraphResults = this.postGraphResults.bind(this);
     this.releaseJobs = this.releaseJobs.bind(this);
     this.finalize = this.finalize.bind(this);
     this.expireClaims = this.expireClaims.bind(this);
@@ -443,6 +543,9 @@ export class TavdunMarketClient extends TavdunMarketQueryClient implements Tavdu
     this.challenge = this.challenge.bind(this);
     this.reveal = this.reveal.bind(this);
     this.resolve = this.resolve.bind(this);
+    this.challengeNode = this.challengeNode.bind(this);
+    this.revealRow = this.revealRow.bind(this);
+    this.resolveElement = this.resolveElement.bind(this);
     this.claimTimeout = this.claimTimeout.bind(this);
     this.withdraw = this.withdraw.bind(this);
     this.withdrawTreasury = this.withdrawTreasury.bind(this);
@@ -486,6 +589,29 @@ export class TavdunMarketClient extends TavdunMarketQueryClient implements Tavdu
   }, fee_: number | StdFee | "auto" = "auto", memo_?: string, funds_?: Coin[]): Promise<any> => {
     return await this.client.execute(this.sender, this.contractAddress, {
       register_model: {
+        min_fee: minFee,
+        min_tier: minTier,
+        spec,
+        weights_root: weightsRoot,
+        weights_uri: weightsUri
+      }
+    }, fee_, memo_, funds_);
+  };
+  registerGraphModel = async ({
+    minFee,
+    minTier,
+    spec,
+    weightsRoot,
+    weightsUri
+  }: {
+    minFee: Uint128;
+    minTier: number;
+    spec: GraphSpec;
+    weightsRoot: HexHash;
+    weightsUri: string;
+  }, fee_: number | StdFee | "auto" = "auto", memo_?: string, funds_?: Coin[]): Promise<any> => {
+    return await this.client.execute(this.sender, this.contractAddress, {
+      register_graph_model: {
         min_fee: minFee,
         min_tier: minTier,
         spec,
@@ -574,6 +700,17 @@ export class TavdunMarketClient extends TavdunMarketQueryClient implements Tavdu
   }, fee_: number | StdFee | "auto" = "auto", memo_?: string, funds_?: Coin[]): Promise<any> => {
     return await this.client.execute(this.sender, this.contractAddress, {
       post_results: {
+        results
+      }
+    }, fee_, memo_, funds_);
+  };
+  postGraphResults = async ({
+    results
+  }: {
+    results: GraphResultMsg[];
+  }, fee_: number | StdFee | "auto" = "auto", memo_?: string, funds_?: Coin[]): Promise<any> => {
+    return await this.client.execute(this.sender, this.contractAddress, {
+      post_graph_results: {
         results
       }
     }, fee_, memo_, funds_);
@@ -696,6 +833,78 @@ export class TavdunMarketClient extends TavdunMarketQueryClient implements Tavdu
         proof,
         seq,
         unit
+      }
+    }, fee_, memo_, funds_);
+  };
+  challengeNode = async ({
+    jobId,
+    node,
+    rows,
+    salt,
+    seq
+  }: {
+    jobId: number;
+    node: number;
+    rows: Binary;
+    salt: HexHash;
+    seq: number;
+  }, fee_: number | StdFee | "auto" = "auto", memo_?: string, funds_?: Coin[]): Promise<any> => {
+    return await this.client.execute(this.sender, this.contractAddress, {
+      challenge_node: {
+        job_id: jobId,
+        node,
+        rows,
+        salt,
+        seq
+      }
+    }, fee_, memo_, funds_);
+  };
+  revealRow = async ({
+    challengerLeaf,
+    challengerProof,
+    jobId,
+    nodeRoots,
+    row,
+    seq
+  }: {
+    challengerLeaf?: HexHash;
+    challengerProof?: Proof;
+    jobId: number;
+    nodeRoots: Binary;
+    row?: RevealedRow;
+    seq: number;
+  }, fee_: number | StdFee | "auto" = "auto", memo_?: string, funds_?: Coin[]): Promise<any> => {
+    return await this.client.execute(this.sender, this.contractAddress, {
+      reveal_row: {
+        challenger_leaf: challengerLeaf,
+        challenger_proof: challengerProof,
+        job_id: jobId,
+        node_roots: nodeRoots,
+        row,
+        seq
+      }
+    }, fee_, memo_, funds_);
+  };
+  resolveElement = async ({
+    col,
+    jobId,
+    revealed,
+    seq,
+    witness
+  }: {
+    col: number;
+    jobId: number;
+    revealed: Binary;
+    seq: number;
+    witness: StepWitness;
+  }, fee_: number | StdFee | "auto" = "auto", memo_?: string, funds_?: Coin[]): Promise<any> => {
+    return await this.client.execute(this.sender, this.contractAddress, {
+      resolve_element: {
+        col,
+        job_id: jobId,
+        revealed,
+        seq,
+        witness
       }
     }, fee_, memo_, funds_);
   };

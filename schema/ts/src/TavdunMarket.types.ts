@@ -46,6 +46,14 @@ export type ExecuteMsg = {
     weights_uri: string;
   };
 } | {
+  register_graph_model: {
+    min_fee: Uint128;
+    min_tier: number;
+    spec: GraphSpec;
+    weights_root: HexHash;
+    weights_uri: string;
+  };
+} | {
   transfer_model: {
     model_id: string;
     owner: string;
@@ -74,6 +82,10 @@ export type ExecuteMsg = {
 } | {
   post_results: {
     results: JobResultMsg[];
+  };
+} | {
+  post_graph_results: {
+    results: GraphResultMsg[];
   };
 } | {
   release_jobs: {
@@ -117,6 +129,31 @@ export type ExecuteMsg = {
     proof?: Proof | null;
     seq: number;
     unit: number;
+  };
+} | {
+  challenge_node: {
+    job_id: number;
+    node: number;
+    rows: Binary;
+    salt: HexHash;
+    seq: number;
+  };
+} | {
+  reveal_row: {
+    challenger_leaf?: HexHash | null;
+    challenger_proof?: Proof | null;
+    job_id: number;
+    node_roots: Binary;
+    row?: RevealedRow | null;
+    seq: number;
+  };
+} | {
+  resolve_element: {
+    col: number;
+    job_id: number;
+    revealed: Binary;
+    seq: number;
+    witness: StepWitness;
   };
 } | {
   claim_timeout: {
@@ -173,6 +210,68 @@ export type Layer = {
   type: "flatten";
 };
 export type HexHash = string;
+export type Op = {
+  index: EmbeddingIndex;
+  rows: number;
+  type: "embedding";
+  width: number;
+} | {
+  a: string;
+  a_mult: number;
+  b: string;
+  b_mult: number;
+  out: DType;
+  per_column: boolean;
+  shift: number;
+  type: "add";
+} | {
+  input: string;
+  requant: Requant;
+  type: "dense";
+  units: number;
+} | {
+  input: string;
+  requant: Requant;
+  type: "requantize";
+} | {
+  input: string;
+  out: DType;
+  shift: number;
+  type: "layer_norm";
+} | {
+  heads: number;
+  k: string;
+  q: string;
+  requant: Requant;
+  type: "scores";
+} | {
+  input: string;
+  type: "softmax";
+} | {
+  input: string;
+  type: "transpose";
+} | {
+  heads: number;
+  probs: string;
+  requant: Requant;
+  type: "context";
+  values_t: string;
+} | {
+  input: string;
+  requant: Requant;
+  type: "gelu";
+} | {
+  input: string;
+  type: "mean_pool";
+} | {
+  input: string;
+  type: "l2_norm";
+};
+export type EmbeddingIndex = "token" | "position";
+export type DType = "i8" | "i16";
+export type Mult = {
+  per_tensor: number;
+} | "per_unit";
 export interface Cw20ReceiveMsg {
   amount: Uint128;
   msg: Binary;
@@ -192,6 +291,25 @@ export interface InputQuant {
   scale: string;
   zero_point: number;
 }
+export interface GraphSpec {
+  input: TokenInputSpec;
+  name: string;
+  nodes: Node[];
+  version: number;
+}
+export interface TokenInputSpec {
+  max_tokens: number;
+  vocab: number;
+}
+export interface Node {
+  name: string;
+  op: Op;
+}
+export interface Requant {
+  mult: Mult;
+  out: DType;
+  shift: number;
+}
 export interface HardwareDeclaration {
   description: string;
   max_tier: number;
@@ -200,6 +318,11 @@ export interface JobResultMsg {
   job_id: number;
   output: Binary;
   trace_prefix: HexHash;
+}
+export interface GraphResultMsg {
+  job_id: number;
+  node_roots: Binary;
+  output: Binary;
 }
 export interface Leaf {
   bias: number;
@@ -211,6 +334,31 @@ export interface Proof {
   index: number;
   siblings: HexHash[];
 }
+export interface RevealedRow {
+  proof: Proof;
+  row: number;
+  values: Binary;
+}
+export interface StepWitness {
+  leaf?: ProvenLeaf | null;
+  rows: ProvenRow[];
+}
+export interface ProvenLeaf {
+  leaf: WeightLeaf;
+  proof: Proof;
+}
+export interface WeightLeaf {
+  node: number;
+  params: number[];
+  unit: number;
+  weights: number[];
+}
+export interface ProvenRow {
+  node: number;
+  proof: Proof;
+  row: number;
+  values: number[];
+}
 export type QueryMsg = {
   config: {};
 } | {
@@ -219,6 +367,15 @@ export type QueryMsg = {
   };
 } | {
   models: {
+    limit?: number | null;
+    start_after?: string | null;
+  };
+} | {
+  graph_model: {
+    model_id: string;
+  };
+} | {
+  graph_models: {
     limit?: number | null;
     start_after?: string | null;
   };
@@ -320,18 +477,46 @@ export interface Dispute {
   challenger_hashes: HexHash[];
   commitment: HexHash;
   committed_height: number;
+  input_roots?: HexHash[];
   job_id: number;
   layer?: number | null;
+  node?: number | null;
   opened_at?: Timestamp | null;
   outcome?: DisputeOutcome | null;
   resolve_deadline?: Timestamp | null;
   reveal_deadline?: Timestamp | null;
   revealed?: Binary | null;
+  revealed_leaf?: HexHash | null;
+  row?: number | null;
   seq: number;
   worker: Addr;
 }
 export interface DisputesResponse {
   disputes: Dispute[];
+}
+export interface GraphModelResponse {
+  model?: GraphModelInfo | null;
+}
+export interface GraphModelInfo {
+  active: boolean;
+  dispute_bytes: number;
+  index: number;
+  max_tokens: number;
+  min_fee: Uint128;
+  min_tier: number;
+  model_id: string;
+  nodes: number;
+  output_dtype: DType;
+  output_len: number;
+  output_width: number;
+  owner: Addr;
+  spec: GraphSpec;
+  vocab: number;
+  weights_root: HexHash;
+  weights_uri: string;
+}
+export interface GraphModelsResponse {
+  models: GraphModelInfo[];
 }
 export type EndReason = "cancelled_by_client" | "result_accepted" | "deadline_unclaimed" | "claim_expired_after_deadline" | "worker_slashed_after_deadline" | "too_many_attempts" | "input_unavailable";
 export type JobInput = {
@@ -342,6 +527,11 @@ export type JobInput = {
   blob: {
     hash: HexHash;
     uri: string;
+  };
+} | {
+  tokens: {
+    ids: number[];
+    mask: Binary;
   };
 };
 export interface JobResponse {

@@ -65,6 +65,12 @@ export type JobInput =
         hash: HexHash;
         uri: string;
       };
+    }
+  | {
+      tokens: {
+        ids: number[];
+        mask: Binary;
+      };
     };
 /**
  * Binary is a wrapper around Vec<u8> to add base64 de/serialization with serde. It also adds some helper methods to help encode inline.
