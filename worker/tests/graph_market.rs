@@ -24,6 +24,7 @@ use tavdun_sdk::api::{
 };
 use tavdun_sdk::client::TxResult;
 use tavdun_sdk::MarketClient;
+use tavdun_testkit::lies::{lie_at, node_index};
 use tavdun_testkit::world::World;
 use tavdun_testkit::{self as testkit, Localnet};
 
@@ -66,29 +67,6 @@ fn sentence(tokens: usize, first: usize) -> TokenInput {
         }
     }
     panic!("the corpus is shorter than {tokens} tokens")
-}
-
-fn node_index(model: &GraphModel, name: &str) -> u32 {
-    model
-        .spec
-        .nodes
-        .iter()
-        .position(|n| n.name == name)
-        .unwrap_or_else(|| panic!("MiniLM has no node {name}")) as u32
-}
-
-/// The honest trace with one element of `node` flipped to the other end of its range: a
-/// worker that lies there (its later nodes as the honest ones).
-fn lie_at(trace: &Trace, node: u32) -> Trace {
-    let mut lie = trace.clone();
-    let t = &mut lie.nodes[node as usize];
-    let at = t.values.len() / 3;
-    t.values[at] = if t.values[at] > 0 {
-        t.dtype.min()
-    } else {
-        t.dtype.max()
-    };
-    lie
 }
 
 /// Gas per message name and case, printed as one table at the end.

@@ -1,7 +1,7 @@
 use cosmwasm_std::{Addr, DepsMut, MessageInfo, Response, Storage, Uint128};
 use tavdun_core::graph::{GraphPlan, GraphSpec};
 use tavdun_core::{HexHash, ModelSpec, Plan};
-use tavdun_market_api::{GraphModelInfo, ModelInfo};
+use tavdun_market_api::{Config, GraphModelInfo, ModelInfo};
 
 use crate::admin::MAX_TIERS;
 use crate::error::ContractError;
@@ -256,20 +256,7 @@ pub fn register_model(
     }
     check_tier(min_tier)?;
     check_uri(&weights_uri)?;
-    let stored = stored_bytes(&plan);
-    if stored > MAX_STORED_VALUE {
-        return Err(ContractError::StoredValueTooLarge {
-            bytes: stored,
-            max: MAX_STORED_VALUE,
-        });
-    }
-    let bytes = dispute_bytes(&plan);
-    if bytes > u64::from(config.params.max_dispute_bytes) {
-        return Err(ContractError::DisputeTooLarge {
-            bytes,
-            max: config.params.max_dispute_bytes,
-        });
-    }
+    let bytes = check_sizes(&config, stored_bytes(&plan), dispute_bytes(&plan))?;
     let model_id = hex::encode(tavdun_core::model_id(&spec, &weights_root.0));
     let index = next_index(deps.storage, &model_id)?;
     let model = ModelInfo {
@@ -289,6 +276,25 @@ pub fn register_model(
     };
     MODELS.save(deps.storage, &model_id, &model)?;
     Ok(registered(index, &model_id, &info.sender))
+}
+
+/// Refuses a model whose dispute record or inline input could exceed what the VM stores
+/// under one key, or whose largest dispute transaction could exceed `max_dispute_bytes`;
+/// returns the latter.
+fn check_sizes(config: &Config, stored: u64, dispute: u64) -> Result<u64, ContractError> {
+    if stored > MAX_STORED_VALUE {
+        return Err(ContractError::StoredValueTooLarge {
+            bytes: stored,
+            max: MAX_STORED_VALUE,
+        });
+    }
+    if dispute > u64::from(config.params.max_dispute_bytes) {
+        return Err(ContractError::DisputeTooLarge {
+            bytes: dispute,
+            max: config.params.max_dispute_bytes,
+        });
+    }
+    Ok(dispute)
 }
 
 /// The index of a new model, refusing an id either version already holds; records it.
@@ -389,20 +395,11 @@ pub fn register_graph_model(
                 .to_string(),
         ));
     };
-    let stored = graph_stored_bytes(&plan);
-    if stored > MAX_STORED_VALUE {
-        return Err(ContractError::StoredValueTooLarge {
-            bytes: stored,
-            max: MAX_STORED_VALUE,
-        });
-    }
-    let bytes = graph_dispute_bytes(&plan);
-    if bytes > u64::from(config.params.max_dispute_bytes) {
-        return Err(ContractError::DisputeTooLarge {
-            bytes,
-            max: config.params.max_dispute_bytes,
-        });
-    }
+    let bytes = check_sizes(
+        &config,
+        graph_stored_bytes(&plan),
+        graph_dispute_bytes(&plan),
+    )?;
     let model_id = hex::encode(tavdun_core::model_id_of(
         &spec.canonical_json(),
         &weights_root.0,

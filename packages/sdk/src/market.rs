@@ -105,17 +105,29 @@ impl MarketClient {
 
     /// Every registered model, page after page.
     pub async fn models(&self) -> Result<Vec<ModelInfo>> {
-        let mut all: Vec<ModelInfo> = Vec::new();
+        self.all_pages(
+            |start_after| QueryMsg::Models {
+                start_after,
+                limit: Some(MAX_PAGE),
+            },
+            |page: ModelsResponse| page.models,
+            |m| m.model_id.clone(),
+        )
+        .await
+    }
+
+    /// Every item of a list keyed by model id, following its pages to the end.
+    async fn all_pages<R: DeserializeOwned, T>(
+        &self,
+        query: impl Fn(Option<String>) -> QueryMsg,
+        items: impl Fn(R) -> Vec<T>,
+        key: impl Fn(&T) -> String,
+    ) -> Result<Vec<T>> {
+        let mut all: Vec<T> = Vec::new();
         loop {
-            let start_after = all.last().map(|m| m.model_id.clone());
-            let page: ModelsResponse = self
-                .query(&QueryMsg::Models {
-                    start_after,
-                    limit: Some(MAX_PAGE),
-                })
-                .await?;
-            let done = page.models.len() < MAX_PAGE as usize;
-            all.extend(page.models);
+            let page = items(self.query(&query(all.last().map(&key))).await?);
+            let done = page.len() < MAX_PAGE as usize;
+            all.extend(page);
             if done {
                 return Ok(all);
             }
@@ -143,21 +155,15 @@ impl MarketClient {
 
     /// Every registered graph model, page after page.
     pub async fn graph_models(&self) -> Result<Vec<GraphModelInfo>> {
-        let mut all: Vec<GraphModelInfo> = Vec::new();
-        loop {
-            let start_after = all.last().map(|m| m.model_id.clone());
-            let page: GraphModelsResponse = self
-                .query(&QueryMsg::GraphModels {
-                    start_after,
-                    limit: Some(MAX_PAGE),
-                })
-                .await?;
-            let done = page.models.len() < MAX_PAGE as usize;
-            all.extend(page.models);
-            if done {
-                return Ok(all);
-            }
-        }
+        self.all_pages(
+            |start_after| QueryMsg::GraphModels {
+                start_after,
+                limit: Some(MAX_PAGE),
+            },
+            |page: GraphModelsResponse| page.models,
+            |m| m.model_id.clone(),
+        )
+        .await
     }
 
     /// The node roots behind a graph job's current result, read from the worker's

@@ -5,8 +5,10 @@
 //! - [`Localnet`]: a real wasmd network started with `localnet/start` in a directory of its
 //!   own (never a mock chain);
 //! - [`world::World`]: TRN and the market deployed on such a network, the test accounts'
-//!   wallets, balances and job helpers, for the end-to-end tests of every program.
+//!   wallets, balances and job helpers, for the end-to-end tests of every program;
+//! - [`lies`]: liars' traces of graph models, for dispute tests on either.
 
+pub mod lies;
 #[cfg(feature = "multitest")]
 pub mod multitest;
 pub mod world;

@@ -11,6 +11,7 @@ use tavdun_core::graph::{
 use tavdun_core::synthetic;
 use tavdun_market::ContractError;
 use tavdun_market_api::{DisputeOutcome, ExecuteMsg, JobInput, JobStatus, ReceiveMsg};
+use tavdun_testkit::lies::{lie_at, node_index};
 use tavdun_testkit::multitest::*;
 
 const FEE: u128 = 10_000;
@@ -27,29 +28,6 @@ fn model_and_input() -> (GraphModel, TokenInput) {
         }
     }
     unreachable!()
-}
-
-fn node_index(model: &GraphModel, name: &str) -> u32 {
-    model
-        .spec
-        .nodes
-        .iter()
-        .position(|n| n.name == name)
-        .unwrap_or_else(|| panic!("no node {name}")) as u32
-}
-
-/// The honest trace with one element of `node` changed: what a worker that lies there posts
-/// (later nodes as the honest ones, so `node` is the first divergence).
-fn lie_at(trace: &Trace, node: u32) -> Trace {
-    let mut lie = trace.clone();
-    let t = &mut lie.nodes[node as usize];
-    let at = t.values.len() / 2;
-    t.values[at] = if t.values[at] == t.dtype.max() {
-        t.dtype.min()
-    } else {
-        t.dtype.max()
-    };
-    lie
 }
 
 struct World {
