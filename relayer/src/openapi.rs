@@ -19,6 +19,7 @@ use crate::error::{ErrorBody, ErrorCode};
     tags(
         (name = "blobs", description = "Content-addressed storage: a blob's name is the sha256 of its bytes"),
         (name = "jobs", description = "Inference jobs on the market"),
+        (name = "embeddings", description = "OpenAI-shaped embeddings: one verifiable job per text"),
         (name = "models", description = "Registered models"),
         (name = "health", description = "Liveness"),
     )
