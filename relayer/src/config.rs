@@ -415,6 +415,11 @@ mod tests {
         let mut config = key("");
         config.blobs.max_bytes = 0;
         assert_eq!(error_field(&config), "blobs.max_bytes");
+        let mut config = key("");
+        config.embeddings.max_inputs = 0;
+        assert_eq!(error_field(&config), "embeddings.max_inputs");
+        let embeddings = key("[embeddings]\nwait_timeout_secs = 0");
+        assert_eq!(error_field(&embeddings), "embeddings.wait_timeout_secs");
         assert!(matches!(
             toml::from_str::<Config>("lisen = \"x\""),
             Err(e) if e.to_string().contains("lisen")

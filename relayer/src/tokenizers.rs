@@ -58,3 +58,23 @@ impl Tokenizers {
             .map_err(|e| ApiError::Internal(e.to_string()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tokenizer_that_does_not_load_names_its_field() {
+        let mut config = EmbeddingsConfig::default();
+        config
+            .tokenizers
+            .insert("all-minilm-l6-v2".into(), "/nonexistent/tokenizer.json".into());
+        match Tokenizers::new(&config).err() {
+            Some(ConfigError::Field { field, reason }) => {
+                assert_eq!(field, "embeddings.tokenizers.all-minilm-l6-v2");
+                assert!(reason.contains("/nonexistent/tokenizer.json"), "{reason}");
+            }
+            other => panic!("expected a field error, got {other:?}"),
+        }
+    }
+}
