@@ -66,9 +66,10 @@ mod tests {
     #[test]
     fn a_tokenizer_that_does_not_load_names_its_field() {
         let mut config = EmbeddingsConfig::default();
-        config
-            .tokenizers
-            .insert("all-minilm-l6-v2".into(), "/nonexistent/tokenizer.json".into());
+        config.tokenizers.insert(
+            "all-minilm-l6-v2".into(),
+            "/nonexistent/tokenizer.json".into(),
+        );
         match Tokenizers::new(&config).err() {
             Some(ConfigError::Field { field, reason }) => {
                 assert_eq!(field, "embeddings.tokenizers.all-minilm-l6-v2");

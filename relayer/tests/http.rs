@@ -414,6 +414,7 @@ async fn the_openapi_document_describes_every_route_and_error_code() {
         "EmbeddingsResponse",
         "ResultVerification",
         "EmbeddingProgress",
+        "EmbeddingsSubmitted",
     ] {
         assert!(schemas[schema].is_object(), "schema {schema} missing");
     }

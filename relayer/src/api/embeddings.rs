@@ -14,7 +14,7 @@ use axum::Json;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use tavdun_sdk::amount::format_trn;
-use tavdun_sdk::api::{GraphModelInfo, JobInput, JobRequest};
+use tavdun_sdk::api::{GraphModelInfo, Job, JobInput, JobRequest};
 use tavdun_sdk::embedding::{
     decode_embedding, embedding_dims, find_graph_model, wait_for_jobs, Milestone,
     ResultVerification, WaitFor,
@@ -137,11 +137,11 @@ pub async fn create_embeddings(
         let outcome = loop {
             let step = tokio::select! {
                 outcome = &mut wait => Step::Done(outcome),
-                Some(progress) = rx.recv() => Step::Progress(progress),
+                Some(progress) = rx.recv() => Step::Progress(Box::new(progress)),
             };
             match step {
                 Step::Done(outcome) => break outcome,
-                Step::Progress(p) => yield Ok(progress_event(&state, p).await),
+                Step::Progress(p) => yield Ok(progress_event(&state, *p).await),
             }
         };
         while let Ok(p) = rx.try_recv() {
@@ -159,9 +159,10 @@ pub async fn create_embeddings(
         .into_response())
 }
 
+/// What the stream heard first: the wait's end, or a job's progress (boxed: a job is large).
 enum Step<T> {
     Done(T),
-    Progress((usize, Milestone, tavdun_sdk::api::Job)),
+    Progress(Box<(usize, Milestone, Job)>),
 }
 
 fn accepts_event_stream(headers: &HeaderMap) -> bool {
@@ -172,10 +173,7 @@ fn accepts_event_stream(headers: &HeaderMap) -> bool {
         .any(|v| v.contains("text/event-stream"))
 }
 
-async fn progress_event(
-    state: &State,
-    (index, milestone, job): (usize, Milestone, tavdun_sdk::api::Job),
-) -> Event {
+async fn progress_event(state: &State, (index, milestone, job): (usize, Milestone, Job)) -> Event {
     let verification = match ResultVerification::read(&state.market, &job).await {
         Ok(v) => v,
         // The job's own fields still say most of it; disputes are read again for the answer.
@@ -293,7 +291,7 @@ async fn submit(
 async fn answer(
     state: &State,
     s: &Submitted,
-    on_milestone: impl FnMut(usize, Milestone, &tavdun_sdk::api::Job),
+    on_milestone: impl FnMut(usize, Milestone, &Job),
 ) -> Result<EmbeddingsResponse, ApiError> {
     let timeout = Duration::from_secs(state.config.embeddings.wait_timeout_secs);
     let poll = Duration::from_millis(state.config.jobs.poll_interval_ms);

@@ -41,7 +41,7 @@ fn main() -> anyhow::Result<()> {
     let inputs = corpus::calibration(&sentences, args.calibration)
         .iter()
         .map(|s| tokenizer.encode(s))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+        .collect::<Result<Vec<_>, _>>()?;
     let peaks = import::calibrate(&float, &inputs);
     let imported = import::import(&float, &peaks, "all-minilm-l6-v2")?;
     write_graph_model(&imported.model, &args.out)?;
