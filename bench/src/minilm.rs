@@ -10,7 +10,8 @@ use anyhow::{ensure, Context, Result};
 use tavdun_core::graph::{GraphModel, TokenInput};
 use tavdun_core::model_dir::load_graph_model;
 use tavdun_engine::{BackendChoice, Engine, EngineConfig};
-use tavdun_models::minilm::{self, corpus, tokenize::TextTokenizer};
+use tavdun_models::minilm::{self, corpus};
+use tavdun_sdk::text::TextTokenizer;
 
 use crate::{machine, ms, time_passes, Args, Figure};
 

@@ -14,6 +14,10 @@ pub enum CliError {
     NoKey,
     #[error("{0}")]
     Usage(String),
+    #[error(transparent)]
+    Embedding(#[from] tavdun_sdk::embedding::EmbeddingError),
+    #[error(transparent)]
+    Text(#[from] tavdun_sdk::text::TextError),
 }
 
 impl From<tavdun_sdk::client::ClientError> for CliError {
@@ -35,7 +39,11 @@ impl CliError {
         match self {
             CliError::Sdk(SdkError::Chain(ClientError::Contract { .. })) => "contract",
             CliError::Sdk(SdkError::Chain(_)) => "chain",
-            CliError::Sdk(SdkError::Input(_) | SdkError::Amount(_)) | CliError::Usage(_) => "input",
+            CliError::Sdk(SdkError::Input(_) | SdkError::Amount(_))
+            | CliError::Usage(_)
+            | CliError::Embedding(_)
+            | CliError::Text(_) => "input",
+            CliError::Sdk(SdkError::WaitTimeout { .. }) => "timeout",
             CliError::Sdk(SdkError::NotFound { .. }) => "not_found",
             _ => "error",
         }

@@ -13,7 +13,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use crate::app::App;
-use crate::commands::{balance, deploy, job, model, worker};
+use crate::commands::{balance, deploy, embed, job, model, worker};
 use crate::error::Result;
 use crate::settings::{Overrides, Settings};
 
@@ -60,6 +60,9 @@ enum Command {
     Model(model::ModelCmd),
     #[command(subcommand)]
     Job(job::JobCmd),
+    /// Embed texts with a model on the market (one job per text) and print the vectors with
+    /// their verification.
+    Embed(embed::EmbedArgs),
     #[command(subcommand)]
     Worker(worker::WorkerCmd),
     /// TRN balance (and claimable balance in the market) of an address; default: the signer.
@@ -106,6 +109,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Deploy(args) => deploy::run(&app, args).await,
         Command::Model(cmd) => model::run(&app, cmd).await,
         Command::Job(cmd) => job::run(&app, cmd).await,
+        Command::Embed(args) => embed::run(&app, args).await,
         Command::Worker(cmd) => worker::run(&app, cmd).await,
         Command::Balance { address } => balance::show(&app, address).await,
         Command::Withdraw { amount } => balance::withdraw(&app, amount).await,

@@ -4,13 +4,13 @@
 //! refused with the contract's error, and the node restarted in the middle. Prints the gas of
 //! every message type (recorded in BENCHMARKS.md).
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use cosmwasm_std::Uint128;
-use serde_json::Value;
 use tavdun_core::{activation_hash, activation_hashes, eval_unit, forward, HexHash, Model};
 use tavdun_sdk::amount::parse_trn;
 use tavdun_sdk::api::job::int8_binary;
@@ -24,26 +24,12 @@ use tavdun_sdk::{Deployment, MarketClient, SdkError};
 use tavdun_testkit::world::World;
 use tavdun_testkit::{self as testkit, Localnet};
 
+use support::tavdun;
+
 /// The shipped digits model; `TAVDUN_E2E_MODEL` names another model directory.
 fn model_dir() -> PathBuf {
     std::env::var_os("TAVDUN_E2E_MODEL")
         .map_or_else(|| testkit::repo().join("models/digits"), PathBuf::from)
-}
-
-/// Runs the real `tavdun` binary with `--json` and returns its JSON answer.
-fn tavdun(deployment: &Path, from: &str, args: &[&str]) -> (bool, Value) {
-    let out = Command::new(env!("CARGO_BIN_EXE_tavdun"))
-        .current_dir(testkit::repo())
-        .env("TAVDUN_GRPC_URL", testkit::grpc_url())
-        .args(["--json", "--from", from, "--deployment"])
-        .arg(deployment)
-        .args(args)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    let value = serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("tavdun {args:?} printed non-JSON ({e}): {text}"));
-    (out.status.success(), value)
 }
 
 /// The world, the model, and the gas of every message sent in this run.

@@ -17,7 +17,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::api::{blobs, events, health, jobs, models};
+use crate::api::{blobs, embeddings, events, health, jobs, models};
 use crate::catalog::Catalog;
 use crate::config::{Config, ConfigError};
 use crate::error::ApiError;
@@ -25,6 +25,7 @@ use crate::keys::Keys;
 use crate::openapi::ApiDoc;
 use crate::state::{AppState, State};
 use crate::store::BlobStore;
+use crate::tokenizers::Tokenizers;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -51,7 +52,7 @@ pub struct Relayer {
 }
 
 impl Relayer {
-    /// Reads the deployment and the account, opens the blob store. Nothing is asked of the
+    /// Reads the deployment and the account, opens the blob store, loads the tokenizers. Nothing is asked of the
     /// chain yet: the client connects on first use and retries while the node is down.
     pub fn new(config: Config) -> Result<Relayer, StartError> {
         config.validate()?;
@@ -66,6 +67,7 @@ impl Relayer {
         let state = AppState {
             blobs: BlobStore::new(&config.blobs)?,
             keys: Keys::new(&config.api_keys)?,
+            tokenizers: Tokenizers::new(&config.embeddings)?,
             catalog: Catalog::new(market.clone(), deployment.clone()),
             market: market.with_wallet(wallet),
             deployment,
@@ -90,6 +92,7 @@ impl Relayer {
             .routes(routes!(jobs::submit_job))
             .routes(routes!(jobs::get_job))
             .routes(routes!(events::job_events))
+            .routes(routes!(embeddings::create_embeddings))
             .routes(routes!(models::list_models))
             .routes(routes!(health::health))
             .split_for_parts();

@@ -1,6 +1,7 @@
 //! The relayer's one configuration: a TOML file, overridden by `TAVDUN_RELAYER_*` variables,
 //! loaded and validated once. Every default reaches the network `localnet/start` runs.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -26,7 +27,7 @@ pub enum ConfigError {
     Field { field: String, reason: String },
 }
 
-fn field(field: impl Into<String>, reason: impl Into<String>) -> ConfigError {
+pub(crate) fn field(field: impl Into<String>, reason: impl Into<String>) -> ConfigError {
     ConfigError::Field {
         field: field.into(),
         reason: reason.into(),
@@ -50,6 +51,7 @@ pub struct Config {
     pub accounts: PathBuf,
     pub blobs: BlobsConfig,
     pub jobs: JobsConfig,
+    pub embeddings: EmbeddingsConfig,
     pub api_keys: Vec<ApiKeyConfig>,
 }
 
@@ -93,6 +95,21 @@ pub struct JobsConfig {
     pub poll_interval_ms: u64,
 }
 
+/// `POST /v1/embeddings`: which models it serves (the ones with a tokenizer here) and how
+/// long a request may wait for its jobs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EmbeddingsConfig {
+    /// Texts one request may embed; each is one job, paid and counted against the key's quota.
+    pub max_inputs: u32,
+    /// How long a request waits for its jobs to be posted (or finalised) before it answers
+    /// `wait_timeout` with the job ids (the jobs stay paid and on chain).
+    pub wait_timeout_secs: u64,
+    /// Each embedding model's `tokenizer.json`, under the model's id or its spec's name
+    /// (`"all-minilm-l6-v2"`). Loaded at start: a missing or invalid file stops the relayer.
+    pub tokenizers: BTreeMap<String, PathBuf>,
+}
+
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApiKeyConfig {
@@ -125,6 +142,7 @@ impl Default for Config {
             accounts: PathBuf::from(TestAccounts::DEFAULT_PATH),
             blobs: BlobsConfig::default(),
             jobs: JobsConfig::default(),
+            embeddings: EmbeddingsConfig::default(),
             api_keys: Vec::new(),
         }
     }
@@ -148,6 +166,16 @@ impl Default for JobsConfig {
             max_deadline_secs: 7 * 24 * 3600,
             max_body_bytes: 1 << 20,
             poll_interval_ms: 1000,
+        }
+    }
+}
+
+impl Default for EmbeddingsConfig {
+    fn default() -> EmbeddingsConfig {
+        EmbeddingsConfig {
+            max_inputs: 32,
+            wait_timeout_secs: 300,
+            tokenizers: BTreeMap::new(),
         }
     }
 }
@@ -266,6 +294,13 @@ impl Config {
         if jobs.poll_interval_ms < 100 {
             return Err(field("jobs.poll_interval_ms", "must be at least 100"));
         }
+        let embeddings = &self.embeddings;
+        if embeddings.max_inputs == 0 {
+            return Err(field("embeddings.max_inputs", "must be at least 1"));
+        }
+        if embeddings.wait_timeout_secs == 0 {
+            return Err(field("embeddings.wait_timeout_secs", "must be at least 1"));
+        }
         for (i, key) in self.api_keys.iter().enumerate() {
             let at = |name: &str| format!("api_keys[{i}].{name}");
             if key.name.is_empty() {
@@ -380,6 +415,11 @@ mod tests {
         let mut config = key("");
         config.blobs.max_bytes = 0;
         assert_eq!(error_field(&config), "blobs.max_bytes");
+        let mut config = key("");
+        config.embeddings.max_inputs = 0;
+        assert_eq!(error_field(&config), "embeddings.max_inputs");
+        let embeddings = key("[embeddings]\nwait_timeout_secs = 0");
+        assert_eq!(error_field(&embeddings), "embeddings.wait_timeout_secs");
         assert!(matches!(
             toml::from_str::<Config>("lisen = \"x\""),
             Err(e) if e.to_string().contains("lisen")

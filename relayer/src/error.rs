@@ -58,6 +58,22 @@ pub enum ApiError {
     FeeBelowMinimum(String),
     #[error("{0}")]
     InvalidDeadline(String),
+    #[error("{0}")]
+    EmptyInput(String),
+    #[error("{0}")]
+    TooManyInputs(String),
+    #[error("{0}")]
+    NotAnEmbeddingModel(String),
+    #[error("{0}")]
+    NoTokenizer(String),
+    #[error("jobs {job_ids:?} were submitted and paid, but not all were {awaited} within {seconds} s; follow them at /v1/jobs/{{id}}")]
+    WaitTimeout {
+        job_ids: Vec<u64>,
+        awaited: &'static str,
+        seconds: u64,
+    },
+    #[error("{message}; the request's jobs are {job_ids:?}")]
+    JobFailed { job_ids: Vec<u64>, message: String },
     #[error("the range is outside the blob's {size} bytes")]
     RangeNotSatisfiable { size: u64 },
     #[error("the chain refused the job: {0}")]
@@ -100,6 +116,12 @@ pub enum ErrorCode {
     InvalidFee,
     FeeBelowMinimum,
     InvalidDeadline,
+    EmptyInput,
+    TooManyInputs,
+    NotAnEmbeddingModel,
+    NoTokenizer,
+    WaitTimeout,
+    JobFailed,
     RangeNotSatisfiable,
     ChainRejected,
     ChainUnavailable,
@@ -120,6 +142,10 @@ pub struct ErrorDetail {
     pub code: ErrorCode,
     /// What went wrong and what to do about it, for people.
     pub message: String,
+    /// The jobs a request submitted and paid for, when it failed after submitting them
+    /// (`wait_timeout`, `job_failed`): they stay on chain, readable at `/v1/jobs/{id}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_ids: Option<Vec<u64>>,
 }
 
 impl ApiError {
@@ -148,6 +174,12 @@ impl ApiError {
             E::InvalidFee(_) => ErrorCode::InvalidFee,
             E::FeeBelowMinimum(_) => ErrorCode::FeeBelowMinimum,
             E::InvalidDeadline(_) => ErrorCode::InvalidDeadline,
+            E::EmptyInput(_) => ErrorCode::EmptyInput,
+            E::TooManyInputs(_) => ErrorCode::TooManyInputs,
+            E::NotAnEmbeddingModel(_) => ErrorCode::NotAnEmbeddingModel,
+            E::NoTokenizer(_) => ErrorCode::NoTokenizer,
+            E::WaitTimeout { .. } => ErrorCode::WaitTimeout,
+            E::JobFailed { .. } => ErrorCode::JobFailed,
             E::RangeNotSatisfiable { .. } => ErrorCode::RangeNotSatisfiable,
             E::ChainRejected(_) => ErrorCode::ChainRejected,
             E::ChainUnavailable(_) => ErrorCode::ChainUnavailable,
@@ -163,6 +195,12 @@ impl ApiError {
             error: ErrorDetail {
                 code: self.code(),
                 message: self.to_string(),
+                job_ids: match self {
+                    ApiError::WaitTimeout { job_ids, .. } | ApiError::JobFailed { job_ids, .. } => {
+                        Some(job_ids.clone())
+                    }
+                    _ => None,
+                },
             },
         }
     }
@@ -190,7 +228,13 @@ impl ApiError {
             | E::WrongInputLength(_)
             | E::InvalidFee(_)
             | E::FeeBelowMinimum(_)
-            | E::InvalidDeadline(_) => StatusCode::BAD_REQUEST,
+            | E::InvalidDeadline(_)
+            | E::EmptyInput(_)
+            | E::TooManyInputs(_)
+            | E::NotAnEmbeddingModel(_)
+            | E::NoTokenizer(_) => StatusCode::BAD_REQUEST,
+            E::WaitTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+            E::JobFailed { .. } => StatusCode::BAD_GATEWAY,
             E::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             E::ChainRejected(_) => StatusCode::UNPROCESSABLE_ENTITY,
             E::ChainUnavailable(_) | E::Storage(_) => StatusCode::SERVICE_UNAVAILABLE,

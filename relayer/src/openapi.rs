@@ -4,6 +4,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::error::{ErrorBody, ErrorCode};
+use crate::views::{EmbeddingProgress, EmbeddingsSubmitted};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -15,10 +16,12 @@ use crate::error::{ErrorBody, ErrorCode};
             `{\"error\": {\"code\", \"message\"}}` with a stable `code`."
     ),
     modifiers(&BearerKey),
-    components(schemas(ErrorBody, ErrorCode)),
+    // The embeddings stream's event payloads, which no response body names.
+    components(schemas(ErrorBody, ErrorCode, EmbeddingsSubmitted, EmbeddingProgress)),
     tags(
         (name = "blobs", description = "Content-addressed storage: a blob's name is the sha256 of its bytes"),
         (name = "jobs", description = "Inference jobs on the market"),
+        (name = "embeddings", description = "OpenAI-shaped embeddings: one verifiable job per text"),
         (name = "models", description = "Registered models"),
         (name = "health", description = "Liveness"),
     )

@@ -1,5 +1,5 @@
 //! What every handler shares: the configuration, the market (paying from the relayer's
-//! account), the model catalog, the blob store, the API keys, and the shutdown signal.
+//! account), the model catalog, the blob store, the API keys, the tokenizers, and the shutdown signal.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -11,6 +11,7 @@ use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::keys::Keys;
 use crate::store::BlobStore;
+use crate::tokenizers::Tokenizers;
 
 pub type State = Arc<AppState>;
 
@@ -22,6 +23,7 @@ pub struct AppState {
     pub catalog: Catalog,
     pub blobs: BlobStore,
     pub keys: Keys,
+    pub tokenizers: Tokenizers,
     /// Cancelled when the server stops, so that open event streams end.
     pub shutdown: CancellationToken,
 }

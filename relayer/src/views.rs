@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use tavdun_core::Shape;
 use tavdun_sdk::amount::format_trn;
 use tavdun_sdk::api::{Dispute, DisputeOutcome, EndReason, JobStatus, ModelInfo};
+use tavdun_sdk::embedding::ResultVerification;
 use tavdun_sdk::job_view::JobView;
 use utoipa::ToSchema;
 
@@ -258,4 +259,63 @@ pub fn describe(view: JobView, shape: Shape, dispute: Option<Dispute>) -> JobRes
         output,
         verification,
     }
+}
+
+/// `POST /v1/embeddings`' answer: OpenAI's embeddings response, each vector with where its
+/// job stands in verification.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct EmbeddingsResponse {
+    /// Always `"list"`.
+    pub object: String,
+    /// One per input, in input order.
+    pub data: Vec<EmbeddingItem>,
+    /// The model's name (its spec's).
+    pub model: String,
+    pub model_id: String,
+    pub usage: Usage,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct EmbeddingItem {
+    /// Always `"embedding"`.
+    pub object: String,
+    /// The input's position in the request.
+    pub index: usize,
+    pub embedding: EmbeddingVector,
+    pub verification: ResultVerification,
+}
+
+/// The vector, as `encoding_format` asked: numbers, or base64 of its little-endian `f32`s.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum EmbeddingVector {
+    Float(Vec<f32>),
+    Base64(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Usage {
+    /// Tokens of every input after tokenisation (`[CLS]` and `[SEP]` included, after
+    /// truncation): what the jobs computed on.
+    pub prompt_tokens: u64,
+    pub total_tokens: u64,
+}
+
+/// The stream's first event: the jobs are on chain and paid.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct EmbeddingsSubmitted {
+    /// One job per input, in input order.
+    pub job_ids: Vec<u64>,
+    pub model_id: String,
+    /// Fee of each job in TRN.
+    pub fee: String,
+    pub fee_utrn: String,
+}
+
+/// A stream event: one input's job was posted, or finalised.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct EmbeddingProgress {
+    pub index: usize,
+    pub job_id: u64,
+    pub verification: ResultVerification,
 }

@@ -384,6 +384,7 @@ async fn the_openapi_document_describes_every_route_and_error_code() {
         ("/v1/jobs", "post"),
         ("/v1/jobs/{id}", "get"),
         ("/v1/jobs/{id}/events", "get"),
+        ("/v1/embeddings", "post"),
         ("/v1/models", "get"),
         ("/healthz", "get"),
     ] {
@@ -392,10 +393,12 @@ async fn the_openapi_document_describes_every_route_and_error_code() {
             "{method} {path} is not documented"
         );
     }
-    assert_eq!(
-        paths["/v1/jobs"]["post"]["security"][0]["api_key"],
-        serde_json::json!([])
-    );
+    for path in ["/v1/jobs", "/v1/embeddings"] {
+        assert_eq!(
+            paths[path]["post"]["security"][0]["api_key"],
+            serde_json::json!([])
+        );
+    }
     let schemes = &doc["components"]["securitySchemes"]["api_key"];
     assert_eq!(schemes["scheme"], "bearer");
     let schemas = &doc["components"]["schemas"];
@@ -407,6 +410,11 @@ async fn the_openapi_document_describes_every_route_and_error_code() {
         "ModelList",
         "BlobReceipt",
         "ErrorBody",
+        "EmbeddingsRequest",
+        "EmbeddingsResponse",
+        "ResultVerification",
+        "EmbeddingProgress",
+        "EmbeddingsSubmitted",
     ] {
         assert!(schemas[schema].is_object(), "schema {schema} missing");
     }
@@ -420,6 +428,10 @@ async fn the_openapi_document_describes_every_route_and_error_code() {
         "body_too_large",
         "hash_mismatch",
         "blob_corrupted",
+        "empty_input",
+        "too_many_inputs",
+        "no_tokenizer",
+        "wait_timeout",
     ] {
         assert!(
             codes.iter().any(|c| c == code),

@@ -15,9 +15,7 @@ use std::path::Path;
 use tavdun_core::graph::{
     decode_values, first_divergence, forward, prove_element, GraphModel, TokenInput, Trace,
 };
-use tavdun_core::model_dir::load_graph_model;
-use tavdun_core::HexHash;
-use tavdun_models::minilm::{self, corpus, tokenize::TextTokenizer};
+use tavdun_models::minilm::corpus;
 use tavdun_sdk::api::{
     reveal_row, DisputeOutcome, ExecuteMsg, GraphResultMsg, HardwareDeclaration, JobInput,
     JobRequest, JobStatus, NodeChallengeClaim, Uint128,
@@ -33,22 +31,10 @@ const FEE: u128 = TRN;
 /// Jobs of the batched case.
 const BATCH: usize = 8;
 
-fn model() -> GraphModel {
-    let dir = minilm::int8_model_dir();
-    load_graph_model(&dir).unwrap_or_else(|e| {
-        panic!(
-            "the MiniLM model in {} does not load ({e:#}): run scripts/setup",
-            dir.display()
-        )
-    })
-}
-
 /// A real sentence of the corpus at `tokens` tokens: fortunes joined until long enough, then
 /// cut with `[SEP]` kept last (as the engine's MiniLM tests build theirs).
 fn sentence(tokens: usize, first: usize) -> TokenInput {
-    let path = minilm::wheel_model_dir().join("tokenizer.json");
-    let tokenizer = TextTokenizer::from_file(&path)
-        .unwrap_or_else(|e| panic!("{}: {e:#}: run scripts/setup", path.display()));
+    let tokenizer = testkit::minilm::tokenizer();
     let all = corpus::sentences(Path::new(corpus::FORTUNES_DIR))
         .unwrap_or_else(|e| panic!("{e:#}: run scripts/setup"));
     let mut text = String::new();
@@ -322,25 +308,14 @@ impl Parties {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn minilm_jobs_and_disputes_on_wasmd() {
-    let model = model();
+    let model = testkit::minilm::model();
     let dir = testkit::TempDir::new("graph-market");
     let _net = Localnet::start(dir.path().join("chain"));
     let w = World::deploy(dir.path(), &[], FEE).await;
     let mut gas = Gas::default();
 
-    let deployer = w.wallet("deployer");
-    let tx = deployer
-        .execute(&ExecuteMsg::RegisterGraphModel {
-            spec: model.spec.clone(),
-            weights_root: HexHash(model.weights_tree().root()),
-            weights_uri: format!("file://{}", minilm::int8_model_dir().display()),
-            min_tier: 1,
-            min_fee: Uint128::new(FEE),
-        })
-        .await
-        .expect("MiniLM registers");
+    let (model_id, tx) = testkit::minilm::register(&w, &model, FEE).await;
     gas.record("RegisterGraphModel (MiniLM)", "-", &tx);
-    let model_id = hex::encode(model.id());
     let info = w
         .market
         .require_graph_model(&model_id)

@@ -2,6 +2,7 @@
 
 pub mod balance;
 pub mod deploy;
+pub mod embed;
 pub mod job;
 pub mod model;
 pub mod worker;

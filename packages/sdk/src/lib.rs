@@ -10,6 +10,9 @@
 //!   through a callback;
 //! - [`market`]: [`MarketClient`], the market as typed calls;
 //! - [`job_view`]: a job with its output decoded;
+//! - [`embedding`]: embedding models (graph models ending in an L2 norm), their jobs waited
+//!   for, their vectors decoded, their verification spelled out;
+//! - [`text`] (feature `text`): text to token ids with a model's `tokenizer.json`;
 //! - [`service`]: the command line the service binaries share.
 //!
 //! No terminal code and no command-line parsing: those belong to the programs.
@@ -17,12 +20,15 @@
 pub mod amount;
 pub mod deploy;
 pub mod deployment;
+pub mod embedding;
 pub mod error;
 pub mod input;
 pub mod job_view;
 pub mod keys;
 pub mod market;
 pub mod service;
+#[cfg(feature = "text")]
+pub mod text;
 
 pub use deployment::Deployment;
 pub use error::{Result, SdkError};

@@ -6,9 +6,13 @@
 //!   own (never a mock chain);
 //! - [`world::World`]: TRN and the market deployed on such a network, the test accounts'
 //!   wallets, balances and job helpers, for the end-to-end tests of every program;
+//! - [`minilm`] (feature `minilm`): MiniLM registered on such a network, its tokenizer, and a
+//!   worker played by the test with core's reference forward pass;
 //! - [`lies`]: liars' traces of graph models, for dispute tests on either.
 
 pub mod lies;
+#[cfg(feature = "minilm")]
+pub mod minilm;
 #[cfg(feature = "multitest")]
 pub mod multitest;
 pub mod world;

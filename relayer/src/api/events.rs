@@ -74,7 +74,7 @@ fn job_event(job: &JobResponse) -> Event {
     json_event("job", job)
 }
 
-fn json_event(name: &str, data: &impl serde::Serialize) -> Event {
+pub(crate) fn json_event(name: &str, data: &impl serde::Serialize) -> Event {
     // Serialising these plain structs cannot fail.
     Event::default()
         .event(name)

@@ -2,6 +2,7 @@
 //! [`State`](crate::state::State) and answers with a [`views`](crate::views) type.
 
 pub mod blobs;
+pub mod embeddings;
 pub mod events;
 pub mod health;
 pub mod jobs;

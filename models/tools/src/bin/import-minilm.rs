@@ -11,7 +11,8 @@ use std::time::Instant;
 use clap::Parser;
 use tavdun_core::model_dir::write_graph_model;
 use tavdun_models::describe_graph;
-use tavdun_models::minilm::{self, corpus, float::FloatBert, import, tokenize::TextTokenizer};
+use tavdun_models::minilm::{self, corpus, float::FloatBert, import};
+use tavdun_sdk::text::TextTokenizer;
 
 #[derive(Parser)]
 #[command(about = "Import all-MiniLM-L6-v2 into a Tavdun int8 graph model")]
@@ -40,7 +41,7 @@ fn main() -> anyhow::Result<()> {
     let inputs = corpus::calibration(&sentences, args.calibration)
         .iter()
         .map(|s| tokenizer.encode(s))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+        .collect::<Result<Vec<_>, _>>()?;
     let peaks = import::calibrate(&float, &inputs);
     let imported = import::import(&float, &peaks, "all-minilm-l6-v2")?;
     write_graph_model(&imported.model, &args.out)?;

@@ -19,7 +19,8 @@ use tavdun_core::model_dir::load_graph_model;
 use tavdun_models::minilm::accuracy::{
     cosine, embedding_of, same_nearest_neighbour, NodeErrors, Scales,
 };
-use tavdun_models::minilm::{self, corpus, float::FloatBert, tokenize::TextTokenizer};
+use tavdun_models::minilm::{self, corpus, float::FloatBert};
+use tavdun_sdk::text::TextTokenizer;
 
 /// The goals.
 const MIN_MEAN_COSINE: f64 = 0.98;

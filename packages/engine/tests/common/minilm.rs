@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use tavdun_core::graph::{GraphModel, TokenInput, Trace};
 use tavdun_core::model_dir::load_graph_model;
-use tavdun_models::minilm::{self, corpus, tokenize::TextTokenizer};
+use tavdun_models::minilm::{self, corpus};
+use tavdun_sdk::text::TextTokenizer;
 
 /// The model, read once per test binary.
 pub fn model() -> &'static GraphModel {
