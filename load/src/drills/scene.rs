@@ -1,0 +1,260 @@
+//! One drill's world: a fresh local network (1 or N validators) with TRN, the market and the
+//! digits model deployed, worker nodes as real `tavdun-worker` processes, clients submitting
+//! jobs under a bounded load, an observer of posted results, and the audit at the end.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use tavdun_core::Model;
+use tavdun_load::audit::{Audit, JobEvents};
+use tavdun_load::clients::{self, Ledger, Offer};
+use tavdun_load::observe::{rpc_url, Observer, TICK};
+use tavdun_models::digits;
+use tavdun_sdk::api::JobStatus;
+use tavdun_sdk::model_dir::load_model;
+use tavdun_testkit::process::{self, Service};
+use tavdun_testkit::world::World;
+use tavdun_testkit::{self as testkit, Localnet};
+use tokio::task::JoinHandle;
+
+use tavdun_worker::CancellationToken;
+
+use crate::{Findings, Outcome};
+
+/// Fee per job (micro-TRN): the deployment's minimum.
+pub const FEE: u128 = 10_000;
+/// Stake each worker bonds: tier 1, collateral for hundreds of jobs at once.
+pub const STAKE: &str = "200";
+
+pub struct Scene {
+    pub dir: PathBuf,
+    pub net: Localnet,
+    pub world: World,
+    pub model: Model,
+    pub model_id: String,
+    bin: PathBuf,
+    pub ledger: Ledger,
+    inputs: Arc<Vec<Vec<i8>>>,
+    start_height: u64,
+    watch: CancellationToken,
+}
+
+/// A running load: the clients' tasks and when they stop.
+pub struct Load {
+    clients: Vec<JoinHandle<u32>>,
+    pub until: Instant,
+}
+
+impl Scene {
+    /// Starts a network of `validators` in `dir/chain` (wiped first) and deploys on it.
+    pub async fn new(dir: &Path, validators: u32) -> anyhow::Result<Scene> {
+        // A network left by an interrupted run is stopped before its files go.
+        if dir.join("chain").exists() {
+            testkit::script(&dir.join("chain"), "wipe");
+        }
+        let _ = std::fs::remove_dir_all(dir);
+        std::fs::create_dir_all(dir)?;
+        let net = tokio::task::block_in_place(|| {
+            Localnet::start_validators(dir.join("chain"), validators)
+        });
+        let digits_dir = testkit::repo().join("models/digits");
+        let world = World::deploy(dir, std::slice::from_ref(&digits_dir), FEE).await;
+        let model_id = world.deployment.models[0].model_id.clone();
+        let model = load_model(&digits_dir)?;
+        let inputs = clients::digits_inputs(
+            &world.market,
+            &model_id,
+            &testkit::repo().join(digits::DATA_PATH),
+        )
+        .await?;
+        let start_height = world.market.chain().latest_height().await?;
+        // The worker and relayer binaries are built beside this one (scripts/drills).
+        let bin = std::env::current_exe()?
+            .parent()
+            .context("the drills binary has a directory")?
+            .to_path_buf();
+        Ok(Scene {
+            dir: dir.to_path_buf(),
+            net,
+            world,
+            model,
+            model_id,
+            bin,
+            ledger: Ledger::default(),
+            inputs: Arc::new(inputs),
+            start_height,
+            watch: CancellationToken::new(),
+        })
+    }
+
+    pub fn binary(&self, name: &str) -> PathBuf {
+        self.bin.join(name)
+    }
+
+    /// A worker node process serving the digits model as `account`, bonded with [`STAKE`];
+    /// `extra` adds TOML (`roles`, `[faults]`).
+    pub fn worker(&self, name: &str, account: &str, extra: &str) -> Service {
+        self.worker_staking(name, account, extra, STAKE)
+    }
+
+    /// The same, bonding `stake` TRN.
+    pub fn worker_staking(&self, name: &str, account: &str, extra: &str, stake: &str) -> Service {
+        let bond = format!("[bond]\namount = \"{stake}\"\n");
+        process::start_worker(
+            &self.binary("tavdun-worker"),
+            &self.dir,
+            name,
+            account,
+            &format!("{extra}\n{bond}"),
+        )
+    }
+
+    /// Waits until each of `accounts` is bonded at tier 1 or more (the nodes bond on start).
+    pub async fn bonded(&self, accounts: &[&str]) -> anyhow::Result<()> {
+        let since = Instant::now();
+        for name in accounts {
+            let address = World::address(name);
+            while self
+                .world
+                .market
+                .worker(&address)
+                .await?
+                .is_none_or(|w| w.worker.tier == 0)
+            {
+                if since.elapsed() > Duration::from_secs(90) {
+                    bail!("{name} did not bond within 90 s");
+                }
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// `client1` and `client2` submit batches of `batch` jobs, `rate` jobs/s together, for
+    /// `seconds`; and an observer marks when each job's result is first seen posted.
+    pub fn load(&self, rate: f64, batch: u32, seconds: u64) -> Load {
+        let offer = Offer {
+            model_id: self.model_id.clone(),
+            fee: FEE,
+            batch,
+            rate,
+            ttl_secs: 3600,
+        };
+        let markets = ["client1", "client2"]
+            .iter()
+            .map(|c| self.world.wallet(c))
+            .collect();
+        let until = Instant::now() + Duration::from_secs(seconds);
+        let clients = clients::spawn(markets, &offer, &self.inputs, until, &self.ledger);
+        let observer = Observer::new(self.world.market.clone(), Vec::new());
+        let (ledger, stop) = (self.ledger.clone(), self.watch.clone());
+        tokio::spawn(async move {
+            while !stop.is_cancelled() {
+                // A failed read (the chain down) is retried on the next tick.
+                let _ = observer.see_posted(&ledger).await;
+                tokio::time::sleep(TICK).await;
+            }
+        });
+        Load { clients, until }
+    }
+
+    /// When the first result was seen posted after `since`: a sign that the market serves
+    /// again. Waits at most `limit`.
+    pub async fn first_post_after(&self, since: Instant, limit: Duration) -> Option<Duration> {
+        let give_up = Instant::now() + limit;
+        loop {
+            let first = {
+                let all = self.ledger.lock().unwrap_or_else(|e| e.into_inner());
+                all.values()
+                    .filter_map(|s| s.posted.filter(|&p| p > since))
+                    .min()
+            };
+            if let Some(at) = first {
+                return Some(at - since);
+            }
+            if Instant::now() > give_up {
+                return None;
+            }
+            tokio::time::sleep(TICK).await;
+        }
+    }
+
+    /// Waits for the clients to stop, then (at most `drain`) for every job they submitted to
+    /// end; then audits the run from the chain.
+    pub async fn finish(
+        &self,
+        load: Load,
+        drain: Duration,
+        findings: Findings,
+    ) -> anyhow::Result<Outcome> {
+        let mut failed_submissions = 0;
+        for c in load.clients {
+            failed_submissions += c.await?;
+        }
+        let give_up = Instant::now() + drain;
+        loop {
+            let ids: Vec<u64> = self.acknowledged().into_iter().collect();
+            let jobs = tavdun_load::audit::read_jobs(&self.world.market, &ids).await;
+            let open = jobs.map_or(usize::MAX, |jobs| {
+                jobs.iter().filter(|j| !j.status.is_terminal()).count()
+            });
+            if open == 0 || Instant::now() > give_up {
+                break;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        self.watch.cancel();
+        Ok(Outcome {
+            audit: self.audit().await?,
+            failed_submissions,
+            findings,
+        })
+    }
+
+    /// Every job a client was told it submitted.
+    pub fn acknowledged(&self) -> BTreeSet<u64> {
+        let all = self.ledger.lock().unwrap_or_else(|e| e.into_inner());
+        all.keys().copied().collect()
+    }
+
+    /// The audit of every job submitted since the deployment, from the chain.
+    pub async fn audit(&self) -> anyhow::Result<Audit> {
+        let market = &self.world.market;
+        let block = market.chain().latest_block().await?;
+        let events = JobEvents::read(
+            &rpc_url(&self.world.deployment),
+            market.market_address(),
+            self.start_height,
+            block.height,
+        )
+        .await?;
+        Audit::run(
+            market,
+            &self.model,
+            &self.acknowledged(),
+            &events,
+            block.time,
+        )
+        .await
+    }
+
+    /// The jobs `account`'s node holds now, by status.
+    pub async fn held_by(&self, account: &str) -> anyhow::Result<Vec<(u64, JobStatus)>> {
+        let me = World::address(account);
+        let jobs = self
+            .world
+            .market
+            .jobs(Some(tavdun_sdk::api::JobFilter::Worker(me)))
+            .await?;
+        Ok(jobs.into_iter().map(|j| (j.id, j.status)).collect())
+    }
+}
+
+impl Drop for Scene {
+    fn drop(&mut self) {
+        self.watch.cancel();
+    }
+}
