@@ -138,20 +138,16 @@ async fn main() -> anyhow::Result<()> {
     }
     let observer = Observer::new(reader.clone(), ports);
     // The nodes bond on start: wait until every one can claim.
-    let ready = Instant::now();
-    for name in &WORKERS[..args.workers] {
-        let address = accounts.signer(name, "wasm")?.address().to_string();
-        while reader
-            .worker(&address)
-            .await?
-            .is_none_or(|w| w.worker.tier == 0)
-        {
-            if ready.elapsed() > Duration::from_secs(120) {
-                bail!("worker {name} did not bond within 120 s");
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-    }
+    let workers = WORKERS[..args.workers]
+        .iter()
+        .map(|name| {
+            Ok((
+                name.to_string(),
+                accounts.signer(name, "wasm")?.address().to_string(),
+            ))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    observe::bonded(&reader, &workers, Duration::from_secs(120)).await?;
     let start_height = chain.latest_height().await?;
     println!(
         "load: {} workers ({} TRN staked each), {} clients, {} jobs/s offered for {} s, batches of {}, {} TRN per job",

@@ -177,6 +177,29 @@ impl Observer {
     }
 }
 
+/// Waits until every worker of `workers` (name, address) is bonded at tier 1 or more (nodes
+/// bond when they start), at most `limit` in all.
+pub async fn bonded(
+    market: &MarketClient,
+    workers: &[(String, String)],
+    limit: Duration,
+) -> anyhow::Result<()> {
+    let since = Instant::now();
+    for (name, address) in workers {
+        while market
+            .worker(address)
+            .await?
+            .is_none_or(|w| w.worker.tier == 0)
+        {
+            if since.elapsed() > limit {
+                anyhow::bail!("worker {name} did not bond within {} s", limit.as_secs());
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+    Ok(())
+}
+
 /// CometBFT's RPC endpoint of the deployment's node (next to its gRPC port on a local
 /// network), or `$TAVDUN_RPC_URL`.
 pub fn rpc_url(deployment: &Deployment) -> String {

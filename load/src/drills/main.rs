@@ -69,9 +69,9 @@ impl Size {
         } else {
             Size {
                 rate: 4.0,
-                seconds: 24,
+                seconds: 20,
                 faults: 2,
-                outage: 8,
+                outage: 6,
             }
         }
     }

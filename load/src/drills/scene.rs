@@ -7,11 +7,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use tavdun_core::Model;
 use tavdun_load::audit::{Audit, JobEvents};
 use tavdun_load::clients::{self, Ledger, Offer};
-use tavdun_load::observe::{rpc_url, Observer, TICK};
+use tavdun_load::observe::{self, rpc_url, Observer, TICK};
 use tavdun_models::digits;
 use tavdun_sdk::api::JobStatus;
 use tavdun_sdk::model_dir::load_model;
@@ -114,23 +114,11 @@ impl Scene {
 
     /// Waits until each of `accounts` is bonded at tier 1 or more (the nodes bond on start).
     pub async fn bonded(&self, accounts: &[&str]) -> anyhow::Result<()> {
-        let since = Instant::now();
-        for name in accounts {
-            let address = World::address(name);
-            while self
-                .world
-                .market
-                .worker(&address)
-                .await?
-                .is_none_or(|w| w.worker.tier == 0)
-            {
-                if since.elapsed() > Duration::from_secs(90) {
-                    bail!("{name} did not bond within 90 s");
-                }
-                tokio::time::sleep(Duration::from_millis(300)).await;
-            }
-        }
-        Ok(())
+        let workers: Vec<(String, String)> = accounts
+            .iter()
+            .map(|name| (name.to_string(), World::address(name)))
+            .collect();
+        observe::bonded(&self.world.market, &workers, Duration::from_secs(90)).await
     }
 
     /// `client1` and `client2` submit batches of `batch` jobs, `rate` jobs/s together, for
