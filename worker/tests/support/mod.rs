@@ -1,13 +1,9 @@
 //! A `tavdun-worker` process for the end-to-end tests: testkit's [`Service`], started on this
 //! package's own binary.
-// Each test binary uses a part of this module.
-#![allow(dead_code)]
 
 use std::path::Path;
 
 use tavdun_testkit::process::{self, Service};
-
-pub use tavdun_testkit::process::logs;
 
 /// Writes the node's config and starts `tavdun-worker` on it, logging to `<name>.log`.
 pub fn start_worker(dir: &Path, name: &str, account: &str, extra: &str) -> Service {
