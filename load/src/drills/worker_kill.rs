@@ -1,6 +1,8 @@
 //! Drill 1: a worker node killed by SIGKILL in the middle of its batches, restarted each
-//! time. Each kill follows a claim seen in the node's log: at once (between the claim and the
-//! post) or a few hundred milliseconds later (the post broadcast, maybe not yet included).
+//! time. The first time it kills itself right after a claim (`crash_after_claim`: between the
+//! claim and the post, deterministically); then each kill follows a claim seen in the node's
+//! log, at once or a few hundred milliseconds later (the post broadcast, maybe not yet
+//! included).
 //! Which window a kill hit is read from the chain: the claimed jobs still claimed at the kill
 //! and after it (killed before posting), claimed at the kill and posted before the restart
 //! (killed with its post in flight), or posted at the kill. After the restart the node must
@@ -44,7 +46,7 @@ fn without_colours(line: &str) -> String {
 
 pub async fn run(dir: &Path, size: Size) -> anyhow::Result<Outcome> {
     let scene = Scene::new(dir, 1).await?;
-    let mut victim = scene.worker("victim", VICTIM, "");
+    let mut victim = scene.worker("victim", VICTIM, "[faults]\ncrash_after_claim = true\n");
     let _others = [
         scene.worker("worker2", "worker2", ""),
         scene.worker("worker3", "worker3", ""),
@@ -55,23 +57,30 @@ pub async fn run(dir: &Path, size: Size) -> anyhow::Result<Outcome> {
     let mut windows: BTreeMap<&str, u32> = BTreeMap::new();
     let mut findings = Findings::default();
     for kill in 0..size.faults {
-        // Wait for a claim the node has not yet posted.
-        let seen = claims_logged(&victim);
         let since = Instant::now();
-        while claims_logged(&victim) == seen {
-            if since.elapsed() > Duration::from_secs(30) || Instant::now() > load.until {
-                bail!("{VICTIM} claimed nothing for 30 s (or the load ended); see its log");
+        if kill == 0 {
+            // The first death is the node's own (`crash_after_claim`): SIGKILL right after its
+            // first claim is included, before it runs the batch, whatever the machine's speed.
+            while victim.is_running() {
+                if since.elapsed() > Duration::from_secs(30) {
+                    bail!("{VICTIM} did not crash after a claim within 30 s; see its log");
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        // Even kills at once, odd ones once the post is likely on its way.
-        let delay = if kill % 2 == 0 {
-            0
         } else {
-            250 + 150 * u64::from(kill % 4)
-        };
-        tokio::time::sleep(Duration::from_millis(delay)).await;
-        victim.kill();
+            // A claim seen in the log, then SIGKILL at once or a few hundred milliseconds
+            // later, when the post is likely broadcast and not yet included.
+            let seen = claims_logged(&victim);
+            while claims_logged(&victim) == seen {
+                if since.elapsed() > Duration::from_secs(30) || Instant::now() > load.until {
+                    bail!("{VICTIM} claimed nothing for 30 s (or the load ended); see its log");
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            let delay = [0, 300, 600][kill as usize % 3];
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+            victim.kill();
+        }
         let at_kill = scene.held_by(VICTIM).await?;
         // Two blocks: a post in flight lands (or not) before the node comes back.
         tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -93,7 +102,7 @@ pub async fn run(dir: &Path, size: Size) -> anyhow::Result<Outcome> {
             "between post and its inclusion"
         };
         *windows.entry(window).or_default() += 1;
-        victim.restart();
+        victim.restart_without_faults();
         let restarted = Instant::now();
         // Its claims are posted by the restarted node (or expire, if it came back too late).
         loop {
