@@ -79,10 +79,7 @@ impl Observer {
 
     /// Marks results first seen since the last tick, reading from the oldest job not yet seen
     /// posted onwards.
-    pub async fn see_posted(
-        &self,
-        submitted: &Mutex<BTreeMap<u64, Submitted>>,
-    ) -> anyhow::Result<()> {
+    async fn see_posted(&self, submitted: &Mutex<BTreeMap<u64, Submitted>>) -> anyhow::Result<()> {
         let first = {
             let all = submitted.lock().unwrap_or_else(|e| e.into_inner());
             all.iter()

@@ -54,11 +54,14 @@ pub async fn validator_restart(dir: &Path, size: Size) -> anyhow::Result<Outcome
     let gap = Duration::from_secs(size.seconds * 2 / 3 / u64::from(faults + 1));
     for _ in 0..faults {
         tokio::time::sleep(gap).await;
+        let down_at = scene.block_time().await?;
         tokio::task::block_in_place(|| scene.net.kill_validator(0));
         tokio::time::sleep(Duration::from_secs(size.outage)).await;
         tokio::task::block_in_place(|| scene.net.start_validator(0));
         let back = Instant::now();
-        let took = scene.first_post_after(back, Duration::from_secs(60)).await;
+        let took = scene
+            .first_post_after(back, down_at, Duration::from_secs(60))
+            .await;
         findings.recovered(took, "a posted result (60 s after the restart)");
     }
     ride_out(&mut nodes, &mut findings).await;
@@ -78,9 +81,13 @@ pub async fn validators_down(dir: &Path, size: Size) -> anyhow::Result<Outcome> 
 
     // One of four down: the chain goes on, and so does the market.
     tokio::time::sleep(Duration::from_secs(10)).await;
+    let down_at = scene.block_time().await?;
     tokio::task::block_in_place(|| scene.net.kill_validator(3));
     let down = Instant::now();
-    match scene.first_post_after(down, Duration::from_secs(30)).await {
+    match scene
+        .first_post_after(down, down_at, Duration::from_secs(30))
+        .await
+    {
         Some(d) => findings.notes.push(format!(
             "one validator down: results still posted ({:.1} s after)",
             d.as_secs_f64()
@@ -94,6 +101,7 @@ pub async fn validators_down(dir: &Path, size: Size) -> anyhow::Result<Outcome> 
 
     // Two of four down: the chain halts until one is back.
     tokio::time::sleep(Duration::from_secs(10)).await;
+    let halted_at = scene.block_time().await?;
     tokio::task::block_in_place(|| {
         scene.net.kill_validator(2);
         scene.net.kill_validator(3);
@@ -111,7 +119,9 @@ pub async fn validators_down(dir: &Path, size: Size) -> anyhow::Result<Outcome> 
         scene.net.start_validator(3);
     });
     let back = Instant::now();
-    let took = scene.first_post_after(back, Duration::from_secs(90)).await;
+    let took = scene
+        .first_post_after(back, halted_at, Duration::from_secs(90))
+        .await;
     findings.recovered(took, "a posted result (90 s after the halt's end)");
     ride_out(&mut nodes, &mut findings).await;
     findings.notes.push(format!(

@@ -1,6 +1,6 @@
 //! One drill's world: a fresh local network (1 or N validators) with TRN, the market and the
 //! digits model deployed, worker nodes as real `tavdun-worker` processes, clients submitting
-//! jobs under a bounded load, an observer of posted results, and the audit at the end.
+//! jobs under a bounded load, and the audit at the end.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -11,7 +11,7 @@ use anyhow::Context;
 use tavdun_core::Model;
 use tavdun_load::audit::{Audit, JobEvents};
 use tavdun_load::clients::{self, Ledger, Offer};
-use tavdun_load::observe::{self, rpc_url, Observer, TICK};
+use tavdun_load::observe::{self, rpc_url, TICK};
 use tavdun_models::digits;
 use tavdun_sdk::api::JobStatus;
 use tavdun_sdk::model_dir::load_model;
@@ -19,8 +19,6 @@ use tavdun_testkit::process::{self, Service};
 use tavdun_testkit::world::World;
 use tavdun_testkit::{self as testkit, Localnet};
 use tokio::task::JoinHandle;
-
-use tavdun_worker::CancellationToken;
 
 use crate::{Findings, Outcome};
 
@@ -39,7 +37,6 @@ pub struct Scene {
     pub ledger: Ledger,
     inputs: Arc<Vec<Vec<i8>>>,
     start_height: u64,
-    watch: CancellationToken,
 }
 
 /// A running load: the clients' tasks and when they stop.
@@ -86,7 +83,6 @@ impl Scene {
             ledger: Ledger::default(),
             inputs: Arc::new(inputs),
             start_height,
-            watch: CancellationToken::new(),
         })
     }
 
@@ -122,7 +118,7 @@ impl Scene {
     }
 
     /// `client1` and `client2` submit batches of `batch` jobs, `rate` jobs/s together, for
-    /// `seconds`; and an observer marks when each job's result is first seen posted.
+    /// `seconds`.
     pub fn load(&self, rate: f64, batch: u32, seconds: u64) -> Load {
         let offer = Offer {
             model_id: self.model_id.clone(),
@@ -137,31 +133,35 @@ impl Scene {
             .collect();
         let until = Instant::now() + Duration::from_secs(seconds);
         let clients = clients::spawn(markets, &offer, &self.inputs, until, &self.ledger);
-        let observer = Observer::new(self.world.market.clone(), Vec::new());
-        let (ledger, stop) = (self.ledger.clone(), self.watch.clone());
-        tokio::spawn(async move {
-            while !stop.is_cancelled() {
-                // A failed read (the chain down) is retried on the next tick.
-                let _ = observer.see_posted(&ledger).await;
-                tokio::time::sleep(TICK).await;
-            }
-        });
         Load { clients, until }
     }
 
-    /// When the first result was seen posted after `since`: a sign that the market serves
-    /// again. Waits at most `limit`.
-    pub async fn first_post_after(&self, since: Instant, limit: Duration) -> Option<Duration> {
+    /// The latest block's time (seconds): what [`Scene::first_post_after`] compares with.
+    pub async fn block_time(&self) -> anyhow::Result<u64> {
+        Ok(self.world.market.chain().latest_block().await?.time)
+    }
+
+    /// How long after `since` a result was seen in a block later than `block_time` (a block
+    /// of the chain that came back, not a result of before the fault read late): a sign that
+    /// the market serves again. Waits at most `limit`.
+    pub async fn first_post_after(
+        &self,
+        since: Instant,
+        block_time: u64,
+        limit: Duration,
+    ) -> Option<Duration> {
         let give_up = Instant::now() + limit;
         loop {
-            let first = {
-                let all = self.ledger.lock().unwrap_or_else(|e| e.into_inner());
-                all.values()
-                    .filter_map(|s| s.posted.filter(|&p| p > since))
-                    .min()
-            };
-            if let Some(at) = first {
-                return Some(at - since);
+            // A failed read (the chain still down) is tried again on the next tick.
+            if let Ok(posted) = self.world.market.jobs_with_status(JobStatus::Posted).await {
+                let fresh = posted.iter().any(|j| {
+                    j.result
+                        .as_ref()
+                        .is_some_and(|r| r.posted_at.seconds() > block_time)
+                });
+                if fresh {
+                    return Some(since.elapsed());
+                }
             }
             if Instant::now() > give_up {
                 return None;
@@ -194,7 +194,6 @@ impl Scene {
             }
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
-        self.watch.cancel();
         Ok(Outcome {
             audit: self.audit().await?,
             failed_submissions,
@@ -238,11 +237,5 @@ impl Scene {
             .jobs(Some(tavdun_sdk::api::JobFilter::Worker(me)))
             .await?;
         Ok(jobs.into_iter().map(|j| (j.id, j.status)).collect())
-    }
-}
-
-impl Drop for Scene {
-    fn drop(&mut self) {
-        self.watch.cancel();
     }
 }
