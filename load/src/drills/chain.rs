@@ -110,8 +110,16 @@ pub async fn validators_down(dir: &Path, size: Size) -> anyhow::Result<Outcome> 
     tokio::time::sleep(Duration::from_secs(size.outage / 2)).await;
     let still = scene.world.market.chain().latest_height().await?;
     if still > halted + 1 {
+        // Which validators answer, to tell a kill that missed from a chain that went on.
+        let mut answering = Vec::new();
+        for i in 0..4 {
+            let url = format!("{}/status", scene.net.rpc_url_of(i));
+            if reqwest::get(url).await.is_ok() {
+                answering.push(i);
+            }
+        }
         findings.failures.push(format!(
-            "the chain went on with two of four validators down ({halted} -> {still})"
+            "the chain went on with two of four validators down ({halted} -> {still}); validators answering: {answering:?}"
         ));
     }
     tokio::task::block_in_place(|| {

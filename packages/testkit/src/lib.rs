@@ -136,6 +136,14 @@ impl Localnet {
         self.script("start");
     }
 
+    /// Validator `i`'s CometBFT RPC endpoint.
+    pub fn rpc_url_of(&self, i: u32) -> String {
+        format!(
+            "http://127.0.0.1:{}",
+            26657 + u32::from(self.port_offset) + 10 * i
+        )
+    }
+
     /// Validator `i` dies by SIGKILL, as a machine losing power would (no clean shutdown).
     pub fn kill_validator(&self, i: u32) {
         let pidfile = self.dir.join(format!("node{i}.pid"));
