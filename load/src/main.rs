@@ -7,26 +7,22 @@
 //! scripts/load --workers 4 --clients 2 --rate 120 --seconds 300
 //! ```
 
-mod observe;
-
-use std::collections::BTreeMap;
-use std::net::TcpListener;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use clap::Parser;
+use tavdun_load::clients::{self, Ledger, Offer};
+use tavdun_load::observe::{self, Observer};
 use tavdun_models::digits;
 use tavdun_sdk::amount::{format_trn, parse_trn};
-use tavdun_sdk::api::{JobInput, JobRequest, Uint128};
 use tavdun_sdk::client::{ChainClient, ChainConfig, Wallet};
 use tavdun_sdk::keys::TestAccounts;
 use tavdun_sdk::{Deployment, MarketClient};
+use tavdun_testkit::process::free_port;
 use tavdun_worker::config::{BondConfig, FileConfig};
 use tavdun_worker::{CancellationToken, WorkerConfig};
-
-use crate::observe::{Observer, Submitted};
 
 /// The test accounts that serve as workers and as clients, in order.
 const WORKERS: &[&str] = &["worker1", "worker2", "worker3", "challenger"];
@@ -65,17 +61,13 @@ struct Args {
     drain_seconds: u64,
 }
 
-fn free_port() -> anyhow::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
 /// A worker node in this process; its metrics on a free loopback port.
 fn start_worker(
     args: &Args,
     name: &str,
     dir: &std::path::Path,
 ) -> anyhow::Result<(u16, CancellationToken)> {
-    let port = free_port()?;
+    let port = free_port();
     let file = FileConfig {
         deployment: Some(args.deployment.clone()),
         account: Some(name.into()),
@@ -132,13 +124,8 @@ async fn main() -> anyhow::Result<()> {
     let reader = MarketClient::new(chain.clone(), &deployment);
     let accounts = TestAccounts::load(&args.accounts)?;
     let fee = parse_trn(&args.fee)?;
-    let info = reader.require_model(&model).await?;
-    let samples = digits::load(&PathBuf::from(digits::DATA_PATH))?;
-    let inputs: Vec<Vec<i8>> = digits::split(&samples)
-        .test
-        .iter()
-        .map(|s| s.int8_input(&info.spec.input.quant))
-        .collect();
+    let inputs =
+        Arc::new(clients::digits_inputs(&reader, &model, &PathBuf::from(digits::DATA_PATH)).await?);
 
     let dir = std::env::temp_dir().join(format!("tavdun-load-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
@@ -151,74 +138,38 @@ async fn main() -> anyhow::Result<()> {
     }
     let observer = Observer::new(reader.clone(), ports);
     // The nodes bond on start: wait until every one can claim.
-    let ready = Instant::now();
-    for name in &WORKERS[..args.workers] {
-        let address = accounts.signer(name, "wasm")?.address().to_string();
-        while reader
-            .worker(&address)
-            .await?
-            .is_none_or(|w| w.worker.tier == 0)
-        {
-            if ready.elapsed() > Duration::from_secs(120) {
-                bail!("worker {name} did not bond within 120 s");
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-    }
+    let workers = WORKERS[..args.workers]
+        .iter()
+        .map(|name| {
+            Ok((
+                name.to_string(),
+                accounts.signer(name, "wasm")?.address().to_string(),
+            ))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    observe::bonded(&reader, &workers, Duration::from_secs(120)).await?;
     let start_height = chain.latest_height().await?;
     println!(
         "load: {} workers ({} TRN staked each), {} clients, {} jobs/s offered for {} s, batches of {}, {} TRN per job",
         args.workers, args.stake, args.clients, args.rate, args.seconds, args.batch, format_trn(fee)
     );
 
-    // Clients: each submits a batch every `period`, so that together they offer `rate`.
-    let submitted: Arc<Mutex<BTreeMap<u64, Submitted>>> = Arc::default();
-    let period = Duration::from_secs_f64(f64::from(args.batch) * args.clients as f64 / args.rate);
+    let submitted = Ledger::default();
     let started = Instant::now();
     let until = started + Duration::from_secs(args.seconds);
-    let mut clients = Vec::new();
-    for (c, name) in CLIENTS[..args.clients].iter().enumerate() {
+    let offer = Offer {
+        model_id: model,
+        fee,
+        batch: args.batch,
+        rate: args.rate,
+        ttl_secs: 3600,
+    };
+    let mut markets = Vec::new();
+    for name in &CLIENTS[..args.clients] {
         let wallet = Wallet::new(chain.clone(), accounts.signer(name, "wasm")?)?;
-        let market = reader.clone().with_wallet(wallet);
-        let (inputs, model, submitted) = (inputs.clone(), model.clone(), submitted.clone());
-        let batch = args.batch as usize;
-        clients.push(tokio::spawn(async move {
-            let mut next = Instant::now() + period.mul_f64(c as f64 / 2.0);
-            let mut k = c * 7919;
-            let mut errors = 0u32;
-            while next < until {
-                tokio::time::sleep_until(next.into()).await;
-                next += period;
-                let Ok(deadline) = market.deadline_in(3600).await else {
-                    errors += 1;
-                    continue;
-                };
-                let jobs: Vec<JobRequest> = (0..batch)
-                    .map(|i| JobRequest {
-                        model_id: model.clone(),
-                        input: JobInput::inline(&inputs[(k + i) % inputs.len()]),
-                        fee: Uint128::new(fee),
-                        deadline,
-                    })
-                    .collect();
-                k += batch;
-                match market.submit_jobs(jobs).await {
-                    Ok((ids, _)) => {
-                        let at = Instant::now();
-                        let mut all = submitted.lock().unwrap_or_else(|e| e.into_inner());
-                        for id in ids {
-                            all.insert(id, Submitted { at, posted: None });
-                        }
-                    }
-                    Err(e) => {
-                        errors += 1;
-                        eprintln!("submission failed: {e}");
-                    }
-                }
-            }
-            errors
-        }));
+        markets.push(reader.clone().with_wallet(wallet));
     }
+    let clients = clients::spawn(markets, &offer, &inputs, until, &submitted);
     let report = observer
         .run(
             submitted.clone(),

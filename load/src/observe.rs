@@ -8,6 +8,9 @@ use std::time::{Duration, Instant};
 
 use tavdun_sdk::api::JobStatus;
 use tavdun_sdk::{Deployment, MarketClient};
+use tavdun_testkit::process::metric;
+
+use crate::audit;
 
 /// A submitted job: when its submission was included, and when its result was first seen.
 pub struct Submitted {
@@ -17,8 +20,8 @@ pub struct Submitted {
 
 /// Job pages read per tick at most, so the observer never floods the node it measures.
 const PAGES_PER_TICK: usize = 8;
-const PAGE: u32 = 50;
-const TICK: Duration = Duration::from_millis(500);
+pub const PAGE: u32 = 50;
+pub const TICK: Duration = Duration::from_millis(500);
 
 pub struct Observer {
     market: MarketClient,
@@ -159,45 +162,45 @@ impl Observer {
 }
 
 impl Observer {
-    /// How many of `ids` (ascending) ended refunded or cancelled, and how many have not ended:
-    /// one pass over the job list, a page at a time.
+    /// How many of `ids` (ascending) ended refunded or cancelled, and how many have not ended.
     async fn final_states(&self, ids: &[u64]) -> anyhow::Result<(usize, usize)> {
-        let (Some(&first), Some(&last)) = (ids.first(), ids.last()) else {
-            return Ok((0, 0));
-        };
-        let wanted: std::collections::BTreeSet<u64> = ids.iter().copied().collect();
-        let (mut refunded, mut seen) = (0, 0);
-        let mut start_after = Some(first - 1);
-        while let Some(after) = start_after.filter(|&a| a < last) {
-            let page = self.market.jobs_page(None, Some(after), PAGE).await?;
-            for job in page.jobs.iter().filter(|j| wanted.contains(&j.id)) {
-                match job.status {
-                    JobStatus::Finalized => seen += 1,
-                    JobStatus::Refunded | JobStatus::Cancelled => {
-                        seen += 1;
-                        refunded += 1;
-                    }
-                    _ => {}
-                }
-            }
-            start_after = page.next_start_after;
-        }
-        Ok((refunded, ids.len() - seen))
+        let jobs = audit::read_jobs(&self.market, ids).await?;
+        let refunded = jobs
+            .iter()
+            .filter(|j| matches!(j.status, JobStatus::Refunded | JobStatus::Cancelled))
+            .count();
+        let ended = jobs.iter().filter(|j| j.status.is_terminal()).count();
+        Ok((refunded, ids.len() - ended))
     }
 }
 
-/// A counter of an OpenMetrics text, summed over its label sets.
-fn metric(text: &str, name: &str) -> f64 {
-    text.lines()
-        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with([' ', '{']))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
+/// Waits until every worker of `workers` (name, address) is bonded at tier 1 or more (nodes
+/// bond when they start), at most `limit` in all.
+pub async fn bonded(
+    market: &MarketClient,
+    workers: &[(String, String)],
+    limit: Duration,
+) -> anyhow::Result<()> {
+    let since = Instant::now();
+    for (name, address) in workers {
+        while market
+            .worker(address)
+            .await?
+            .is_none_or(|w| w.worker.tier == 0)
+        {
+            if since.elapsed() > limit {
+                anyhow::bail!("worker {name} did not bond within {} s", limit.as_secs());
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+    Ok(())
 }
 
-/// Gas used by every transaction in blocks `from..=to`, read from CometBFT's RPC (next to the
-/// gRPC port of a local network).
-pub async fn gas_used(deployment: &Deployment, from: u64, to: u64) -> anyhow::Result<u128> {
-    let rpc = std::env::var("TAVDUN_RPC_URL").unwrap_or_else(|_| {
+/// CometBFT's RPC endpoint of the deployment's node (next to its gRPC port on a local
+/// network), or `$TAVDUN_RPC_URL`.
+pub fn rpc_url(deployment: &Deployment) -> String {
+    std::env::var("TAVDUN_RPC_URL").unwrap_or_else(|_| {
         deployment
             .grpc_url
             .rsplit_once(':')
@@ -205,24 +208,34 @@ pub async fn gas_used(deployment: &Deployment, from: u64, to: u64) -> anyhow::Re
             .map_or("http://127.0.0.1:26657".into(), |grpc| {
                 format!("http://127.0.0.1:{}", grpc - 9090 + 26657)
             })
-    });
+    })
+}
+
+/// The results of every transaction in blocks `from..=to` (CometBFT's `block_results`).
+pub async fn tx_results(rpc: &str, from: u64, to: u64) -> anyhow::Result<Vec<serde_json::Value>> {
     let http = reqwest::Client::new();
-    let mut total = 0u128;
+    let mut all = Vec::new();
     for height in from..=to {
-        let r: serde_json::Value = http
+        let mut r: serde_json::Value = http
             .get(format!("{rpc}/block_results?height={height}"))
             .send()
             .await?
             .json()
             .await?;
-        for tx in r["result"]["txs_results"].as_array().into_iter().flatten() {
-            total += tx["gas_used"]
-                .as_str()
-                .and_then(|g| g.parse::<u128>().ok())
-                .unwrap_or(0);
+        if let serde_json::Value::Array(txs) = r["result"]["txs_results"].take() {
+            all.extend(txs);
         }
     }
-    Ok(total)
+    Ok(all)
+}
+
+/// Gas used by every transaction in blocks `from..=to`.
+pub async fn gas_used(deployment: &Deployment, from: u64, to: u64) -> anyhow::Result<u128> {
+    let txs = tx_results(&rpc_url(deployment), from, to).await?;
+    Ok(txs
+        .iter()
+        .filter_map(|tx| tx["gas_used"].as_str()?.parse::<u128>().ok())
+        .sum())
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {

@@ -2,7 +2,7 @@
 //! market registered, cached on disk under that root, and loaded on the engine once.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use tavdun_core::{Leaf, MerkleTree, Model, Proof};
@@ -119,17 +119,57 @@ impl ModelStore {
         }
         let bytes = self.fetcher.get(&info.weights_uri).await?;
         let model = parse(&bytes)?;
-        let io = |source| WorkerError::Io {
-            what: format!("caching weights in {}", self.cache_dir.display()),
-            source,
-        };
-        tokio::fs::create_dir_all(&self.cache_dir)
+        cache_file(&cached, &bytes)
             .await
-            .map_err(io)?;
-        let tmp = cached.with_extension("tmp");
-        tokio::fs::write(&tmp, &bytes).await.map_err(io)?;
-        tokio::fs::rename(&tmp, &cached).await.map_err(io)?;
+            .map_err(|source| WorkerError::Io {
+                what: format!("caching weights in {}", self.cache_dir.display()),
+                source,
+            })?;
         info!(model_id = %info.model_id, uri = %info.weights_uri, "weights fetched and verified");
         Ok(model)
+    }
+}
+
+/// Writes `bytes` to `path` whole or not at all: through a temporary file beside it, renamed
+/// into place, and removed when the write fails (a full disk would otherwise keep a partial
+/// file, and the space it took, for good).
+async fn cache_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        tokio::fs::create_dir_all(dir).await?;
+    }
+    let tmp = path.with_extension("tmp");
+    let written = match tokio::fs::write(&tmp, bytes).await {
+        Ok(()) => tokio::fs::rename(&tmp, path).await,
+        Err(e) => Err(e),
+    };
+    if written.is_err() {
+        let _ = tokio::fs::remove_file(&tmp).await;
+    }
+    written
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cache_file;
+
+    #[tokio::test]
+    async fn a_failed_cache_write_leaves_no_file_behind() {
+        let dir = std::env::temp_dir().join(format!("tavdun-cache-file-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join("root.safetensors");
+        cache_file(&path, b"weights").await.unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"weights");
+        assert!(!path.with_extension("tmp").exists());
+
+        // A write that fails half way (here the rename, onto a directory that is not
+        // empty): the cache keeps nothing of it.
+        let blocked = dir.join("blocked.safetensors");
+        std::fs::create_dir_all(blocked.join("inside")).unwrap();
+        assert!(cache_file(&blocked, b"weights").await.is_err());
+        assert!(
+            !blocked.with_extension("tmp").exists(),
+            "the partial file is gone"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

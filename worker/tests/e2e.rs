@@ -13,12 +13,13 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use cosmwasm_std::Uint128;
-use support::{logs, start_worker};
+use support::start_worker;
 use tavdun_core::forward;
 use tavdun_models::digits;
 use tavdun_sdk::api::{Dispute, DisputeOutcome, EndReason, JobStatus, WorkerInfo};
 use tavdun_sdk::deploy::localnet_params;
 use tavdun_sdk::model_dir::load_model;
+use tavdun_testkit::process::logs;
 use tavdun_testkit::world::World;
 use tavdun_testkit::{self as testkit, Localnet};
 

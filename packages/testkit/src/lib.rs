@@ -8,13 +8,16 @@
 //!   wallets, balances and job helpers, for the end-to-end tests of every program;
 //! - [`minilm`] (feature `minilm`): MiniLM registered on such a network, its tokenizer, and a
 //!   worker played by the test with core's reference forward pass;
-//! - [`lies`]: liars' traces of graph models, for dispute tests on either.
+//! - [`lies`]: liars' traces of graph models, for dispute tests on either;
+//! - [`process::Service`]: a worker node or a relayer run as a real process, to be stopped,
+//!   killed and started again.
 
 pub mod lies;
 #[cfg(feature = "minilm")]
 pub mod minilm;
 #[cfg(feature = "multitest")]
 pub mod multitest;
+pub mod process;
 pub mod world;
 
 use std::path::{Path, PathBuf};
@@ -110,12 +113,17 @@ pub struct Localnet {
 impl Localnet {
     /// Wipes `dir` and starts a fresh chain there; returns once blocks are produced.
     pub fn start(dir: PathBuf) -> Localnet {
+        Localnet::start_validators(dir, 1)
+    }
+
+    /// The same with `validators` validators (the endpoints are validator 0's).
+    pub fn start_validators(dir: PathBuf, validators: u32) -> Localnet {
         let net = Localnet {
             dir,
             port_offset: port_offset(),
         };
         net.script("wipe");
-        net.script("start");
+        net.run(&["start", "-n", &validators.to_string()]);
         net
     }
 
@@ -134,13 +142,61 @@ impl Localnet {
         self.script("start");
     }
 
+    /// Validator `i`'s CometBFT RPC endpoint.
+    pub fn rpc_url_of(&self, i: u32) -> String {
+        format!(
+            "http://127.0.0.1:{}",
+            26657 + u32::from(self.port_offset) + 10 * i
+        )
+    }
+
+    /// Validator `i` dies by SIGKILL, as a machine losing power would (no clean shutdown).
+    pub fn kill_validator(&self, i: u32) {
+        let pidfile = self.dir.join(format!("node{i}.pid"));
+        let pid: i32 = std::fs::read_to_string(&pidfile)
+            .ok()
+            .and_then(|p| p.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no pid in {}", pidfile.display()));
+        // SAFETY: kill(2) on the validator this network started; no memory is involved.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+        }
+        // Not our child (the start script's shell started it), so not ours to reap: wait
+        // until it is dead, a zombie counting as dead.
+        let since = std::time::Instant::now();
+        let alive = || {
+            std::fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|s| {
+                !s.lines()
+                    .any(|l| l.starts_with("State:") && l.contains('Z'))
+            })
+        };
+        while alive() && since.elapsed().as_secs() < 10 {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let _ = std::fs::remove_file(pidfile);
+    }
+
+    /// Starts validator `i` again on its data, the others left as they are.
+    pub fn start_validator(&self, i: u32) {
+        self.run(&["start", "--node", &i.to_string()]);
+    }
+
     pub fn dir(&self) -> &Path {
         &self.dir
     }
 
     fn script(&self, name: &str) {
-        let ok = script(&self.dir, name).success();
-        assert!(ok, "localnet/{name} failed; see {}", self.dir.display());
+        self.run(&[name]);
+    }
+
+    fn run(&self, args: &[&str]) {
+        let ok = Command::new(repo().join("localnet").join(args[0]))
+            .args(&args[1..])
+            .env("TAVDUN_LOCALNET_DIR", &self.dir)
+            .status()
+            .unwrap_or_else(|e| panic!("cannot run localnet/{}: {e}", args[0]))
+            .success();
+        assert!(ok, "localnet/{args:?} failed; see {}", self.dir.display());
     }
 }
 
