@@ -251,10 +251,9 @@ impl MarketClient {
         let model = self.require_graph_model(&job.model_id).await?;
         let dtype = model
             .spec
-            .nodes
-            .get(node as usize)
-            .and(model.spec.validate().ok())
-            .map(|plan| plan.nodes[node as usize].dtype);
+            .validate()
+            .ok()
+            .and_then(|plan| Some(plan.nodes.get(node as usize)?.dtype));
         let Some(dtype) = dtype else {
             return Ok(None);
         };

@@ -284,13 +284,25 @@ impl Suite {
         input: &[i8],
         ttl: u64,
     ) -> anyhow::Result<u64> {
+        self.submit_input(client, model_id, fee, JobInput::inline(input), ttl)
+    }
+
+    /// One job of `input`, paid with `fee`, due `ttl` seconds from now; returns its id.
+    pub fn submit_input(
+        &mut self,
+        client: &Addr,
+        model_id: &str,
+        fee: u128,
+        input: JobInput,
+        ttl: u64,
+    ) -> anyhow::Result<u64> {
         let deadline = self.now().plus_seconds(ttl);
         let res = self.send(
             client,
             fee,
             &ReceiveMsg::SubmitJob {
                 model_id: model_id.to_string(),
-                input: JobInput::inline(input),
+                input,
                 deadline,
             },
         )?;
@@ -346,8 +358,13 @@ impl Suite {
         hashes: &[HexHash],
     ) -> anyhow::Result<u32> {
         let claim = self.claim_of(challenger, job_id, hashes);
+        self.commit(challenger, &claim.commit())
+    }
+
+    /// Sends the challenge bond with a `CommitChallenge` hook; returns the challenge's `seq`.
+    fn commit(&mut self, challenger: &Addr, hook: &ReceiveMsg) -> anyhow::Result<u32> {
         let bond = params_of(self).challenge_bond.u128();
-        let res = self.send(challenger, bond, &claim.commit())?;
+        let res = self.send(challenger, bond, hook)?;
         Ok(attr(&res, "seq")
             .and_then(|s| s.parse().ok())
             .expect("the commitment names its challenge"))
@@ -430,17 +447,7 @@ impl Suite {
         input: &TokenInput,
         ttl: u64,
     ) -> anyhow::Result<u64> {
-        let deadline = self.now().plus_seconds(ttl);
-        let res = self.send(
-            client,
-            fee,
-            &ReceiveMsg::SubmitJob {
-                model_id: model_id.to_string(),
-                input: JobInput::tokens(input),
-                deadline,
-            },
-        )?;
-        Ok(job_ids(&res)[0])
+        self.submit_input(client, model_id, fee, JobInput::tokens(input), ttl)
     }
 
     pub fn post_graph(
@@ -486,11 +493,7 @@ impl Suite {
         trace: &Trace,
     ) -> anyhow::Result<u32> {
         let claim = self.node_claim(challenger, job_id, node, trace);
-        let bond = params_of(self).challenge_bond.u128();
-        let res = self.send(challenger, bond, &claim.commit())?;
-        let seq = attr(&res, "seq")
-            .and_then(|s| s.parse().ok())
-            .expect("the commitment names its challenge");
+        let seq = self.commit(challenger, &claim.commit())?;
         self.next_block();
         self.exec(challenger, &claim.open(seq))?;
         Ok(seq)
