@@ -167,6 +167,19 @@ fn a_liar_at_a_middle_node_is_slashed_by_the_recomputed_element() {
     w.suite
         .exec(&worker, &reveal_row_msg(job_id, seq, node, &lie, &honest))
         .expect("reveal");
+    // A resolver cannot pass off other bytes (here the honest row) as the revealed row.
+    let row = w.suite.dispute(job_id, seq).row.expect("row");
+    let t = &honest.nodes[node as usize];
+    let forged = ExecuteMsg::ResolveElement {
+        job_id,
+        seq,
+        revealed: Binary::new(encode_values(t.dtype, t.row(row).expect("row"))),
+        col: 0,
+        witness: w.witness(node, row, 0),
+    };
+    let stranger = w.suite.addr("stranger");
+    let err = w.suite.exec(&stranger, &forged).unwrap_err();
+    assert!(matches!(market_err(err), ContractError::BadReveal { .. }));
     let col = w.resolve(job_id, seq, &lie).expect("the lie is found");
 
     let d = w.suite.dispute(job_id, seq);
