@@ -190,7 +190,7 @@ async fn dispute_at_the_budget(
     let me = challenger.signer_address().unwrap();
     let claim = ChallengeClaim::new(&me, job, activation_hashes(&honest), &result.commitment.0);
     let (seq, tx) = challenger
-        .commit_challenge(&claim, trn_micro("10"))
+        .commit_challenge(&claim.commit(), trn_micro("10"))
         .await
         .unwrap();
     while (w.world.market.chain().latest_height().await.unwrap() as i64) <= tx.height {

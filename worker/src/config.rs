@@ -91,6 +91,9 @@ fn one() -> u8 {
 pub struct FaultConfig {
     /// Posts a wrong activation at this 1-based layer (and reveals the same lie if challenged).
     pub wrong_output_layer: Option<u32>,
+    /// Graph models: posts one wrong element in the node of this name, e.g. `"l3.ffn_in"`
+    /// or `"pool"` (and reveals the same lie if challenged). Later nodes stay as computed.
+    pub wrong_node: Option<String>,
     /// Never answers a challenge.
     #[serde(default)]
     pub withhold_reveal: bool,
@@ -101,7 +104,10 @@ pub struct FaultConfig {
 
 impl FaultConfig {
     pub fn any(&self) -> bool {
-        self.wrong_output_layer.is_some() || self.withhold_reveal || self.crash_after_claim
+        self.wrong_output_layer.is_some()
+            || self.wrong_node.is_some()
+            || self.withhold_reveal
+            || self.crash_after_claim
     }
 }
 
@@ -412,6 +418,10 @@ mod tests {
         assert_eq!(field(parse(text, &[(ALLOW_FAULTS_ENV, "yes")])), "faults");
         let c = parse(text, &[(ALLOW_FAULTS_ENV, "1")]).unwrap();
         assert!(c.faults.withhold_reveal);
+        let node = "account = \"a\"\n[faults]\nwrong_node = \"l3.ffn_in\"\n";
+        assert_eq!(field(parse(node, &[])), "faults");
+        let c = parse(node, &[(ALLOW_FAULTS_ENV, "1")]).unwrap();
+        assert_eq!(c.faults.wrong_node.as_deref(), Some("l3.ffn_in"));
         let zero = "account = \"a\"\n[faults]\nwrong_output_layer = 0\n";
         assert_eq!(
             field(parse(zero, &[(ALLOW_FAULTS_ENV, "1")])),

@@ -4,11 +4,15 @@
 
 use std::collections::BTreeMap;
 
-use tavdun_sdk::api::Job;
-use tavdun_sdk::api::{JobFilter, JobResultMsg, JobStatus};
+use std::ops::Range;
+
+use tavdun_sdk::api::{GraphResultMsg, Job, JobFilter, JobResultMsg, JobStatus};
+use tavdun_sdk::client::TxResult;
+use tavdun_sdk::MarketClient;
 use tracing::{info, warn};
 
 use crate::error::Result;
+use crate::models::Served;
 use crate::services::{Round, Services};
 
 /// A claim this close to its expiry is not worth running: the post would land too late.
@@ -175,23 +179,43 @@ impl Executor {
         jobs: Vec<Job>,
         now: u64,
     ) -> Result<()> {
-        let batch = svc.runner.run(&svc.market, model_id, jobs).await?;
-        let results: Vec<JobResultMsg> = batch
-            .jobs
-            .iter()
-            .zip(batch.activations)
-            .map(|(job, mut acts)| {
-                svc.faults.corrupt(&mut acts);
-                JobResultMsg::new(job.id, &acts)
-            })
-            .collect();
-        for chunk in results.chunks(svc.batch_limit()) {
-            let ids: Vec<u64> = chunk.iter().map(|r| r.job_id).collect();
-            let posted = svc
-                .market
-                .post_results(chunk.to_vec())
-                .await
-                .map_err(Into::into);
+        let results = match svc.runner.models().get(&svc.market, model_id).await? {
+            Served::Chain(_) => {
+                let batch = svc.runner.run(&svc.market, model_id, jobs).await?;
+                Results::Chain(
+                    batch
+                        .jobs
+                        .iter()
+                        .zip(batch.activations)
+                        .map(|(job, mut acts)| {
+                            svc.faults.corrupt(&mut acts);
+                            JobResultMsg::new(job.id, &acts)
+                        })
+                        .collect(),
+                )
+            }
+            Served::Graph(_) => {
+                let batch = svc.runner.run_graph(&svc.market, model_id, jobs).await?;
+                let spec = &batch.model.model.spec;
+                Results::Graph(
+                    batch
+                        .jobs
+                        .iter()
+                        .zip(batch.traces)
+                        .map(|(job, mut trace)| {
+                            svc.faults.corrupt_trace(spec, &mut trace);
+                            GraphResultMsg::new(job.id, &trace)
+                        })
+                        .collect(),
+                )
+            }
+        };
+        let all = results.job_ids();
+        let limit = svc.batch_limit();
+        for start in (0..all.len()).step_by(limit) {
+            let range = start..(start + limit).min(all.len());
+            let ids = all[range.clone()].to_vec();
+            let posted = results.post(&svc.market, range).await.map_err(Into::into);
             match svc.settle("post", posted) {
                 Ok(tx) => {
                     let ends = tx
@@ -273,6 +297,33 @@ impl Executor {
                 self.posted.insert(job.id, ends);
             }
             _ => {}
+        }
+    }
+}
+
+/// One batch's results, ready to post: a version 1 model's or a graph model's.
+enum Results {
+    Chain(Vec<JobResultMsg>),
+    Graph(Vec<GraphResultMsg>),
+}
+
+impl Results {
+    fn job_ids(&self) -> Vec<u64> {
+        match self {
+            Results::Chain(r) => r.iter().map(|r| r.job_id).collect(),
+            Results::Graph(r) => r.iter().map(|r| r.job_id).collect(),
+        }
+    }
+
+    /// Posts the results in `range` in one transaction.
+    async fn post(
+        &self,
+        market: &MarketClient,
+        range: Range<usize>,
+    ) -> tavdun_sdk::Result<TxResult> {
+        match self {
+            Results::Chain(r) => market.post_results(r[range].to_vec()).await,
+            Results::Graph(r) => market.post_graph_results(r[range].to_vec()).await,
         }
     }
 }

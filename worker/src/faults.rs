@@ -1,6 +1,7 @@
 //! Deliberate misbehaviour for end-to-end tests of the dispute game. Only reachable through a
 //! `[faults]` section that the environment explicitly allows (see `config::ALLOW_FAULTS_ENV`).
 
+use tavdun_core::graph::{GraphSpec, Trace};
 use tavdun_engine::Activations;
 use tracing::error;
 
@@ -34,6 +35,31 @@ impl Faults {
         } else {
             i8::MAX
         };
+    }
+
+    /// The node of a graph model this node lies at, if it lies; an error names a configured
+    /// node the model does not have (checked when the model is loaded).
+    pub fn wrong_node(&self, spec: &GraphSpec) -> Result<Option<u32>, String> {
+        match &self.0.wrong_node {
+            None => Ok(None),
+            Some(name) => spec.node_index(name).map(Some).ok_or_else(|| {
+                format!(
+                    "faults.wrong_node: model {} has no node {name:?}",
+                    spec.name
+                )
+            }),
+        }
+    }
+
+    /// Applies the configured lie to one graph job's trace: one element of the chosen node
+    /// (core's [`Trace::with_wrong_element`], deterministic, so a reveal opens the posted
+    /// roots); later nodes stay as computed.
+    pub fn corrupt_trace(&self, spec: &GraphSpec, trace: &mut Trace) {
+        if let Ok(Some(node)) = self.wrong_node(spec) {
+            if let Some(lie) = trace.with_wrong_element(node) {
+                *trace = lie;
+            }
+        }
     }
 
     pub fn withholds_reveal(&self) -> bool {

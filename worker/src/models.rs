@@ -1,13 +1,14 @@
-//! Models the node serves: weights fetched by URI, verified against the weights root the
-//! market registered, cached on disk under that root, and loaded on the engine once.
+//! Models the node serves, of either spec version: weights fetched by URI, verified against
+//! the weights root the market registered, cached on disk under that root, and loaded on the
+//! engine once.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use tavdun_core::{Leaf, MerkleTree, Model, Proof};
-use tavdun_engine::{Activations, Engine, LoadedModel};
-use tavdun_sdk::api::ModelInfo;
+use tavdun_core::graph::{GraphModel, TokenInput, Trace};
+use tavdun_core::{Hash, HexHash, Leaf, MerkleTree, Model, Proof};
+use tavdun_engine::{Activations, Engine, LoadedGraph, LoadedModel};
 use tavdun_sdk::MarketClient;
 use tracing::info;
 
@@ -40,11 +41,34 @@ impl ServedModel {
     }
 }
 
+/// A graph (version 2) model: the model itself (a dispute's witness is proven against its
+/// weights), its weights tree, and its copy on the engine.
+pub struct ServedGraph {
+    pub model: GraphModel,
+    pub weights_tree: MerkleTree,
+    loaded: LoadedGraph,
+}
+
+impl ServedGraph {
+    /// Every node's output for each job, on the engine (which blocks its thread, as
+    /// [`ServedModel::run`] says).
+    pub fn run(&self, inputs: &[TokenInput]) -> Result<Vec<Trace>> {
+        Ok(tokio::task::block_in_place(|| self.loaded.run(inputs))?)
+    }
+}
+
+/// A served model of either version.
+#[derive(Clone)]
+pub enum Served {
+    Chain(Arc<ServedModel>),
+    Graph(Arc<ServedGraph>),
+}
+
 pub struct ModelStore {
     engine: Engine,
     fetcher: Fetcher,
     cache_dir: PathBuf,
-    models: HashMap<String, Arc<ServedModel>>,
+    models: HashMap<String, Served>,
 }
 
 impl ModelStore {
@@ -65,69 +89,136 @@ impl ModelStore {
         &self.fetcher
     }
 
-    /// The model, loaded on first use.
-    pub async fn get(&mut self, market: &MarketClient, model_id: &str) -> Result<Arc<ServedModel>> {
+    /// The model, loaded on first use: a version 1 model if the market has one of this id,
+    /// else a graph model.
+    pub async fn get(&mut self, market: &MarketClient, model_id: &str) -> Result<Served> {
         if let Some(m) = self.models.get(model_id) {
             return Ok(m.clone());
         }
-        let info = market.require_model(model_id).await?;
-        let model = self.weights(&info).await?;
-        let loaded = self.engine.load(&model)?;
-        info!(
-            model = %info.spec.name,
-            model_id,
-            load_ms = loaded.load_time().as_millis() as u64,
-            "model loaded on the engine"
-        );
-        let served = Arc::new(ServedModel {
-            tree: model.weights_tree(),
-            model,
-            loaded,
-        });
+        let served = match market.model(model_id).await? {
+            Some(info) => {
+                let model = self
+                    .weights(model_id, &info.weights_root, &info.weights_uri, |bytes| {
+                        let plan = info.spec.validate().map_err(|e| e.to_string())?;
+                        let model = Model::from_safetensors(info.spec.clone(), plan, bytes)
+                            .map_err(|e| e.to_string())?;
+                        let root = model.weights_tree().root();
+                        Ok((model, root))
+                    })
+                    .await?;
+                let loaded = self.engine.load(&model)?;
+                log_loaded(&info.spec.name, model_id, loaded.load_time());
+                Served::Chain(Arc::new(ServedModel {
+                    tree: model.weights_tree(),
+                    model,
+                    loaded,
+                }))
+            }
+            None => {
+                let info = market.require_graph_model(model_id).await?;
+                let model = self
+                    .weights(model_id, &info.weights_root, &info.weights_uri, |bytes| {
+                        let plan = info.spec.validate().map_err(|e| e.to_string())?;
+                        let model = GraphModel::from_safetensors(info.spec.clone(), plan, bytes)
+                            .map_err(|e| e.to_string())?;
+                        let root = model.weights_tree().root();
+                        Ok((model, root))
+                    })
+                    .await?;
+                let loaded = self.engine.load_graph(&model)?;
+                log_loaded(&info.spec.name, model_id, loaded.load_time());
+                Served::Graph(Arc::new(ServedGraph {
+                    weights_tree: model.weights_tree(),
+                    model,
+                    loaded,
+                }))
+            }
+        };
         self.models.insert(model_id.to_string(), served.clone());
         Ok(served)
     }
 
-    /// Weights whose Merkle root is the registered one, from the cache or the model's URI.
-    async fn weights(&self, info: &ModelInfo) -> Result<Model> {
-        let root = hex::encode(info.weights_root.0);
-        let cached = self.cache_dir.join(format!("{root}.safetensors"));
-        let parse = |bytes: &[u8]| -> Result<Model> {
-            let plan = info.spec.validate().map_err(|e| WorkerError::Model {
-                model_id: info.model_id.clone(),
-                reason: e.to_string(),
+    /// A version 1 model; an error if `model_id` is a graph model.
+    pub async fn chain(
+        &mut self,
+        market: &MarketClient,
+        model_id: &str,
+    ) -> Result<Arc<ServedModel>> {
+        match self.get(market, model_id).await? {
+            Served::Chain(m) => Ok(m),
+            Served::Graph(_) => Err(WorkerError::Model {
+                model_id: model_id.to_string(),
+                reason: "a graph model, not a version 1 model".into(),
+            }),
+        }
+    }
+
+    /// A graph model; an error if `model_id` is a version 1 model.
+    pub async fn graph(
+        &mut self,
+        market: &MarketClient,
+        model_id: &str,
+    ) -> Result<Arc<ServedGraph>> {
+        match self.get(market, model_id).await? {
+            Served::Graph(m) => Ok(m),
+            Served::Chain(_) => Err(WorkerError::Model {
+                model_id: model_id.to_string(),
+                reason: "a version 1 model, not a graph model".into(),
+            }),
+        }
+    }
+
+    /// Weights whose Merkle root is the registered one, from the cache or the model's URI:
+    /// `parse` reads a model from the bytes and returns it with its weights root.
+    async fn weights<M>(
+        &self,
+        model_id: &str,
+        root: &HexHash,
+        uri: &str,
+        parse: impl Fn(&[u8]) -> std::result::Result<(M, Hash), String>,
+    ) -> Result<M> {
+        let cached = self
+            .cache_dir
+            .join(format!("{}.safetensors", hex::encode(root.0)));
+        let verified = |bytes: &[u8]| -> Result<M> {
+            let (model, found) = parse(bytes).map_err(|reason| WorkerError::Model {
+                model_id: model_id.to_string(),
+                reason,
             })?;
-            let model = Model::from_safetensors(info.spec.clone(), plan, bytes).map_err(|e| {
-                WorkerError::Model {
-                    model_id: info.model_id.clone(),
-                    reason: e.to_string(),
-                }
-            })?;
-            if model.weights_tree().root() != info.weights_root.0 {
+            if found != root.0 {
                 return Err(WorkerError::WeightsMismatch {
-                    model_id: info.model_id.clone(),
-                    uri: info.weights_uri.clone(),
+                    model_id: model_id.to_string(),
+                    uri: uri.to_string(),
                 });
             }
             Ok(model)
         };
         // A cache entry that no longer verifies (disk damage, a hand edit) is fetched again.
         if let Ok(bytes) = tokio::fs::read(&cached).await {
-            if let Ok(model) = parse(&bytes) {
+            if let Ok(model) = verified(&bytes) {
                 return Ok(model);
             }
         }
-        let bytes = self.fetcher.get(&info.weights_uri).await?;
-        let model = parse(&bytes)?;
+        let bytes = self.fetcher.get(uri).await?;
+        let model = verified(&bytes)?;
         cache_file(&cached, &bytes)
             .await
             .map_err(|source| WorkerError::Io {
                 what: format!("caching weights in {}", self.cache_dir.display()),
                 source,
             })?;
-        info!(model_id = %info.model_id, uri = %info.weights_uri, "weights fetched and verified");
+        info!(model_id, uri, "weights fetched and verified");
         Ok(model)
     }
+}
+
+fn log_loaded(name: &str, model_id: &str, load_time: std::time::Duration) {
+    info!(
+        model = %name,
+        model_id,
+        load_ms = load_time.as_millis() as u64,
+        "model loaded on the engine"
+    );
 }
 
 /// Writes `bytes` to `path` whole or not at all: through a temporary file beside it, renamed

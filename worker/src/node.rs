@@ -16,11 +16,11 @@ use tracing::{info, warn};
 
 use crate::config::WorkerConfig;
 use crate::defender::Defender;
-use crate::error::Result;
+use crate::error::{Result, WorkerError};
 use crate::executor::Executor;
 use crate::faults::Faults;
 use crate::fetch::Fetcher;
-use crate::models::ModelStore;
+use crate::models::{ModelStore, Served};
 use crate::runner::Runner;
 use crate::services::{Round, Services};
 use crate::telemetry::{self, Health, Metrics};
@@ -196,7 +196,17 @@ impl Node {
                 .collect()
         };
         for id in &wanted {
-            self.svc.runner.models().get(&self.svc.market, id).await?;
+            let served = self.svc.runner.models().get(&self.svc.market, id).await?;
+            if let Served::Graph(graph) = served {
+                // A lie at a node the model lacks would be no lie at all: refuse to start.
+                self.svc
+                    .faults
+                    .wrong_node(&graph.model.spec)
+                    .map_err(|reason| WorkerError::Config {
+                        field: "faults.wrong_node",
+                        reason,
+                    })?;
+            }
         }
         self.served = wanted;
         if self.cfg.executes() {

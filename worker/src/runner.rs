@@ -1,5 +1,6 @@
 //! Jobs on the engine: their inputs read (inline or fetched and checked against the job's
-//! input hash), batched per model, every layer's output returned. Executor, verifier and
+//! input hash; token ids for graph models), batched per model, every layer's (every node's)
+//! output returned. Executor, verifier and
 //! defender all run jobs through here, so they compute the same bytes the same way.
 
 use std::sync::Arc;
@@ -7,13 +8,14 @@ use std::time::Instant;
 
 use tavdun_core::activation_hash;
 use tavdun_core::bytes::to_i8;
+use tavdun_core::graph::{TokenInput, Trace};
 use tavdun_engine::Activations;
 use tavdun_sdk::api::{Job, JobInput};
 use tavdun_sdk::MarketClient;
 use tracing::warn;
 
 use crate::error::{Result, WorkerError};
-use crate::models::{ModelStore, ServedModel};
+use crate::models::{ModelStore, ServedGraph, ServedModel};
 use crate::telemetry::Metrics;
 
 pub struct Runner {
@@ -27,6 +29,14 @@ pub struct Batch {
     pub jobs: Vec<Job>,
     pub inputs: Vec<Vec<i8>>,
     pub activations: Vec<Activations>,
+}
+
+/// Graph model jobs run together, their inputs and their traces, in the same order.
+pub struct GraphBatch {
+    pub model: Arc<ServedGraph>,
+    pub jobs: Vec<Job>,
+    pub inputs: Vec<TokenInput>,
+    pub traces: Vec<Trace>,
 }
 
 impl Runner {
@@ -46,7 +56,7 @@ impl Runner {
         model_id: &str,
         jobs: Vec<Job>,
     ) -> Result<Batch> {
-        let served = self.models.get(market, model_id).await?;
+        let served = self.models.chain(market, model_id).await?;
         let mut batch = Batch::default();
         for job in jobs {
             match self.input(&job).await {
@@ -62,12 +72,67 @@ impl Runner {
         }
         let started = Instant::now();
         batch.activations = served.run(&batch.inputs)?;
+        self.observe(batch.jobs.len(), started);
+        Ok(batch)
+    }
+
+    /// Runs one graph model's jobs as one batch (the engine pads them into passes). A job
+    /// whose input is not token ids the model takes is left out with a warning.
+    pub async fn run_graph(
+        &mut self,
+        market: &MarketClient,
+        model_id: &str,
+        jobs: Vec<Job>,
+    ) -> Result<GraphBatch> {
+        let model = self.models.graph(market, model_id).await?;
+        let mut batch = GraphBatch {
+            model,
+            jobs: Vec::with_capacity(jobs.len()),
+            inputs: Vec::with_capacity(jobs.len()),
+            traces: Vec::new(),
+        };
+        for job in jobs {
+            match token_input(&job, &batch.model) {
+                Ok(input) => {
+                    batch.inputs.push(input);
+                    batch.jobs.push(job);
+                }
+                Err(e) => warn!(job_id = job.id, error = %e, "cannot read the job's input"),
+            }
+        }
+        if batch.jobs.is_empty() {
+            return Ok(batch);
+        }
+        let started = Instant::now();
+        batch.traces = batch.model.run(&batch.inputs)?;
+        self.observe(batch.jobs.len(), started);
+        Ok(batch)
+    }
+
+    /// Runs one graph model job again (for a reveal or a resolve): its model, input and trace.
+    pub async fn rerun_graph(
+        &mut self,
+        market: &MarketClient,
+        job: &Job,
+    ) -> Result<(Arc<ServedGraph>, TokenInput, Trace)> {
+        let mut batch = self
+            .run_graph(market, &job.model_id, vec![job.clone()])
+            .await?;
+        let (Some(input), Some(trace)) = (batch.inputs.pop(), batch.traces.pop()) else {
+            return Err(WorkerError::Job {
+                job_id: job.id,
+                reason: "its input is not one the model takes".into(),
+            });
+        };
+        Ok((batch.model, input, trace))
+    }
+
+    fn observe(&self, jobs: usize, started: Instant) {
         let secs = started.elapsed().as_secs_f64();
-        self.metrics.batch_size.observe(batch.jobs.len() as f64);
-        for _ in &batch.jobs {
+        self.metrics.batch_size.observe(jobs as f64);
+        for _ in 0..jobs {
             self.metrics.inference_seconds.observe(secs);
         }
-        Ok(batch)
     }
 
     /// Runs one job again (for a reveal or a resolve): its model and every layer's output.
@@ -77,7 +142,7 @@ impl Runner {
         job_id: u64,
     ) -> Result<(Arc<ServedModel>, Activations)> {
         let job = market.require_job(job_id).await?;
-        let served = self.models.get(market, &job.model_id).await?;
+        let served = self.models.chain(market, &job.model_id).await?;
         let input = self.input(&job).await?;
         let acts = served.run(&[input])?.pop().ok_or(WorkerError::Job {
             job_id,
@@ -100,11 +165,28 @@ impl Runner {
                 }
                 Ok(values)
             }
-            // The market refuses token inputs for version 1 models, which this runner serves.
+            // The market refuses token inputs for version 1 models.
             JobInput::Tokens { .. } => Err(WorkerError::Job {
                 job_id: job.id,
                 reason: "a token input is not the input of a version 1 model".into(),
             }),
         }
     }
+}
+
+/// A graph model job's token ids and mask, checked against the model (the market checks
+/// them too; a job that slipped through is not worth failing the whole batch for).
+fn token_input(job: &Job, model: &ServedGraph) -> Result<TokenInput> {
+    let fail = |reason: String| WorkerError::Job {
+        job_id: job.id,
+        reason,
+    };
+    let input = job
+        .input
+        .token_input()
+        .ok_or_else(|| fail("a graph model job without token ids".into()))?;
+    input
+        .tokens(&model.model.plan)
+        .map_err(|e| fail(e.to_string()))?;
+    Ok(input)
 }

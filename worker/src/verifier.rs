@@ -2,18 +2,30 @@
 //! hashes do not open to the worker's commitment, challenge: commit (with the bond), open in
 //! a later block, then drive the dispute to its end (resolve with the first wrong unit, its
 //! input and its Merkle proof, or claim the timeout of a worker that stays silent).
+//!
+//! For a graph model the claim is the first node whose root differs from the worker's (its
+//! node roots are read from its post's transaction) with our row leaves of that node, and
+//! the resolve is the first element of the worker's revealed row that differs from ours,
+//! with core's witness of everything that element is computed from.
 
 use std::collections::hash_map::RandomState;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::hash::BuildHasher;
 
 use tavdun_core::bytes::to_i8;
+use tavdun_core::graph::{
+    decode_values, first_divergence, prove_element, trace_root, TokenInput, Trace,
+};
 use tavdun_core::{activation_hashes, hashes_commitment};
 use tavdun_sdk::api::job::int8_binary;
-use tavdun_sdk::api::{ChallengeClaim, Dispute, DisputeOutcome, ExecuteMsg, Job, JobStatus};
+use tavdun_sdk::api::{
+    ChallengeClaim, Dispute, DisputeOutcome, ExecuteMsg, Job, JobStatus, NodeChallengeClaim,
+    ReceiveMsg,
+};
 use tracing::{info, warn};
 
 use crate::error::Result;
+use crate::models::{Served, ServedGraph};
 use crate::services::{Round, Services};
 
 /// A result whose window closes sooner than this is left alone: the challenge (a commitment,
@@ -110,6 +122,9 @@ impl Verifier {
         model_id: &str,
         jobs: Vec<Job>,
     ) -> Result<()> {
+        if let Served::Graph(_) = svc.runner.models().get(&svc.market, model_id).await? {
+            return self.check_graph_batch(svc, model_id, jobs).await;
+        }
         let batch = svc.runner.run(&svc.market, model_id, jobs).await?;
         for (job, acts) in batch.jobs.iter().zip(batch.activations) {
             let Some(result) = &job.result else { continue };
@@ -123,22 +138,59 @@ impl Verifier {
                 worker = ?job.worker,
                 "result differs from our execution: challenging"
             );
-            // Our hashes stay hidden until the commitment is in a block, so nobody can copy
-            // them ahead of us; once it is, they are opened (in a later block, as the market
-            // requires).
             let claim = ChallengeClaim::new(&svc.me, job.id, ours, &result.commitment.0);
-            let bond = svc.params.challenge_bond.u128();
-            let committed = svc.market.commit_challenge(&claim, bond).await;
-            let Ok((seq, _)) = svc.settle("commit_challenge", committed.map_err(Into::into)) else {
-                continue;
-            };
-            self.challenging.entry(job.id).or_default().insert(seq);
-            svc.metrics.challenge("sent");
-            if svc.execute("challenge", &claim.open(seq)).await.is_ok() {
-                info!(job_id = job.id, seq, "challenge opened");
-            }
+            self.challenge(svc, job.id, &claim.commit(), |seq| claim.open(seq))
+                .await;
         }
         Ok(())
+    }
+
+    async fn check_graph_batch(
+        &mut self,
+        svc: &mut Services,
+        model_id: &str,
+        jobs: Vec<Job>,
+    ) -> Result<()> {
+        let batch = svc.runner.run_graph(&svc.market, model_id, jobs).await?;
+        for ((job, input), trace) in batch.jobs.iter().zip(&batch.inputs).zip(&batch.traces) {
+            let Some(result) = &job.result else { continue };
+            if trace_root(input, &trace.node_roots()) == result.commitment.0 {
+                svc.metrics.results_verified.inc();
+                continue;
+            }
+            warn!(
+                job_id = job.id,
+                worker = ?job.worker,
+                "trace differs from our execution: challenging"
+            );
+            let Some(claim) = node_claim(svc, job, trace).await? else {
+                continue;
+            };
+            self.challenge(svc, job.id, &claim.commit(), |seq| claim.open(seq))
+                .await;
+        }
+        Ok(())
+    }
+
+    /// Commits a challenge with the bond and, once that is in a block, opens it. Our claim
+    /// stays hidden until the commitment is in a block, so nobody can copy it ahead of us.
+    async fn challenge(
+        &mut self,
+        svc: &Services,
+        job_id: u64,
+        commit: &ReceiveMsg,
+        open: impl FnOnce(u32) -> ExecuteMsg,
+    ) {
+        let bond = svc.params.challenge_bond.u128();
+        let committed = svc.market.commit_challenge(commit, bond).await;
+        let Ok((seq, _)) = svc.settle("commit_challenge", committed.map_err(Into::into)) else {
+            return;
+        };
+        self.challenging.entry(job_id).or_default().insert(seq);
+        svc.metrics.challenge("sent");
+        if svc.execute("challenge", &open(seq)).await.is_ok() {
+            info!(job_id, seq, "challenge opened");
+        }
     }
 
     async fn drive_challenges(&mut self, svc: &mut Services, round: &Round) -> Result<()> {
@@ -177,28 +229,28 @@ impl Verifier {
         Ok(())
     }
 
-    async fn drive(
-        &mut self,
-        svc: &mut Services,
-        round: &Round,
-        job: &Job,
-        d: &Dispute,
-    ) -> Result<()> {
+    async fn drive(&self, svc: &mut Services, round: &Round, job: &Job, d: &Dispute) -> Result<()> {
         let (job_id, seq) = (job.id, d.seq);
-        match (d.opened_at, &d.revealed) {
+        match (d.opened_at, d.resolve_deadline) {
             // Committed in an earlier block: open it now.
             (None, _) => {
                 let Some(result) = &job.result else {
                     return Ok(());
                 };
-                let (_, acts) = svc.runner.rerun(&svc.market, job_id).await?;
-                let claim = ChallengeClaim::new(
-                    &svc.me,
-                    job_id,
-                    activation_hashes(&acts),
-                    &result.commitment.0,
-                );
-                let msg = claim.open(seq);
+                let msg = match svc.runner.models().get(&svc.market, &job.model_id).await? {
+                    Served::Chain(_) => {
+                        let (_, acts) = svc.runner.rerun(&svc.market, job_id).await?;
+                        let hashes = activation_hashes(&acts);
+                        ChallengeClaim::new(&svc.me, job_id, hashes, &result.commitment.0).open(seq)
+                    }
+                    Served::Graph(_) => {
+                        let (_, _, trace) = svc.runner.rerun_graph(&svc.market, job).await?;
+                        let Some(claim) = node_claim(svc, job, &trace).await? else {
+                            return Ok(());
+                        };
+                        claim.open(seq)
+                    }
+                };
                 if svc.execute("challenge", &msg).await.is_ok() {
                     info!(job_id, seq, "challenge opened");
                 }
@@ -209,40 +261,169 @@ impl Verifier {
                     info!(job_id, seq, "the worker did not reveal in time");
                 }
             }
-            (Some(_), Some(revealed)) if !round.is_past(d.resolve_deadline) => {
-                let Some(layer) = d.layer else { return Ok(()) };
-                let (served, acts) = svc.runner.rerun(&svc.market, job_id).await?;
-                let l = layer as usize;
-                let (Some(ours), Some(input)) =
-                    (acts.get(l - 1), agreed_input(svc, job, &acts, l).await?)
-                else {
-                    return Ok(());
-                };
-                let theirs = to_i8(revealed);
-                let Some(unit) = ours.iter().zip(&theirs).position(|(a, b)| a != b) else {
-                    warn!(
-                        job_id,
-                        seq, "the revealed layer equals ours: nothing to resolve"
-                    );
-                    return Ok(());
-                };
-                let (leaf, proof) = served.leaf_and_proof(layer, unit as u32).unzip();
-                let msg = ExecuteMsg::Resolve {
-                    job_id,
-                    seq,
-                    unit: unit as u32,
-                    input: int8_binary(&input),
-                    leaf,
-                    proof,
-                };
-                if svc.execute("resolve", &msg).await.is_ok() {
-                    info!(job_id, seq, layer, unit, "one-step check resolved");
+            (Some(_), Some(_)) if !round.is_past(d.resolve_deadline) => {
+                if let Some(msg) = match d.node {
+                    Some(node) => resolve_element(svc, job, d, node).await?,
+                    None => resolve_unit(svc, job, d).await?,
+                } {
+                    if svc.execute("resolve", &msg).await.is_ok() {
+                        info!(job_id, seq, "one-step check resolved");
+                    }
                 }
             }
             _ => {}
         }
         Ok(())
     }
+}
+
+/// Version 1: the first unit where the worker's revealed activation differs from ours, with
+/// the agreed input of its layer and the unit's weights and proof.
+async fn resolve_unit(svc: &mut Services, job: &Job, d: &Dispute) -> Result<Option<ExecuteMsg>> {
+    let (Some(layer), Some(revealed)) = (d.layer, &d.revealed) else {
+        return Ok(None);
+    };
+    let (served, acts) = svc.runner.rerun(&svc.market, job.id).await?;
+    let l = layer as usize;
+    let (Some(ours), Some(input)) = (acts.get(l - 1), agreed_input(svc, job, &acts, l).await?)
+    else {
+        return Ok(None);
+    };
+    let theirs = to_i8(revealed);
+    let Some(unit) = ours.iter().zip(&theirs).position(|(a, b)| a != b) else {
+        warn!(
+            job_id = job.id,
+            seq = d.seq,
+            "the revealed layer equals ours: nothing to resolve"
+        );
+        return Ok(None);
+    };
+    let (leaf, proof) = served.leaf_and_proof(layer, unit as u32).unzip();
+    Ok(Some(ExecuteMsg::Resolve {
+        job_id: job.id,
+        seq: d.seq,
+        unit: unit as u32,
+        input: int8_binary(&input),
+        leaf,
+        proof,
+    }))
+}
+
+/// Graph models: the first element where the worker's revealed row of `node` (read from its
+/// transaction) differs from ours, with core's witness for it.
+async fn resolve_element(
+    svc: &mut Services,
+    job: &Job,
+    d: &Dispute,
+    node: u32,
+) -> Result<Option<ExecuteMsg>> {
+    let Some(row) = d.row else {
+        return Ok(None);
+    };
+    let Some(revealed) = svc.market.revealed_row(d).await? else {
+        warn!(
+            job_id = job.id,
+            seq = d.seq,
+            "the revealed row is not in the node's transaction index yet"
+        );
+        return Ok(None);
+    };
+    let (model, input, trace) = svc.runner.rerun_graph(&svc.market, job).await?;
+    let Some(ours) = trace.nodes.get(node as usize) else {
+        return Ok(None);
+    };
+    let (Some(theirs), Some(our_row)) =
+        (decode_values(ours.dtype, &revealed.values), ours.row(row))
+    else {
+        return Ok(None);
+    };
+    let Some(col) = theirs.iter().zip(our_row).position(|(a, b)| a != b) else {
+        warn!(
+            job_id = job.id,
+            seq = d.seq,
+            node,
+            row,
+            "the revealed row equals ours: nothing to resolve"
+        );
+        return Ok(None);
+    };
+    let witness =
+        element_witness(&model, &input, &trace, node, row, col as u32).map_err(|reason| {
+            crate::error::WorkerError::Job {
+                job_id: job.id,
+                reason,
+            }
+        })?;
+    Ok(Some(ExecuteMsg::ResolveElement {
+        job_id: job.id,
+        seq: d.seq,
+        revealed: revealed.values,
+        col: col as u32,
+        witness,
+    }))
+}
+
+fn element_witness(
+    model: &ServedGraph,
+    input: &TokenInput,
+    trace: &Trace,
+    node: u32,
+    row: u32,
+    col: u32,
+) -> std::result::Result<tavdun_core::graph::StepWitness, String> {
+    // Seconds of hashing for the largest nodes: a blocking section, as the engine's.
+    tokio::task::block_in_place(|| {
+        prove_element(
+            &model.model,
+            &model.weights_tree,
+            input,
+            trace,
+            &trace.node_trees(),
+            node,
+            row,
+            col,
+        )
+        .map_err(|e| e.to_string())
+    })
+}
+
+/// Our claim against a graph model result: the first node whose root differs from the
+/// worker's (read from its post's transaction) and our row leaves of it. `None`, with a
+/// warning, when the worker's roots cannot be read or do not differ from ours.
+async fn node_claim(
+    svc: &Services,
+    job: &Job,
+    trace: &Trace,
+) -> Result<Option<NodeChallengeClaim>> {
+    let Some(result) = &job.result else {
+        return Ok(None);
+    };
+    let Some(theirs) = svc.market.posted_node_roots(job).await? else {
+        warn!(
+            job_id = job.id,
+            "the worker's node roots are not in the node's transaction index: cannot name a node"
+        );
+        return Ok(None);
+    };
+    let trees = trace.node_trees();
+    let ours: Vec<_> = trees.iter().map(|t| t.root()).collect();
+    let Some((node, tree)) =
+        first_divergence(&ours, &theirs).and_then(|n| Some((n, trees.get(n)?)))
+    else {
+        warn!(
+            job_id = job.id,
+            "every node root equals ours: nothing to challenge"
+        );
+        return Ok(None);
+    };
+    info!(job_id = job.id, node, "the first node whose root differs");
+    Ok(Some(NodeChallengeClaim::new(
+        &svc.me,
+        job.id,
+        node as u32,
+        tree.leaves().to_vec(),
+        &result.commitment.0,
+    )))
 }
 
 /// Activation `layer - 1` of our run (the job's input for layer 1), which both sides agree on.

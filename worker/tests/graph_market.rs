@@ -189,17 +189,12 @@ impl Parties {
             .await
             .expect("params")
             .challenge_bond;
-        let tx = self
+        let (seq, tx) = self
             .challenger
-            .send(bond.u128(), &claim.commit())
+            .commit_challenge(&claim.commit(), bond.u128())
             .await
             .expect("commit");
         gas.record("CommitChallenge", case, &tx);
-        let seq: u32 = self
-            .challenger
-            .market_attribute(&tx, "seq")
-            .and_then(|s| s.parse().ok())
-            .expect("seq");
         // The commitment opens in a later block.
         let height = tx.height;
         while self

@@ -6,8 +6,8 @@ use clap::Subcommand;
 use cosmwasm_std::Uint128;
 use tavdun_sdk::amount::{format_trn, parse_trn};
 use tavdun_sdk::api::{ExecuteMsg, ModelInfo};
-use tavdun_sdk::deploy::weights_uri;
-use tavdun_sdk::model_dir::load_model;
+use tavdun_sdk::deploy::{register_msg, weights_uri};
+use tavdun_sdk::model_dir::load_any;
 use tavdun_sdk::SdkError;
 
 use crate::app::{pretty, App};
@@ -15,7 +15,7 @@ use crate::error::Result;
 
 #[derive(Subcommand)]
 pub enum ModelCmd {
-    /// Register a model directory (spec.json + weights.safetensors).
+    /// Register a model directory (spec.json + weights.safetensors, spec version 1 or 2).
     Register {
         dir: PathBuf,
         /// Where workers fetch the weights (URL or path); default: the local file.
@@ -42,19 +42,18 @@ pub async fn run(app: &App, cmd: ModelCmd) -> Result<()> {
             min_fee,
             min_tier,
         } => {
-            let model = load_model(&dir)?;
-            let msg = ExecuteMsg::RegisterModel {
-                spec: model.spec.clone(),
-                weights_root: tavdun_core::HexHash(model.weights_tree().root()),
-                weights_uri: uri.unwrap_or_else(|| weights_uri(&dir)),
+            let model = load_any(&dir)?;
+            let msg = register_msg(
+                &model,
+                uri.unwrap_or_else(|| weights_uri(&dir)),
                 min_tier,
-                min_fee: Uint128::new(parse_trn(&min_fee)?),
-            };
+                Uint128::new(parse_trn(&min_fee)?),
+            );
             let tx = app.signing_market()?.execute(&msg).await?;
             let id = hex::encode(model.id());
             let out =
-                serde_json::json!({"model_id": id, "name": model.spec.name, "txhash": tx.txhash});
-            app.print(&out, |_| format!("registered {} as {id}", model.spec.name));
+                serde_json::json!({"model_id": id, "name": model.name(), "txhash": tx.txhash});
+            app.print(&out, |_| format!("registered {} as {id}", model.name()));
         }
         ModelCmd::List => {
             let models = app.market()?.models().await?;

@@ -64,6 +64,54 @@ pub fn load_graph_model(dir: &Path) -> Result<GraphModel, ModelDirError> {
     })
 }
 
+/// A model directory of either spec version.
+pub enum AnyModel {
+    Chain(Model),
+    Graph(GraphModel),
+}
+
+impl AnyModel {
+    pub fn name(&self) -> &str {
+        match self {
+            AnyModel::Chain(m) => &m.spec.name,
+            AnyModel::Graph(m) => &m.spec.name,
+        }
+    }
+
+    pub fn id(&self) -> crate::Hash {
+        match self {
+            AnyModel::Chain(m) => m.id(),
+            AnyModel::Graph(m) => m.id(),
+        }
+    }
+}
+
+/// The model in `dir`, of the version its `spec.json` names.
+pub fn load_any(dir: &Path) -> Result<AnyModel, ModelDirError> {
+    #[derive(serde::Deserialize)]
+    struct Version {
+        version: u32,
+    }
+    let (spec, weights) = read_files(dir)?;
+    let version = serde_json::from_slice::<Version>(&spec).map_or(0, |v| v.version);
+    if version == crate::graph::GRAPH_VERSION {
+        GraphModel::load(&spec, &weights)
+            .map(AnyModel::Graph)
+            .map_err(|source| ModelDirError::GraphModel {
+                dir: dir.to_path_buf(),
+                source,
+            })
+    } else {
+        // Anything else is read as version 1, whose errors name a wrong version.
+        Model::load(&spec, &weights)
+            .map(AnyModel::Chain)
+            .map_err(|source| ModelDirError::Model {
+                dir: dir.to_path_buf(),
+                source,
+            })
+    }
+}
+
 /// Writes a version 1 model into `dir`, creating it if needed.
 pub fn write_model(model: &Model, dir: &Path) -> Result<(), ModelDirError> {
     write_files(dir, &model.spec.canonical_json(), &model.to_safetensors())

@@ -13,7 +13,7 @@ use tavdun_market_api::{token, ExecuteMsg, InstantiateMsg, Params};
 use crate::deployment::{ContractRef, DeployedModel, Deployment};
 use crate::error::{read, Result};
 use crate::keys::TestAccounts;
-use crate::model_dir::{load_model, weights_path};
+use crate::model_dir::{load_any, weights_path, AnyModel};
 
 /// The test accounts a local deployment funds (all of `localnet/accounts.json` but the
 /// deployer, which holds the rest of the supply).
@@ -30,7 +30,7 @@ pub const TEST_ACCOUNTS: &[&str] = &[
 pub struct DeployOptions {
     /// Where `scripts/build-wasm` wrote `tavdun_token.wasm` and `tavdun_market.wasm`.
     pub artifacts: PathBuf,
-    /// Model directories to register.
+    /// Model directories to register, of either spec version.
     pub models: Vec<PathBuf>,
     /// Accounts to give TRN to, and how much each (micro-TRN).
     pub fund: Vec<String>,
@@ -112,7 +112,7 @@ pub async fn deploy(
     let models = opts
         .models
         .iter()
-        .map(|dir| load_model(dir))
+        .map(|dir| load_any(dir))
         .collect::<std::result::Result<Vec<_>, _>>()?;
 
     step("storing the token contract");
@@ -161,18 +161,12 @@ pub async fn deploy(
 
     let mut deployed = Vec::new();
     for (dir, model) in opts.models.iter().zip(&models) {
-        step(&format!("registering model {}", model.spec.name));
+        step(&format!("registering model {}", model.name()));
         let weights_uri = weights_uri(dir);
-        let register = ExecuteMsg::RegisterModel {
-            spec: model.spec.clone(),
-            weights_root: HexHash(model.weights_tree().root()),
-            weights_uri: weights_uri.clone(),
-            min_tier: 1,
-            min_fee: Uint128::new(opts.min_fee),
-        };
+        let register = register_msg(model, weights_uri.clone(), 1, Uint128::new(opts.min_fee));
         wallet.execute_contract(&market, &register).await?;
         deployed.push(DeployedModel {
-            name: model.spec.name.clone(),
+            name: model.name().to_string(),
             model_id: hex::encode(model.id()),
             weights_uri,
         });
@@ -195,6 +189,31 @@ pub async fn deploy(
         models: deployed,
         height: chain.latest_height().await?,
     })
+}
+
+/// The message that registers `model` (a `RegisterModel` or a `RegisterGraphModel`).
+pub fn register_msg(
+    model: &AnyModel,
+    weights_uri: String,
+    min_tier: u8,
+    min_fee: Uint128,
+) -> ExecuteMsg {
+    match model {
+        AnyModel::Chain(m) => ExecuteMsg::RegisterModel {
+            spec: m.spec.clone(),
+            weights_root: HexHash(m.weights_tree().root()),
+            weights_uri,
+            min_tier,
+            min_fee,
+        },
+        AnyModel::Graph(m) => ExecuteMsg::RegisterGraphModel {
+            spec: m.spec.clone(),
+            weights_root: HexHash(m.weights_tree().root()),
+            weights_uri,
+            min_tier,
+            min_fee,
+        },
+    }
 }
 
 /// Where workers fetch a local model directory's weights: the file's path.

@@ -12,12 +12,12 @@ use tavdun_client::{ChainClient, Event, TxResult, Wallet};
 use tavdun_core::graph::{decode_values, row_hash, split_hashes, trace_root};
 use tavdun_core::{Hash, MerkleTree};
 use tavdun_market_api::{
-    ChallengeClaim, ClaimableResponse, ConfigResponse, DiagnosticResponse, Dispute,
-    DisputeResponse, DisputesResponse, ExecuteMsg, GraphModelInfo, GraphModelResponse,
-    GraphModelsResponse, GraphResultMsg, HardwareDeclaration, Job, JobFilter, JobInput, JobRequest,
-    JobResponse, JobResultMsg, JobStatus, JobsResponse, ModelInfo, ModelResponse, ModelsResponse,
-    Params, QueryMsg, QueueCursor, ReceiveMsg, RevealedRow, StatsResponse, WorkerInfo,
-    WorkerResponse, WorkersResponse, MAX_PAGE,
+    ClaimableResponse, ConfigResponse, DiagnosticResponse, Dispute, DisputeResponse,
+    DisputesResponse, ExecuteMsg, GraphModelInfo, GraphModelResponse, GraphModelsResponse,
+    GraphResultMsg, HardwareDeclaration, Job, JobFilter, JobInput, JobRequest, JobResponse,
+    JobResultMsg, JobStatus, JobsResponse, ModelInfo, ModelResponse, ModelsResponse, Params,
+    QueryMsg, QueueCursor, ReceiveMsg, RevealedRow, StatsResponse, WorkerInfo, WorkerResponse,
+    WorkersResponse, MAX_PAGE,
 };
 
 use crate::deployment::Deployment;
@@ -536,14 +536,15 @@ impl MarketClient {
         })
     }
 
-    /// The first step of a challenge: commits `claim` with the bond; returns the challenge's
-    /// number (what the second step, [`ChallengeClaim::open`], names).
+    /// The first step of a challenge: sends `commit` (a claim's `commit()`, of either model
+    /// version) with the bond; returns the challenge's number (what the second step, the
+    /// claim's `open`, names).
     pub async fn commit_challenge(
         &self,
-        claim: &ChallengeClaim,
+        commit: &ReceiveMsg,
         bond: u128,
     ) -> Result<(u32, TxResult)> {
-        let tx = self.send(bond, &claim.commit()).await?;
+        let tx = self.send(bond, commit).await?;
         let seq = self
             .market_attribute(&tx, "seq")
             .and_then(|s| s.parse().ok())

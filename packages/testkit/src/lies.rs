@@ -8,22 +8,13 @@ use tavdun_core::graph::{GraphModel, Trace};
 pub fn node_index(model: &GraphModel, name: &str) -> u32 {
     model
         .spec
-        .nodes
-        .iter()
-        .position(|n| n.name == name)
-        .unwrap_or_else(|| panic!("the model has no node {name}")) as u32
+        .node_index(name)
+        .unwrap_or_else(|| panic!("the model has no node {name}"))
 }
 
-/// `trace` with one element of `node` (a third of the way in) moved to the far end of its
-/// type's range, so it certainly differs.
+/// `trace` with one element of `node` changed (core's [`Trace::with_wrong_element`]).
 pub fn lie_at(trace: &Trace, node: u32) -> Trace {
-    let mut lie = trace.clone();
-    let t = &mut lie.nodes[node as usize];
-    let at = t.values.len() / 3;
-    t.values[at] = if t.values[at] > 0 {
-        t.dtype.min()
-    } else {
-        t.dtype.max()
-    };
-    lie
+    trace
+        .with_wrong_element(node)
+        .unwrap_or_else(|| panic!("the trace has no node {node}"))
 }

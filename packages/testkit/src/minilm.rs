@@ -13,10 +13,11 @@ use std::time::Duration;
 use cosmwasm_std::Uint128;
 use tavdun_core::graph::{forward, GraphModel, TokenInput, Trace};
 use tavdun_core::model_dir::load_graph_model;
-use tavdun_core::HexHash;
-use tavdun_market_api::{ExecuteMsg, GraphResultMsg, HardwareDeclaration, JobStatus};
+use tavdun_core::model_dir::AnyModel;
+use tavdun_market_api::{GraphResultMsg, HardwareDeclaration, JobStatus};
 use tavdun_models::minilm;
 use tavdun_sdk::client::TxResult;
+use tavdun_sdk::deploy::{register_msg, weights_uri};
 use tavdun_sdk::text::TextTokenizer;
 use tavdun_sdk::MarketClient;
 use tokio::task::JoinHandle;
@@ -56,16 +57,15 @@ pub fn reference(model: &GraphModel, text: &str) -> (TokenInput, Trace) {
     (input, trace)
 }
 
-/// Registers `model` as `deployer` (tier 1, fee `min_fee` micro-TRN); returns its id and
-/// the transaction.
+/// Registers `model` as `deployer` (tier 1, fee `min_fee` micro-TRN), its weights at the
+/// generated file (where worker processes fetch them); returns its id and the transaction.
 pub async fn register(world: &World, model: &GraphModel, min_fee: u128) -> (String, TxResult) {
-    let msg = ExecuteMsg::RegisterGraphModel {
-        spec: model.spec.clone(),
-        weights_root: HexHash(model.weights_tree().root()),
-        weights_uri: "https://weights.invalid/all-minilm-l6-v2".into(),
-        min_tier: 1,
-        min_fee: Uint128::new(min_fee),
-    };
+    let msg = register_msg(
+        &AnyModel::Graph(model.clone()),
+        weights_uri(&minilm::int8_model_dir()),
+        1,
+        Uint128::new(min_fee),
+    );
     let tx = world
         .wallet("deployer")
         .execute(&msg)

@@ -131,13 +131,27 @@ impl World {
         fee: u128,
         ttl_secs: u64,
     ) -> Vec<u64> {
+        let inputs = inputs.iter().map(|i| JobInput::inline(i)).collect();
+        self.submit_inputs(client, model_id, inputs, fee, ttl_secs)
+            .await
+    }
+
+    /// [`World::submit`] of inputs of any kind (token ids for a graph model).
+    pub async fn submit_inputs(
+        &self,
+        client: &str,
+        model_id: &str,
+        inputs: Vec<JobInput>,
+        fee: u128,
+        ttl_secs: u64,
+    ) -> Vec<u64> {
         let wallet = self.wallet(client);
         let deadline = wallet.deadline_in(ttl_secs).await.expect("block time");
         let jobs = inputs
-            .iter()
+            .into_iter()
             .map(|input| JobRequest {
                 model_id: model_id.to_string(),
-                input: JobInput::inline(input),
+                input,
                 fee: Uint128::new(fee),
                 deadline,
             })

@@ -260,4 +260,12 @@ impl GraphSpec {
         // Serialising a struct of strings, integers and vectors cannot fail.
         serde_json::to_vec(self).unwrap_or_default()
     }
+
+    /// The index of the node named `name`.
+    pub fn node_index(&self, name: &str) -> Option<u32> {
+        self.nodes
+            .iter()
+            .position(|n| n.name == name)
+            .map(|i| i as u32)
+    }
 }

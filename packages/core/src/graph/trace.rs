@@ -153,6 +153,19 @@ impl Trace {
             proof: trees.get(node)?.proof(row)?,
         })
     }
+
+    /// This trace with one element of `node` (a third of the way in) moved to the far end of
+    /// its type's range, so it certainly differs, and every other node as it was: what a
+    /// worker that lies at that node posts (fault injection, tests of the dispute game).
+    /// Deterministic, so a liar reveals the very rows it committed to. `None` out of range.
+    pub fn with_wrong_element(&self, node: u32) -> Option<Trace> {
+        let mut lie = self.clone();
+        let t = lie.nodes.get_mut(node as usize)?;
+        let at = t.values.len() / 3;
+        let v = t.values.get_mut(at)?;
+        *v = if *v > 0 { t.dtype.min() } else { t.dtype.max() };
+        Some(lie)
+    }
 }
 
 #[cfg(test)]
