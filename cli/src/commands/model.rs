@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Subcommand;
 use cosmwasm_std::Uint128;
 use tavdun_sdk::amount::{format_trn, parse_trn};
-use tavdun_sdk::api::{ExecuteMsg, ModelInfo};
+use tavdun_sdk::api::ModelInfo;
 use tavdun_sdk::deploy::{register_msg, weights_uri};
 use tavdun_sdk::model_dir::load_any;
 use tavdun_sdk::SdkError;
