@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::vec::Vec;
 
+use crate::any_spec::{AnySpec, AnySpecError};
 use crate::graph::{GraphModel, GraphModelError};
 use crate::{Model, ModelError};
 
@@ -32,6 +33,12 @@ pub enum ModelDirError {
         dir: PathBuf,
         #[source]
         source: ModelError,
+    },
+    #[error("the spec in {dir} is not valid: {source}")]
+    Spec {
+        dir: PathBuf,
+        #[source]
+        source: AnySpecError,
     },
     #[error("the graph model in {dir} is not valid: {source}")]
     GraphModel {
@@ -88,27 +95,25 @@ impl AnyModel {
 
 /// The model in `dir`, of the version its `spec.json` names.
 pub fn load_any(dir: &Path) -> Result<AnyModel, ModelDirError> {
-    #[derive(serde::Deserialize)]
-    struct Version {
-        version: u32,
-    }
     let (spec, weights) = read_files(dir)?;
-    let version = serde_json::from_slice::<Version>(&spec).map_or(0, |v| v.version);
-    if version == crate::graph::GRAPH_VERSION {
-        GraphModel::load(&spec, &weights)
-            .map(AnyModel::Graph)
-            .map_err(|source| ModelDirError::GraphModel {
-                dir: dir.to_path_buf(),
-                source,
-            })
-    } else {
-        // Anything else is read as version 1, whose errors name a wrong version.
-        Model::load(&spec, &weights)
+    let model_err = |source: ModelError| ModelDirError::Model {
+        dir: dir.to_path_buf(),
+        source,
+    };
+    let graph_err = |source: GraphModelError| ModelDirError::GraphModel {
+        dir: dir.to_path_buf(),
+        source,
+    };
+    match AnySpec::from_json(&spec).map_err(|source| ModelDirError::Spec {
+        dir: dir.to_path_buf(),
+        source,
+    })? {
+        AnySpec::V1 { spec, plan } => Model::from_safetensors(spec, plan, &weights)
             .map(AnyModel::Chain)
-            .map_err(|source| ModelDirError::Model {
-                dir: dir.to_path_buf(),
-                source,
-            })
+            .map_err(|e| model_err(e.into())),
+        AnySpec::V2 { spec, plan } => GraphModel::from_safetensors(spec, plan, &weights)
+            .map(AnyModel::Graph)
+            .map_err(|e| graph_err(e.into())),
     }
 }
 
@@ -151,11 +156,24 @@ mod tests {
         let model = crate::synthetic::random_model(7).unwrap();
         write_model(&model, &dir).unwrap();
         assert_eq!(load_model(&dir).unwrap().id(), model.id());
+        assert!(matches!(load_any(&dir), Ok(AnyModel::Chain(m)) if m.id() == model.id()));
         std::fs::remove_file(weights_path(&dir)).unwrap();
         match load_model(&dir) {
             Err(ModelDirError::Read { path, .. }) => assert_eq!(path, weights_path(&dir)),
             other => panic!("expected a read error, got {other:?}"),
         }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn either_version_loads_as_what_its_spec_says() {
+        let dir =
+            std::env::temp_dir().join(std::format!("tavdun-model-dir-any-{}", std::process::id()));
+        let graph = crate::synthetic::random_encoder(3).unwrap();
+        write_graph_model(&graph, &dir).unwrap();
+        assert!(matches!(load_any(&dir), Ok(AnyModel::Graph(m)) if m.id() == graph.id()));
+        std::fs::write(dir.join(SPEC_FILE), br#"{"version":7}"#).unwrap();
+        assert!(matches!(load_any(&dir), Err(ModelDirError::Spec { .. })));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -192,4 +192,32 @@ mod tests {
         assert_eq!(split_hashes(&joined).as_deref(), Some(&hashes[..]));
         assert_eq!(split_hashes(&joined[1..]), None);
     }
+
+    #[test]
+    fn a_wrong_element_changes_only_its_node() {
+        let model = crate::synthetic::random_encoder(5).unwrap();
+        let input = crate::synthetic::random_token_input(&model.plan, 5);
+        let honest = crate::graph::forward(&model, &input).unwrap();
+        let lie = honest.with_wrong_element(2).unwrap();
+        assert_eq!(
+            first_divergence(&honest.node_roots(), &lie.node_roots()),
+            Some(2)
+        );
+        assert_eq!(
+            lie.nodes
+                .iter()
+                .zip(&honest.nodes)
+                .filter(|(a, b)| a != b)
+                .count(),
+            1
+        );
+        assert_eq!(
+            lie,
+            honest.with_wrong_element(2).unwrap(),
+            "the same lie each time"
+        );
+        assert!(honest
+            .with_wrong_element(honest.nodes.len() as u32)
+            .is_none());
+    }
 }
