@@ -22,7 +22,7 @@ impl Names {
         Ok(Names(names))
     }
 
-    fn of(&self, address: &str) -> String {
+    pub fn of(&self, address: &str) -> String {
         self.0
             .get(address)
             .cloned()

@@ -3,8 +3,11 @@
 //! happens to it: who answered, what it predicted against the true label and how fast, the
 //! challenges and slashings on the way, and the verified result once its window closes.
 //! `scripts/demo` runs it against the local network it starts.
+//!
+//! `tavdun-demo search` is the demo's verified semantic search ([`search`]).
 
 mod follow;
+mod search;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -21,8 +24,10 @@ use tavdun_sdk::{Deployment, MarketClient};
 use crate::follow::{Names, Tracker};
 
 #[derive(Parser)]
-#[command(name = "tavdun-demo", about)]
+#[command(name = "tavdun-demo", about, args_conflicts_with_subcommands = true)]
 struct Args {
+    #[command(subcommand)]
+    mode: Option<Mode>,
     #[arg(long, default_value = "localnet/data/deployment.json")]
     deployment: PathBuf,
     /// The test account that pays for the jobs.
@@ -44,9 +49,19 @@ struct Args {
     timeout_secs: u64,
 }
 
+#[derive(clap::Subcommand)]
+enum Mode {
+    /// Embeds a corpus and a query through the relayer's `POST /v1/embeddings` and shows the
+    /// closest sentences with how each vector was verified.
+    Search(search::SearchArgs),
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if let Some(Mode::Search(search)) = args.mode {
+        return search::run(search).await;
+    }
     let d = Deployment::load(&args.deployment)?;
     let model = d
         .model("digits")
