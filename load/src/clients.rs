@@ -1,5 +1,5 @@
-//! Clients submitting digits jobs straight to the market, at an offered rate, for a bounded
-//! time: the load of `tavdun-load` and of every fault drill.
+//! Clients submitting jobs straight to the market, at an offered rate, for a bounded time:
+//! the load of `tavdun-load` (digits or MiniLM jobs) and of every fault drill (digits).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -7,8 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use tavdun_models::digits;
+use tavdun_models::{digits, minilm};
 use tavdun_sdk::api::{JobInput, JobRequest, Uint128};
+use tavdun_sdk::text::TextTokenizer;
 use tavdun_sdk::MarketClient;
 use tokio::task::JoinHandle;
 
@@ -36,14 +37,24 @@ pub async fn digits_inputs(
     market: &MarketClient,
     model_id: &str,
     data: &Path,
-) -> anyhow::Result<Vec<Vec<i8>>> {
+) -> anyhow::Result<Vec<JobInput>> {
     let info = market.require_model(model_id).await?;
     let samples = digits::load(data).context("the digits data set")?;
     Ok(digits::split(&samples)
         .test
         .iter()
-        .map(|s| s.int8_input(&info.spec.input.quant))
+        .map(|s| JobInput::inline(&s.int8_input(&info.spec.input.quant)))
         .collect())
+}
+
+/// Real sentences (the corpus MiniLM's importer calibrates on) as token ids, with the model's
+/// `tokenizer.json`.
+pub fn text_inputs(tokenizer: &Path, corpus: &Path) -> anyhow::Result<Vec<JobInput>> {
+    let tokenizer = TextTokenizer::from_file(tokenizer)?;
+    minilm::corpus::sentences(corpus)?
+        .iter()
+        .map(|s| Ok(JobInput::tokens(&tokenizer.encode(s)?)))
+        .collect()
 }
 
 /// Starts one task per client; each submits a batch every period (so that together they
@@ -53,7 +64,7 @@ pub async fn digits_inputs(
 pub fn spawn(
     clients: Vec<MarketClient>,
     offer: &Offer,
-    inputs: &Arc<Vec<Vec<i8>>>,
+    inputs: &Arc<Vec<JobInput>>,
     until: Instant,
     ledger: &Ledger,
 ) -> Vec<JoinHandle<u32>> {
@@ -79,7 +90,7 @@ pub fn spawn(
                     let jobs: Vec<JobRequest> = (0..batch)
                         .map(|i| JobRequest {
                             model_id: offer.model_id.clone(),
-                            input: JobInput::inline(&inputs[(k + i) % inputs.len()]),
+                            input: inputs[(k + i) % inputs.len()].clone(),
                             fee: Uint128::new(offer.fee),
                             deadline,
                         })

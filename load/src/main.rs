@@ -1,13 +1,15 @@
 //! `tavdun-load`: drives a real local network (started and deployed by `scripts/load`) with
-//! N worker nodes, run in this process, and M clients submitting digits jobs at an offered
-//! rate for a bounded time; then waits (bounded too) for every job to end, and prints jobs/s
-//! submitted, posted and finalized, gas per job, and latency to a posted result.
+//! N worker nodes, run in this process, and M clients submitting jobs (digits images, or real
+//! sentences for MiniLM) at an offered rate for a bounded time; then waits (bounded too) for
+//! every job to end, and prints jobs/s submitted, posted and finalized, gas per job, and
+//! latency to a posted result.
 //!
 //! ```text
 //! scripts/load --workers 4 --clients 2 --rate 120 --seconds 300
+//! scripts/load --model all-minilm-l6-v2 --workers 1 --clients 1 --batch 32 --rate 0.5 --seconds 60
 //! ```
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,6 +18,7 @@ use clap::Parser;
 use tavdun_load::clients::{self, Ledger, Offer};
 use tavdun_load::observe::{self, Observer};
 use tavdun_models::digits;
+use tavdun_models::minilm::corpus;
 use tavdun_sdk::amount::{format_trn, parse_trn};
 use tavdun_sdk::client::{ChainClient, ChainConfig, Wallet};
 use tavdun_sdk::keys::TestAccounts;
@@ -41,6 +44,13 @@ struct Args {
     /// Clients submitting jobs (at most 3).
     #[arg(long, default_value_t = 2)]
     clients: usize,
+    /// The deployment's model to load: `digits`, or a graph model such as `all-minilm-l6-v2`
+    /// (its jobs are real sentences, tokenised with `--tokenizer`).
+    #[arg(long, default_value = "digits")]
+    model: String,
+    /// The graph model's `tokenizer.json` (`scripts/setup` links MiniLM's here).
+    #[arg(long, default_value_os_t = tavdun_models::minilm::cache_dir().join("tokenizer.json"))]
+    tokenizer: PathBuf,
     /// Jobs per second offered, all clients together.
     #[arg(long, default_value_t = 120.0)]
     rate: f64,
@@ -116,16 +126,19 @@ async fn main() -> anyhow::Result<()> {
     }
     let deployment = Deployment::load(&args.deployment)?;
     let model = deployment
-        .model("digits")
-        .context("the deployment has no digits model")?
+        .model(&args.model)
+        .with_context(|| format!("the deployment has no model {}", args.model))?
         .model_id
         .clone();
     let chain = ChainClient::new(deployment.chain_config(ChainConfig::localnet()))?;
     let reader = MarketClient::new(chain.clone(), &deployment);
     let accounts = TestAccounts::load(&args.accounts)?;
     let fee = parse_trn(&args.fee)?;
-    let inputs =
-        Arc::new(clients::digits_inputs(&reader, &model, &PathBuf::from(digits::DATA_PATH)).await?);
+    let inputs = Arc::new(if reader.graph_model(&model).await?.is_some() {
+        clients::text_inputs(&args.tokenizer, Path::new(corpus::FORTUNES_DIR))?
+    } else {
+        clients::digits_inputs(&reader, &model, Path::new(digits::DATA_PATH)).await?
+    });
 
     let dir = std::env::temp_dir().join(format!("tavdun-load-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
@@ -150,8 +163,8 @@ async fn main() -> anyhow::Result<()> {
     observe::bonded(&reader, &workers, Duration::from_secs(120)).await?;
     let start_height = chain.latest_height().await?;
     println!(
-        "load: {} workers ({} TRN staked each), {} clients, {} jobs/s offered for {} s, batches of {}, {} TRN per job",
-        args.workers, args.stake, args.clients, args.rate, args.seconds, args.batch, format_trn(fee)
+        "load: {} jobs, {} workers ({} TRN staked each), {} clients, {} jobs/s offered for {} s, batches of {}, {} TRN per job",
+        args.model, args.workers, args.stake, args.clients, args.rate, args.seconds, args.batch, format_trn(fee)
     );
 
     let submitted = Ledger::default();

@@ -13,7 +13,7 @@ use tavdun_load::audit::{Audit, JobEvents};
 use tavdun_load::clients::{self, Ledger, Offer};
 use tavdun_load::observe::{self, rpc_url, TICK};
 use tavdun_models::digits;
-use tavdun_sdk::api::JobStatus;
+use tavdun_sdk::api::{JobInput, JobStatus};
 use tavdun_sdk::model_dir::load_model;
 use tavdun_testkit::process::{self, Service};
 use tavdun_testkit::world::World;
@@ -35,7 +35,7 @@ pub struct Scene {
     pub model_id: String,
     bin: PathBuf,
     pub ledger: Ledger,
-    inputs: Arc<Vec<Vec<i8>>>,
+    inputs: Arc<Vec<JobInput>>,
     start_height: u64,
 }
 
