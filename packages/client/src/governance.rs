@@ -58,25 +58,31 @@ impl Wallet {
         .await?
         .into_inner()
         .validators;
-        let bonded: u128 = validators
+        if validators.is_empty() {
+            return Err(ClientError::Config {
+                field: "chain",
+                reason: "the chain has no bonded validator to delegate to".into(),
+            });
+        }
+        // To every validator in proportion to its stake: the signer's vote outweighs all
+        // others, and each validator keeps its share of the voting power (delegating to one
+        // would give it ~90% of the power, and a multi-validator network would then halt, or
+        // not, depending on which validator goes down).
+        let delegations = validators
             .iter()
-            .filter_map(|v| v.tokens.parse::<u128>().ok())
-            .sum();
-        let validator = validators.first().ok_or_else(|| ClientError::Config {
-            field: "chain",
-            reason: "the chain has no bonded validator to delegate to".into(),
-        })?;
-        let coin = |amount: u128| Coin {
-            denom: config.denom.clone(),
-            amount: amount.to_string(),
-        };
-        let delegate = MsgDelegate {
-            delegator_address: me.clone(),
-            validator_address: validator.operator_address.clone(),
-            amount: Some(coin(bonded.saturating_mul(OUTVOTE).max(1))),
-        };
-        self.execute(vec![any(&delegate)?], "delegate to vote")
-            .await?;
+            .map(|v| {
+                let tokens = v.tokens.parse::<u128>().unwrap_or(0);
+                any(&MsgDelegate {
+                    delegator_address: me.clone(),
+                    validator_address: v.operator_address.clone(),
+                    amount: Some(Coin {
+                        denom: config.denom.clone(),
+                        amount: tokens.saturating_mul(OUTVOTE).max(1).to_string(),
+                    }),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.execute(delegations, "delegate to vote").await?;
 
         let params = with_retry(&config.retry, "gov params", || {
             let mut c = GovQuery::new(channel.clone());
