@@ -48,8 +48,7 @@ impl Runner {
         &mut self.models
     }
 
-    /// Runs one model's jobs as one batch. A job whose input cannot be read is left out with
-    /// a warning (if it was claimed, the claim expires and the job is served again).
+    /// Runs one model's jobs as one batch; a job whose input cannot be read is left out.
     pub async fn run(
         &mut self,
         market: &MarketClient,
@@ -59,13 +58,8 @@ impl Runner {
         let served = self.models.chain(market, model_id).await?;
         let mut batch = Batch::default();
         for job in jobs {
-            match self.input(&job).await {
-                Ok(input) => {
-                    batch.inputs.push(input);
-                    batch.jobs.push(job);
-                }
-                Err(e) => warn!(job_id = job.id, error = %e, "cannot read the job's input"),
-            }
+            let input = self.input(&job).await;
+            admit(&mut batch.jobs, &mut batch.inputs, job, input);
         }
         if batch.jobs.is_empty() {
             return Ok(batch);
@@ -76,8 +70,8 @@ impl Runner {
         Ok(batch)
     }
 
-    /// Runs one graph model's jobs as one batch (the engine pads them into passes). A job
-    /// whose input is not token ids the model takes is left out with a warning.
+    /// Runs one graph model's jobs as one batch (the engine pads them into passes); a job
+    /// whose input is not token ids the model takes is left out.
     pub async fn run_graph(
         &mut self,
         market: &MarketClient,
@@ -92,13 +86,8 @@ impl Runner {
             traces: Vec::new(),
         };
         for job in jobs {
-            match token_input(&job, &batch.model) {
-                Ok(input) => {
-                    batch.inputs.push(input);
-                    batch.jobs.push(job);
-                }
-                Err(e) => warn!(job_id = job.id, error = %e, "cannot read the job's input"),
-            }
+            let input = token_input(&job, &batch.model);
+            admit(&mut batch.jobs, &mut batch.inputs, job, input);
         }
         if batch.jobs.is_empty() {
             return Ok(batch);
@@ -171,6 +160,18 @@ impl Runner {
                 reason: "a token input is not the input of a version 1 model".into(),
             }),
         }
+    }
+}
+
+/// Adds a job whose input was read to a batch; one whose input could not be read is left out
+/// with a warning (if it was claimed, the claim expires and the job is served again).
+fn admit<I>(jobs: &mut Vec<Job>, inputs: &mut Vec<I>, job: Job, input: Result<I>) {
+    match input {
+        Ok(input) => {
+            inputs.push(input);
+            jobs.push(job);
+        }
+        Err(e) => warn!(job_id = job.id, error = %e, "cannot read the job's input"),
     }
 }
 

@@ -230,3 +230,56 @@ impl ResultVerification {
         Ok(ResultVerification::new(job, &disputes))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use cosmwasm_std::{Addr, Uint128};
+    use tavdun_core::graph::GraphModel;
+    use tavdun_core::HexHash;
+
+    use super::*;
+
+    /// What the market keeps of `model` (its output's shape as the contract reads it).
+    fn registered(model: &GraphModel) -> GraphModelInfo {
+        let out = &model.plan.nodes[model.plan.output()];
+        let (rows, width) = (out.rows.at(1), out.width.at(1));
+        GraphModelInfo {
+            model_id: hex::encode(model.id()),
+            index: 0,
+            spec: model.spec.clone(),
+            weights_root: HexHash(model.weights_tree().root()),
+            weights_uri: "file:///weights".into(),
+            min_tier: 1,
+            min_fee: Uint128::zero(),
+            owner: Addr::unchecked("owner"),
+            active: true,
+            nodes: model.plan.nodes.len() as u32,
+            max_tokens: model.plan.max_tokens,
+            vocab: model.plan.vocab,
+            output_len: rows * width,
+            output_width: width,
+            output_dtype: out.dtype,
+            dispute_bytes: 0,
+        }
+    }
+
+    #[test]
+    fn only_one_l2_normalised_int16_row_is_an_embedding() {
+        let model = tavdun_core::synthetic::random_encoder(1).unwrap();
+        let info = registered(&model);
+        assert_eq!(embedding_dims(&info).unwrap(), info.output_width);
+
+        let mut rows = info.clone();
+        rows.output_len = 2 * rows.output_width;
+        let mut ints = info.clone();
+        ints.output_dtype = DType::I8;
+        let mut unnormalised = info.clone();
+        unnormalised.spec.nodes.pop();
+        for refused in [rows, ints, unnormalised] {
+            assert!(matches!(
+                embedding_dims(&refused),
+                Err(EmbeddingError::NotAnEmbeddingModel { .. })
+            ));
+        }
+    }
+}
