@@ -1,8 +1,8 @@
 //! `tavdun embed` end to end on a real wasmd node started by this test, with MiniLM
 //! registered from the files `scripts/setup` generates and served by a worker the test plays
 //! itself with core's reference forward pass: the printed vectors are core's output / 2^14
-//! exactly, with their verification; unknown models, empty texts and a missing tokenizer are
-//! refused before anything is paid.
+//! exactly, with their verification; `--wait final` answers once the window closed; unknown
+//! models, empty texts and a missing tokenizer are refused before anything is paid.
 
 mod support;
 
@@ -67,8 +67,19 @@ async fn embed_prints_verified_vectors() {
     let trn_before = world.trn(&client).await;
     let (ok, out) = embed(args(&TEXTS)).await.unwrap();
     assert!(ok, "{out}");
+    // `--wait final`: answered once the result's window closed with no successful challenge.
+    let (ok, last) = embed(args(&["--wait", "final", TEXTS[1]])).await.unwrap();
     worker.stop().await;
-    assert_eq!(world.trn(&client).await, trn_before - 2 * FEE);
+    assert!(ok, "{last}");
+    let v = &last["embeddings"][0]["verification"];
+    assert_eq!(v["finalized"], Value::Bool(true), "{v}");
+    let status: JobStatus = serde_json::from_value(v["status"].clone()).unwrap();
+    assert_eq!(status, JobStatus::Finalized);
+    assert_eq!(
+        last["embeddings"][0]["embedding"], out["embeddings"][1]["embedding"],
+        "the same text, the same vector"
+    );
+    assert_eq!(world.trn(&client).await, trn_before - 3 * FEE);
     assert_eq!(out["model"], "all-minilm-l6-v2");
     assert_eq!(out["model_id"], model_id.as_str());
     let embeddings = out["embeddings"].as_array().unwrap();
