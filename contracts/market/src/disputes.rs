@@ -115,7 +115,14 @@ pub fn commit_challenge(
     let before = Before::of(&job);
     let result = current_result(deps.storage, job_id, &job)?;
     let now = env.block.time;
-    check_window(job_id, result.challenge_ends, now)?;
+    if now.seconds() >= result.challenge_ends {
+        return Err(ContractError::TooLate {
+            job_id,
+            what: "the challenge window",
+            at: Timestamp::from_seconds(result.challenge_ends),
+            now,
+        });
+    }
     let Some(worker) = job.worker.clone() else {
         return Err(ContractError::NotJobWorker { job_id });
     };
@@ -202,13 +209,21 @@ pub(crate) fn opening(
     }
     let job = load_job(store, job_id)?;
     let result = current_result(store, job_id, &job)?;
-    check_window(job_id, result.challenge_ends, env.block.time)?;
+    let now = env.block.time;
+    if now.seconds() >= result.challenge_ends {
+        return Err(ContractError::TooLate {
+            job_id,
+            what: "the challenge window",
+            at: Timestamp::from_seconds(result.challenge_ends),
+            now,
+        });
+    }
     Ok(Opening {
         config,
         dispute,
         job,
         result,
-        now: env.block.time,
+        now,
     })
 }
 
@@ -230,37 +245,30 @@ pub(crate) fn revealing(
     if dispute.revealed.is_some() || dispute.revealed_leaf.is_some() {
         return Err(wrong_state(job_id, seq, "revealed", "open"));
     }
-    check_deadline(env, job_id, "the reveal period", deadline)?;
+    let now = env.block.time;
+    if now > deadline {
+        return Err(ContractError::TooLate {
+            job_id,
+            what: "the reveal period",
+            at: deadline,
+            now,
+        });
+    }
     Ok(dispute)
 }
 
-/// `what` (the reveal or the resolve period) may still be done at its deadline, not after.
-pub(crate) fn check_deadline(
+/// A resolve comes before the dispute's resolve deadline.
+pub(crate) fn check_resolve_deadline(
     env: &Env,
     job_id: u64,
-    what: &'static str,
     deadline: Timestamp,
 ) -> Result<(), ContractError> {
     let now = env.block.time;
     if now > deadline {
         return Err(ContractError::TooLate {
             job_id,
-            what,
+            what: "the resolve period",
             at: deadline,
-            now,
-        });
-    }
-    Ok(())
-}
-
-/// A challenge is committed or opened before its result's window closes (at `ends`, the
-/// window is over).
-fn check_window(job_id: u64, ends: u64, now: Timestamp) -> Result<(), ContractError> {
-    if now.seconds() >= ends {
-        return Err(ContractError::TooLate {
-            job_id,
-            what: "the challenge window",
-            at: Timestamp::from_seconds(ends),
             now,
         });
     }
@@ -409,7 +417,7 @@ pub fn resolve(
     ) else {
         return Err(wrong_state(job_id, seq, "unrevealed", "revealed"));
     };
-    check_deadline(&env, job_id, "the resolve period", deadline)?;
+    check_resolve_deadline(&env, job_id, deadline)?;
     let job = load_job(deps.storage, job_id)?;
     let model = model_of(deps.storage, &job)?;
     let plan = plan(&model)?;
