@@ -115,14 +115,7 @@ pub fn commit_challenge(
     let before = Before::of(&job);
     let result = current_result(deps.storage, job_id, &job)?;
     let now = env.block.time;
-    if now.seconds() >= result.challenge_ends {
-        return Err(ContractError::TooLate {
-            job_id,
-            what: "the challenge window",
-            at: Timestamp::from_seconds(result.challenge_ends),
-            now,
-        });
-    }
+    check_window(job_id, result.challenge_ends, now)?;
     let Some(worker) = job.worker.clone() else {
         return Err(ContractError::NotJobWorker { job_id });
     };
@@ -209,21 +202,13 @@ pub(crate) fn opening(
     }
     let job = load_job(store, job_id)?;
     let result = current_result(store, job_id, &job)?;
-    let now = env.block.time;
-    if now.seconds() >= result.challenge_ends {
-        return Err(ContractError::TooLate {
-            job_id,
-            what: "the challenge window",
-            at: Timestamp::from_seconds(result.challenge_ends),
-            now,
-        });
-    }
+    check_window(job_id, result.challenge_ends, env.block.time)?;
     Ok(Opening {
         config,
         dispute,
         job,
         result,
-        now,
+        now: env.block.time,
     })
 }
 
@@ -245,30 +230,37 @@ pub(crate) fn revealing(
     if dispute.revealed.is_some() || dispute.revealed_leaf.is_some() {
         return Err(wrong_state(job_id, seq, "revealed", "open"));
     }
-    let now = env.block.time;
-    if now > deadline {
-        return Err(ContractError::TooLate {
-            job_id,
-            what: "the reveal period",
-            at: deadline,
-            now,
-        });
-    }
+    check_deadline(env, job_id, "the reveal period", deadline)?;
     Ok(dispute)
 }
 
-/// A resolve comes before the dispute's resolve deadline.
-pub(crate) fn check_resolve_deadline(
+/// `what` (the reveal or the resolve period) may still be done at its deadline, not after.
+pub(crate) fn check_deadline(
     env: &Env,
     job_id: u64,
+    what: &'static str,
     deadline: Timestamp,
 ) -> Result<(), ContractError> {
     let now = env.block.time;
     if now > deadline {
         return Err(ContractError::TooLate {
             job_id,
-            what: "the resolve period",
+            what,
             at: deadline,
+            now,
+        });
+    }
+    Ok(())
+}
+
+/// A challenge is committed or opened before its result's window closes (at `ends`, the
+/// window is over).
+fn check_window(job_id: u64, ends: u64, now: Timestamp) -> Result<(), ContractError> {
+    if now.seconds() >= ends {
+        return Err(ContractError::TooLate {
+            job_id,
+            what: "the challenge window",
+            at: Timestamp::from_seconds(ends),
             now,
         });
     }
@@ -417,7 +409,7 @@ pub fn resolve(
     ) else {
         return Err(wrong_state(job_id, seq, "unrevealed", "revealed"));
     };
-    check_resolve_deadline(&env, job_id, deadline)?;
+    check_deadline(&env, job_id, "the resolve period", deadline)?;
     let job = load_job(deps.storage, job_id)?;
     let model = model_of(deps.storage, &job)?;
     let plan = plan(&model)?;

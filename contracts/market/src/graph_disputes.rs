@@ -36,8 +36,7 @@ use tavdun_core::{challenge_commitment, Hash, HexHash, MerkleTree, Proof};
 use tavdun_market_api::{node_claim_hashes, DisputeOutcome, GraphModelInfo, RevealedRow};
 
 use crate::disputes::{
-    check_resolve_deadline, fail_challenge, open_dispute, opening, revealing, slash, wrong_state,
-    Opening,
+    check_deadline, fail_challenge, open_dispute, opening, revealing, slash, wrong_state, Opening,
 };
 use crate::error::ContractError;
 use crate::jobs::{load_job, token_input};
@@ -255,7 +254,7 @@ pub fn resolve_element(
     ) else {
         return Err(wrong_state(job_id, seq, "unrevealed", "revealed"));
     };
-    check_resolve_deadline(&env, job_id, deadline)?;
+    check_deadline(&env, job_id, "the resolve period", deadline)?;
     let job = load_job(deps.storage, job_id)?;
     let g = graph_job(deps.storage, job_id, &job)?;
     let np = &g.plan.nodes[node as usize];
