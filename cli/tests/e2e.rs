@@ -21,7 +21,7 @@ use tavdun_sdk::api::{
 use tavdun_sdk::client::{ClientError, TxResult};
 use tavdun_sdk::model_dir::load_model;
 use tavdun_sdk::{Deployment, MarketClient, SdkError};
-use tavdun_testkit::world::World;
+use tavdun_testkit::world::{wait_past, World};
 use tavdun_testkit::{self as testkit, Localnet};
 
 use support::tavdun;
@@ -193,9 +193,7 @@ async fn dispute_at_the_budget(
         .commit_challenge(&claim.commit(), trn_micro("10"))
         .await
         .unwrap();
-    while (w.world.market.chain().latest_height().await.unwrap() as i64) <= tx.height {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_past(w.world.market.chain(), tx.height).await;
     w.exec("challenge", challenger, &claim.open(seq)).await;
     let reveal = ExecuteMsg::Reveal {
         job_id: job,
@@ -455,10 +453,7 @@ async fn deploy_lifecycle_dispute_refund_and_bad_inputs() {
     let seq: u32 = attribute(&tx, w.world.market.market_address(), "seq")
         .parse()
         .unwrap();
-    let committed = tx.height;
-    while (w.world.market.chain().latest_height().await.unwrap() as i64) <= committed {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_past(w.world.market.chain(), tx.height).await;
     w.exec("challenge", &challenger, &claim.open(seq)).await;
     w.exec(
         "reveal",

@@ -23,7 +23,7 @@ use tavdun_sdk::api::{
 use tavdun_sdk::client::TxResult;
 use tavdun_sdk::MarketClient;
 use tavdun_testkit::lies::{lie_at, node_index};
-use tavdun_testkit::world::World;
+use tavdun_testkit::world::{wait_past, World};
 use tavdun_testkit::{self as testkit, Localnet};
 
 const TRN: u128 = 1_000_000;
@@ -195,19 +195,7 @@ impl Parties {
             .await
             .expect("commit");
         gas.record("CommitChallenge", case, &tx);
-        // The commitment opens in a later block.
-        let height = tx.height;
-        while self
-            .challenger
-            .chain()
-            .latest_block()
-            .await
-            .expect("block")
-            .height as i64
-            <= height
-        {
-            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-        }
+        wait_past(self.challenger.chain(), tx.height).await;
         let tx = self
             .challenger
             .execute(&claim.open(seq))

@@ -186,3 +186,18 @@ impl World {
         }
     }
 }
+
+/// Waits until a transaction sent now runs in a block after `height` (a committed challenge
+/// opens only then). The node's application state, where a transaction is simulated, can
+/// trail the newest block header by a moment, so this waits for the block after the next one.
+/// Panics after 30 s.
+pub async fn wait_past(chain: &ChainClient, height: i64) {
+    let start = Instant::now();
+    while chain.latest_height().await.expect("latest block") as i64 <= height + 1 {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no block after height {height} for 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
