@@ -144,10 +144,10 @@ impl Defender {
         node: u32,
     ) -> Result<()> {
         let (job_id, seq) = (job.id, d.seq);
-        let Some(theirs) = svc.market.challenged_rows(d).await? else {
+        let Some(theirs) = svc.market.challenged_runs(d).await? else {
             warn!(
                 job_id,
-                seq, "the challenger's rows are not in the node's transaction index yet"
+                seq, "the challenger's runs are not in the node's transaction index yet"
             );
             return Ok(());
         };
@@ -161,7 +161,7 @@ impl Defender {
             return Ok(());
         };
         if svc.execute("reveal_row", &msg).await.is_ok() {
-            info!(job_id, seq, node, "revealed the challenged node's row");
+            info!(job_id, seq, node, "revealed a run of the challenged node");
         }
         Ok(())
     }

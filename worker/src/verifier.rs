@@ -4,8 +4,8 @@
 //! input and its Merkle proof, or claim the timeout of a worker that stays silent).
 //!
 //! For a graph model the claim is the first node whose root differs from the worker's (its
-//! node roots are read from its post's transaction) with our row leaves of that node, and
-//! the resolve is the first element of the worker's revealed row that differs from ours,
+//! node roots are read from its post's transaction) with our run roots of that node, and
+//! the resolve is the first element of the worker's revealed run that differs from ours,
 //! with core's witness of everything that element is computed from.
 
 use std::collections::hash_map::RandomState;
@@ -13,14 +13,12 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::hash::BuildHasher;
 
 use tavdun_core::bytes::to_i8;
-use tavdun_core::graph::{
-    decode_values, first_divergence, prove_element, trace_root, TokenInput, Trace,
-};
+use tavdun_core::graph::{first_divergence, prove_element, trace_root, TokenInput, Trace};
 use tavdun_core::{activation_hashes, hashes_commitment};
 use tavdun_sdk::api::job::int8_binary;
 use tavdun_sdk::api::{
     ChallengeClaim, Dispute, DisputeOutcome, ExecuteMsg, Job, JobStatus, NodeChallengeClaim,
-    ReceiveMsg,
+    ReceiveMsg, RunMismatch,
 };
 use tracing::{info, warn};
 
@@ -309,7 +307,7 @@ async fn resolve_unit(svc: &mut Services, job: &Job, d: &Dispute) -> Result<Opti
     }))
 }
 
-/// Graph models: the first element where the worker's revealed row of `node` (read from its
+/// Graph models: the first element where the worker's revealed run of `node` (read from its
 /// transaction) differs from ours, with core's witness for it.
 async fn resolve_element(
     svc: &mut Services,
@@ -317,50 +315,31 @@ async fn resolve_element(
     d: &Dispute,
     node: u32,
 ) -> Result<Option<ExecuteMsg>> {
-    let Some(row) = d.row else {
-        return Ok(None);
-    };
-    let Some(revealed) = svc.market.revealed_row(d).await? else {
+    let Some(revealed) = svc.market.revealed_run(d).await? else {
         warn!(
             job_id = job.id,
             seq = d.seq,
-            "the revealed row is not in the node's transaction index yet"
+            "the revealed run is not in the node's transaction index yet"
         );
         return Ok(None);
     };
     let (model, input, trace) = svc.runner.rerun_graph(&svc.market, job).await?;
-    let Some(ours) = trace.nodes.get(node as usize) else {
-        return Ok(None);
-    };
-    let (Some(theirs), Some(our_row)) =
-        (decode_values(ours.dtype, &revealed.values), ours.row(row))
-    else {
-        return Ok(None);
-    };
-    let Some(col) = theirs.iter().zip(our_row).position(|(a, b)| a != b) else {
+    let Some(mismatch) = RunMismatch::find(node, &trace, &revealed) else {
         warn!(
             job_id = job.id,
             seq = d.seq,
             node,
-            row,
-            "the revealed row equals ours: nothing to resolve"
+            run = revealed.run,
+            "the revealed run equals ours: nothing to resolve"
         );
         return Ok(None);
     };
-    let witness =
-        element_witness(&model, &input, &trace, node, row, col as u32).map_err(|reason| {
-            crate::error::WorkerError::Job {
-                job_id: job.id,
-                reason,
-            }
+    let witness = element_witness(&model, &input, &trace, node, mismatch.row, mismatch.col)
+        .map_err(|reason| crate::error::WorkerError::Job {
+            job_id: job.id,
+            reason,
         })?;
-    Ok(Some(ExecuteMsg::ResolveElement {
-        job_id: job.id,
-        seq: d.seq,
-        revealed: revealed.values,
-        col: col as u32,
-        witness,
-    }))
+    Ok(Some(mismatch.resolve(job.id, d.seq, witness)))
 }
 
 fn element_witness(
@@ -388,7 +367,7 @@ fn element_witness(
 }
 
 /// Our claim against a graph model result: the first node whose root differs from the
-/// worker's (read from its post's transaction) and our row leaves of it. `None`, with a
+/// worker's (read from its post's transaction) and our run roots of it. `None`, with a
 /// warning, when the worker's roots cannot be read or do not differ from ours.
 async fn node_claim(
     svc: &Services,
@@ -407,9 +386,7 @@ async fn node_claim(
     };
     let trees = trace.node_trees();
     let ours: Vec<_> = trees.iter().map(|t| t.root()).collect();
-    let Some((node, tree)) =
-        first_divergence(&ours, &theirs).and_then(|n| Some((n, trees.get(n)?)))
-    else {
+    let Some(node) = first_divergence(&ours, &theirs) else {
         warn!(
             job_id = job.id,
             "every node root equals ours: nothing to challenge"
@@ -417,13 +394,9 @@ async fn node_claim(
         return Ok(None);
     };
     info!(job_id = job.id, node, "the first node whose root differs");
-    Ok(Some(NodeChallengeClaim::new(
-        &svc.me,
-        job.id,
-        node as u32,
-        tree.leaves().to_vec(),
-        &result.commitment.0,
-    )))
+    Ok(trace.node_runs(&trees, node).map(|runs| {
+        NodeChallengeClaim::new(&svc.me, job.id, node as u32, runs, &result.commitment.0)
+    }))
 }
 
 /// Activation `layer - 1` of our run (the job's input for layer 1), which both sides agree on.

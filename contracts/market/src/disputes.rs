@@ -144,8 +144,8 @@ pub fn commit_challenge(
         agreed_hash: None,
         revealed: None,
         node: None,
-        row: None,
-        revealed_leaf: None,
+        run: None,
+        revealed_run: None,
         input_roots: vec![],
         resolve_deadline: None,
         outcome: None,
@@ -227,7 +227,7 @@ pub(crate) fn revealing(
     let Some(deadline) = dispute.reveal_deadline else {
         return Err(wrong_state(job_id, seq, "committed", "open"));
     };
-    if dispute.revealed.is_some() || dispute.revealed_leaf.is_some() {
+    if dispute.revealed.is_some() || dispute.revealed_run.is_some() {
         return Err(wrong_state(job_id, seq, "revealed", "open"));
     }
     check_deadline(env, job_id, "the reveal period", deadline)?;

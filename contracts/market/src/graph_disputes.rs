@@ -5,35 +5,42 @@
 //! ahead of it), the game takes three transactions whatever the sequence length:
 //!
 //! 1. `ChallengeNode` (challenger): names node `j`, the first node of the worker's trace that
-//!    is not what its op makes of the worker's earlier nodes, and shows its own row leaves of
-//!    `j` (the root of their tree is what its commitment claimed);
-//! 2. `RevealRow` (worker): its node roots (checked against its trace root) and a row `r` of
-//!    `j` where its leaf and the challenger's differ, with both proofs; a worker whose root of
-//!    `j` equals the challenger's ends the challenge there;
-//! 3. `ResolveElement` (anyone): an element `(r, c)` recomputed on chain with
-//!    `tavdun_core::graph::verify_element` from the rows it reads (proven against the
-//!    worker's own roots of those nodes, kept at the reveal) and its weights leaf (proven
-//!    against `weights_root`). A revealed value that differs slashes the worker.
+//!    is not what its op makes of the worker's earlier nodes, and shows its own roots of
+//!    `j`'s runs of rows (`tavdun_core::graph::run_len` rows each, the subtrees one level of
+//!    the row tree holds: the tree of the run roots is what its commitment claimed);
+//! 2. `RevealRow` (worker): its node roots (checked against its trace root) and the rows of
+//!    a run of `j` whose root differs from the challenger's, with both proofs; a worker whose
+//!    root of `j` equals the challenger's ends the challenge there;
+//! 3. `ResolveElement` (anyone): an element `(r, c)` of a revealed row (proven against the
+//!    run's root) recomputed on chain with `tavdun_core::graph::verify_element` from the rows
+//!    it reads (proven against the worker's own roots of those nodes, kept at the reveal) and
+//!    its weights leaf (proven against `weights_root`). A revealed value that differs slashes
+//!    the worker.
+//!
+//! Runs keep both bulky steps small whatever the node's shape: the challenger's run roots
+//! and the worker's run trade off (32 bytes a run against the rows of one), and `run_len`
+//! picks the length that makes them smallest together, so a 128-token attention node of
+//! 1,536 rows costs 3 KB of roots and 2 KB of rows instead of 49 KB of row leaves.
 //!
 //! Bulky data stays in transactions, not in storage: the node roots (read from the post),
-//! the challenger's row leaves and the worker's revealed row values (read from their
-//! transactions by whoever needs them); the contract keeps their roots and hashes only.
+//! the challenger's run roots and the worker's revealed rows (read from their transactions
+//! by whoever needs them); the contract keeps their roots and hashes only.
 //!
-//! Why the worker cannot escape: it must reveal a row whose leaf differs from the
-//! challenger's. An honest challenger's leaves are the correct ones, so that row is wrong in
-//! some column, and its inputs, the worker's earlier nodes, are correct because `j` was the
-//! first divergence. Why an honest worker cannot lose: every row of its trace is correct, so
+//! Why the worker cannot escape: it must reveal a run whose root differs from the
+//! challenger's. An honest challenger's runs are the correct ones, so some row of that run
+//! is wrong in some column, and its inputs, the worker's earlier nodes, are correct because
+//! `j` was the first divergence. Why an honest worker cannot lose: every row of its trace is correct, so
 //! no element of the row it reveals can be shown wrong, and the challenge fails at the
 //! resolve deadline (`ClaimTimeout`, shared with version 1, as are the reveal deadline and
 //! the slashing and payouts).
 
 use cosmwasm_std::{Binary, DepsMut, Env, MessageInfo, Response, Storage};
 use tavdun_core::graph::{
-    decode_values, row_hash, split_hashes, trace_root, verify_element, verify_row, GraphPlan,
-    ProvenRow, StepWitness, TokenInput,
+    decode_values, split_hashes, trace_root, verify_element, verify_run, verify_run_row, GraphPlan,
+    ProvenRun, StepWitness, TokenInput,
 };
 use tavdun_core::{challenge_commitment, Hash, HexHash, MerkleTree, Proof};
-use tavdun_market_api::{node_claim_hashes, DisputeOutcome, GraphModelInfo, RevealedRow};
+use tavdun_market_api::{node_claim_hashes, DisputeOutcome, GraphModelInfo, RevealedRun};
 
 use crate::disputes::{
     check_deadline, fail_challenge, open_dispute, opening, revealing, slash, wrong_state, Opening,
@@ -95,7 +102,7 @@ fn worker_roots(
     Ok(roots)
 }
 
-/// The challenged node and the root of the challenger's rows of it, once opened.
+/// The challenged node and the challenger's root of it, once opened.
 fn claim_of(dispute: &tavdun_market_api::Dispute) -> Option<(u32, Hash)> {
     Some((dispute.node?, dispute.challenger_hashes.get(1)?.0))
 }
@@ -108,7 +115,7 @@ pub fn challenge_node(
     job_id: u64,
     seq: u32,
     node: u32,
-    rows: Binary,
+    runs: Binary,
     salt: HexHash,
 ) -> Result<Response, ContractError> {
     let Opening {
@@ -125,11 +132,11 @@ pub fn challenge_node(
             g.plan.nodes.len()
         ))
     })?;
-    let leaves = split_hashes(&rows).ok_or(ContractError::HashBytes {
-        field: "rows",
-        len: rows.len(),
+    let leaves = split_hashes(&runs).ok_or(ContractError::HashBytes {
+        field: "runs",
+        len: runs.len(),
     })?;
-    let expected = np.rows.at(g.tokens) as usize;
+    let expected = np.rows.at(g.tokens).div_ceil(np.run_len(g.tokens)) as usize;
     if leaves.len() != expected {
         return Err(ContractError::HashCount {
             job_id,
@@ -166,7 +173,7 @@ pub fn reveal_row(
     job_id: u64,
     seq: u32,
     node_roots: Binary,
-    row: Option<RevealedRow>,
+    run: Option<RevealedRun>,
     challenger: Option<(HexHash, Proof)>,
 ) -> Result<Response, ContractError> {
     let mut dispute = revealing(deps.storage, &env, &info, job_id, seq)?;
@@ -190,38 +197,38 @@ pub fn reveal_row(
         job_id,
         what: what.to_string(),
     };
-    let revealed = row.ok_or_else(|| bad("the node roots differ: reveal a row of the node"))?;
+    let revealed = run.ok_or_else(|| bad("the node roots differ: reveal a run of the node"))?;
     let np = &g.plan.nodes[node as usize];
     let values = decode_values(np.dtype, &revealed.values)
-        .ok_or_else(|| bad("the row's bytes are not values of the node's type"))?;
-    let row = ProvenRow {
+        .ok_or_else(|| bad("the run's bytes are not values of the node's type"))?;
+    let run = ProvenRun {
         node,
-        row: revealed.row,
+        run: revealed.run,
         values,
         proof: revealed.proof,
     };
-    verify_row(&g.plan, &g.input, &roots, &row).map_err(eval_err)?;
-    let (leaf, proof) =
-        challenger.ok_or_else(|| bad("send the challenger's leaf of the row and its proof"))?;
-    if proof.index != row.row {
+    let ours = verify_run(&g.plan, &g.input, &roots, &run).map_err(eval_err)?;
+    let (their_run, proof) =
+        challenger.ok_or_else(|| bad("send the challenger's root of the run and its proof"))?;
+    if proof.index != run.run {
         return Err(ContractError::WrongProofIndex {
             found: proof.index,
-            expected: row.row,
+            expected: run.run,
         });
     }
+    let runs = np.rows.at(g.tokens).div_ceil(np.run_len(g.tokens));
     proof
-        .verify(&theirs, &leaf.0, np.rows.at(g.tokens))
+        .verify(&theirs, &their_run.0, runs)
         .map_err(|e| ContractError::Proof(e.to_string()))?;
-    let ours = row_hash(node, row.row, np.dtype, &row.values);
-    if ours == leaf.0 {
+    if ours == their_run.0 {
         return Err(bad(
-            "the row agrees with the challenger's: reveal one that differs",
+            "the run agrees with the challenger's: reveal one that differs",
         ));
     }
     let config = crate::state::CONFIG.load(deps.storage)?;
     let resolve_deadline = env.block.time.plus_seconds(config.params.resolve_timeout);
-    dispute.row = Some(row.row);
-    dispute.revealed_leaf = Some(HexHash(ours));
+    dispute.run = Some(run.run);
+    dispute.revealed_run = Some(HexHash(ours));
     dispute.input_roots = np.inputs.iter().map(|&i| HexHash(roots[i])).collect();
     dispute.resolve_deadline = Some(resolve_deadline);
     DISPUTES.save(deps.storage, (job_id, seq), &dispute)?;
@@ -230,7 +237,7 @@ pub fn reveal_row(
         .add_attribute("job_id", job_id.to_string())
         .add_attribute("seq", seq.to_string())
         .add_attribute("node", node.to_string())
-        .add_attribute("row", row.row.to_string())
+        .add_attribute("run", run.run.to_string())
         .add_attribute("worker", info.sender)
         .add_attribute("resolve_deadline", resolve_deadline.seconds().to_string()))
 }
@@ -241,16 +248,18 @@ pub fn resolve_element(
     env: Env,
     job_id: u64,
     seq: u32,
+    row: u32,
     revealed: Binary,
+    row_proof: Proof,
     col: u32,
     witness: StepWitness,
 ) -> Result<Response, ContractError> {
     let dispute = open_dispute(deps.storage, job_id, seq)?;
-    let (Some(leaf), Some(deadline), Some((node, _)), Some(row)) = (
-        dispute.revealed_leaf,
+    let (Some(run_root), Some(deadline), Some((node, _)), Some(run)) = (
+        dispute.revealed_run,
         dispute.resolve_deadline,
         claim_of(&dispute),
-        dispute.row,
+        dispute.run,
     ) else {
         return Err(wrong_state(job_id, seq, "unrevealed", "revealed"));
     };
@@ -258,12 +267,21 @@ pub fn resolve_element(
     let job = load_job(deps.storage, job_id)?;
     let g = graph_job(deps.storage, job_id, &job)?;
     let np = &g.plan.nodes[node as usize];
-    let values = decode_values(np.dtype, &revealed)
-        .filter(|v| row_hash(node, row, np.dtype, v) == leaf.0)
-        .ok_or(ContractError::BadReveal {
-            job_id,
-            what: "`revealed` is not the row the worker revealed".to_string(),
-        })?;
+    let values = decode_values(np.dtype, &revealed).ok_or(ContractError::BadReveal {
+        job_id,
+        what: "`revealed` is not values of the node's type".to_string(),
+    })?;
+    verify_run_row(
+        &g.plan,
+        &g.input,
+        node,
+        run,
+        &run_root.0,
+        row,
+        &values,
+        &row_proof,
+    )
+    .map_err(eval_err)?;
     // The check reads rows of the disputed node's inputs only: their roots, kept at the
     // reveal, are all the proofs need (the other entries are never read).
     let mut roots = vec![[0u8; 32]; g.plan.nodes.len()];

@@ -327,9 +327,10 @@ fn path_len(leaves: u32) -> u64 {
 }
 
 /// The largest transaction a dispute of a graph model can need, over every node at the
-/// model's token limit: the challenge (the challenger's row leaves of the node, raw hashes
-/// in base64), the reveal (every node root, one row in JSON, two paths) or the resolve
-/// (every node root, up to two input rows with paths, one weights leaf with its path).
+/// model's token limit: the challenge (the challenger's run roots of the node, raw hashes in
+/// base64), the reveal (every node root, the rows of one run in base64, two paths in the
+/// tree of run roots) or the resolve (one revealed row with its path in its run, up to two
+/// input rows with paths, one weights leaf with its path).
 pub fn graph_dispute_bytes(plan: &GraphPlan) -> u64 {
     let n = plan.max_tokens;
     let roots = base64_len(32 * plan.nodes.len() as u64);
@@ -338,10 +339,13 @@ pub fn graph_dispute_bytes(plan: &GraphPlan) -> u64 {
         .iter()
         .map(|np| {
             let rows = np.rows.at(n);
-            let row_json = u64::from(np.width.at(n)) * JSON_VALUE_BYTES;
-            let row_path = path_len(rows) * JSON_HASH_BYTES;
-            let challenge = base64_len(32 * u64::from(rows));
-            let reveal = roots + row_json + 2 * row_path + JSON_HASH_BYTES;
+            let len = np.run_len(n);
+            let runs = rows.div_ceil(len);
+            let row_bytes = u64::from(np.width.at(n)) * np.dtype.bytes() as u64;
+            let run_path = path_len(runs) * JSON_HASH_BYTES;
+            let challenge = base64_len(32 * u64::from(runs));
+            let run_rows = base64_len(u64::from(len.min(rows)) * row_bytes);
+            let reveal = roots + run_rows + 2 * run_path + JSON_HASH_BYTES;
             let inputs: u64 = np
                 .inputs
                 .iter()
@@ -352,7 +356,8 @@ pub fn graph_dispute_bytes(plan: &GraphPlan) -> u64 {
                 })
                 .sum();
             let leaf = u64::from(np.width.at(n).max(LEAF_PARAMS)) * JSON_VALUE_BYTES + leaf_path;
-            let resolve = roots + inputs + leaf;
+            let row = base64_len(row_bytes) + path_len(len) * JSON_HASH_BYTES;
+            let resolve = row + inputs + leaf;
             challenge.max(reveal).max(resolve) + TX_OVERHEAD_BYTES
         })
         .max()

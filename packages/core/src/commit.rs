@@ -155,6 +155,14 @@ impl MerkleTree {
         }
     }
 
+    /// The nodes `k` levels above the leaves: the roots of the aligned runs of `2^k` leaves
+    /// (the last run may be shorter), in order. The tree of this list has the same root,
+    /// since every level pairs its nodes the same way; past the top, the root alone.
+    pub fn level(&self, k: u32) -> &[Hash] {
+        let top = self.levels.len() - 1;
+        &self.levels[(k as usize).min(top)]
+    }
+
     /// The leaf hashes, in order.
     pub fn leaves(&self) -> &[Hash] {
         &self.levels[0]

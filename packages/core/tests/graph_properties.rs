@@ -4,10 +4,11 @@
 
 use proptest::prelude::*;
 use tavdun_core::graph::{
-    forward, prove_element, verify_element, verify_row, GraphEvalError, GraphModel, StepError,
-    Trace,
+    forward, prove_element, run_tree, verify_element, verify_row, verify_run, verify_run_row,
+    GraphEvalError, GraphModel, ProvenRun, StepError, Trace,
 };
 use tavdun_core::synthetic::{random_encoder, random_token_input};
+use tavdun_core::MerkleTree;
 use tavdun_core::ProofError;
 
 fn model(seed: u64) -> GraphModel {
@@ -100,6 +101,75 @@ proptest! {
         w.rows.push(trace.proven_row(&trees, 0, 0).unwrap());
         let refused = matches!(check(&w), Err(StepError::Eval(GraphEvalError::RowCount { .. })));
         prop_assert!(refused, "an extra row is refused");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Every run of every node (what a dispute reveals) checks against the node's root, and
+    /// every row of it against the run's root; a changed value, a run shown at another
+    /// index, a row outside its run or a short run is refused.
+    #[test]
+    fn runs_check_against_their_node_roots(seed in any::<u64>(), input_seed in any::<u64>(), pick in any::<u64>()) {
+        let (m, input, trace) = run(seed, input_seed);
+        let trees = trace.node_trees();
+        let roots: Vec<_> = trees.iter().map(|t| t.root()).collect();
+        for (node, t) in trace.nodes.iter().enumerate() {
+            let runs = trace.node_runs(&trees, node).unwrap();
+            let len = t.run_len();
+            prop_assert_eq!(len, m.plan.nodes[node].run_len(trace.tokens));
+            prop_assert_eq!(runs.len() as u32, t.rows.div_ceil(len));
+            prop_assert_eq!(MerkleTree::new(runs.clone()).root(), roots[node]);
+            let run_roots = MerkleTree::new(runs.clone());
+            for (r, root) in runs.iter().enumerate() {
+                let r = r as u32;
+                let values = t.run(r).unwrap().to_vec();
+                let shown = ProvenRun { node: node as u32, run: r, values: values.clone(), proof: run_roots.proof(r).unwrap() };
+                prop_assert_eq!(verify_run(&m.plan, &input, &roots, &shown), Ok(*root));
+                let rows = run_tree(node as u32, r * len, t.dtype, t.width, &values);
+                for (i, row) in values.chunks(t.width as usize).enumerate() {
+                    let at = r * len + i as u32;
+                    let proof = rows.proof(i as u32).unwrap();
+                    prop_assert_eq!(verify_run_row(&m.plan, &input, node as u32, r, root, at, row, &proof), Ok(()));
+                }
+            }
+        }
+        let node = (pick % trace.nodes.len() as u64) as usize;
+        let t = &trace.nodes[node];
+        let runs = trace.node_runs(&trees, node).unwrap();
+        let run_roots = MerkleTree::new(runs.clone());
+        let r = (pick / 7 % runs.len() as u64) as u32;
+        let honest = ProvenRun { node: node as u32, run: r, values: t.run(r).unwrap().to_vec(), proof: run_roots.proof(r).unwrap() };
+        let mut changed = honest.clone();
+        let j = (pick / 3 % changed.values.len() as u64) as usize;
+        changed.values[j] = if changed.values[j] == 0 { 1 } else { 0 };
+        let refused = matches!(verify_run(&m.plan, &input, &roots, &changed), Err(StepError::RunProof { .. }));
+        prop_assert!(refused, "a changed value is refused");
+        let mut short = honest.clone();
+        short.values.truncate(short.values.len() - t.width as usize);
+        let refused = matches!(verify_run(&m.plan, &input, &roots, &short), Err(StepError::RunLen { .. }));
+        prop_assert!(refused, "a run short of a row is refused");
+        if runs.len() > 1 {
+            let mut moved = honest.clone();
+            moved.proof = run_roots.proof((r + 1) % runs.len() as u32).unwrap();
+            let refused = matches!(verify_run(&m.plan, &input, &roots, &moved), Err(StepError::RunProof { .. }));
+            prop_assert!(refused, "a run shown at another index is refused");
+        }
+        let beyond = ProvenRun { run: runs.len() as u32, ..honest.clone() };
+        let refused = matches!(verify_run(&m.plan, &input, &roots, &beyond), Err(StepError::NoSuchRun { .. }));
+        prop_assert!(refused, "a run past the node's last is refused");
+        let len = t.run_len();
+        let outside = (r * len + len) % t.rows;
+        if outside / len != r {
+            let row = t.row(outside).unwrap();
+            let proof = run_roots.proof(0).unwrap();
+            let refused = matches!(
+                verify_run_row(&m.plan, &input, node as u32, r, &runs[r as usize], outside, row, &proof),
+                Err(StepError::RowNotInRun { .. })
+            );
+            prop_assert!(refused, "a row of another run is refused");
+        }
     }
 }
 

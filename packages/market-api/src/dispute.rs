@@ -50,13 +50,13 @@ pub struct Dispute {
     /// Graph models: the disputed node, once the challenge is opened.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node: Option<u32>,
-    /// Graph models: the row of that node the worker revealed.
+    /// Graph models: the run of rows of that node the worker revealed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub row: Option<u32>,
-    /// Graph models: the leaf of the revealed row (its values stay in the `RevealRow`
+    pub run: Option<u32>,
+    /// Graph models: the root of the revealed run (its rows' values stay in the `RevealRow`
     /// transaction, where a resolver reads them; storing them would cost more gas).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub revealed_leaf: Option<HexHash>,
+    pub revealed_run: Option<HexHash>,
     /// Graph models: the worker's roots of the nodes the disputed node reads, in the order
     /// of its op's inputs: what a resolve's rows are proven against.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

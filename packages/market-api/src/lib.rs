@@ -21,7 +21,7 @@ pub use job::{EndReason, Job, JobInput, JobResult, JobStatus, JobTerms};
 pub use model::{GraphModelInfo, ModelInfo};
 pub use msg::{
     node_claim_hashes, reveal_row, ChallengeClaim, ExecuteMsg, GraphResultMsg, InstantiateMsg,
-    JobRequest, JobResultMsg, MigrateMsg, NodeChallengeClaim, ReceiveMsg, RevealedRow,
+    JobRequest, JobResultMsg, MigrateMsg, NodeChallengeClaim, ReceiveMsg, RevealedRun, RunMismatch,
 };
 pub use query::*;
 pub use worker::{HardwareDeclaration, Unbonding, Worker};

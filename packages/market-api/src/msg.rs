@@ -4,7 +4,9 @@
 use cosmwasm_schema::cw_serde;
 use cosmwasm_std::{Binary, Timestamp, Uint128};
 use cw20::Cw20ReceiveMsg;
-use tavdun_core::graph::{concat_hashes, encode_values, GraphSpec, StepWitness, Trace};
+use tavdun_core::graph::{
+    concat_hashes, decode_values, encode_values, run_tree, GraphSpec, StepWitness, Trace,
+};
 use tavdun_core::{Hash, HexHash, Leaf, MerkleTree, ModelSpec, Proof};
 
 use crate::config::Params;
@@ -136,37 +138,41 @@ pub enum ExecuteMsg {
     /// Challenger of a graph model result, a block or more after `CommitChallenge`, within
     /// the window: names `node`, the first node of the worker's trace (its node roots are in
     /// the worker's `PostGraphResults`) that is not what the node's op makes of the worker's
-    /// earlier nodes, and shows its own row leaves of that node (32 bytes each, in row order),
-    /// which must open the commitment.
+    /// earlier nodes, and shows its own roots of that node's runs of rows (32 bytes each, in
+    /// order; `tavdun_core::graph::run_len` rows a run), which must open the commitment.
     ChallengeNode {
         job_id: u64,
         seq: u32,
         node: u32,
-        rows: Binary,
+        runs: Binary,
         salt: HexHash,
     },
     /// Challenged worker of a graph model result: its node roots (checked against its trace
-    /// root) and one row of the challenged node where its leaf and the challenger's differ,
-    /// with the challenger's leaf there and its proof against the challenger's root. A worker
-    /// whose root of that node equals the challenger's shows so with the roots alone (`row`
-    /// and the challenger's leaf are then not needed): the challenge fails at once.
+    /// root) and the rows of one run of the challenged node whose root differs from the
+    /// challenger's, with the challenger's root of that run and its proof against the
+    /// challenger's root of the node. A worker whose root of that node equals the
+    /// challenger's shows so with the roots alone (`run` and the challenger's run root are
+    /// then not needed): the challenge fails at once.
     RevealRow {
         job_id: u64,
         seq: u32,
         node_roots: Binary,
-        row: Option<RevealedRow>,
-        challenger_leaf: Option<HexHash>,
+        run: Option<RevealedRun>,
+        challenger_run: Option<HexHash>,
         challenger_proof: Option<Proof>,
     },
-    /// Anyone: one element `(row, col)` of the revealed row that the worker got wrong,
+    /// Anyone: one element `(row, col)` of the revealed run that the worker got wrong,
     /// recomputed on chain with `tavdun_core::graph::verify_element` from the rows and leaf
     /// of `witness`, proven against the worker's roots of the nodes it reads (kept at the
-    /// reveal) and the model's `weights_root`. `revealed` is the worker's row as its
-    /// `RevealRow` showed it (checked against the revealed leaf).
+    /// reveal) and the model's `weights_root`. `revealed` is the worker's row `row` as its
+    /// `RevealRow` showed it, with `row_proof`, its proof against the revealed run's root
+    /// (`tavdun_core::graph::run_tree` of the run's rows).
     ResolveElement {
         job_id: u64,
         seq: u32,
+        row: u32,
         revealed: Binary,
+        row_proof: Proof,
         col: u32,
         witness: StepWitness,
     },
@@ -247,12 +253,13 @@ pub struct JobResultMsg {
     pub trace_prefix: HexHash,
 }
 
-/// A row of a graph model node as a `RevealRow` carries it: its values as bytes
-/// (`tavdun_core::graph::encode_values` of the node's type, a third of their size in JSON
-/// numbers) and its proof against the worker's root of the node.
+/// A run of rows of a graph model node as a `RevealRow` carries it: its rows' values as
+/// bytes, row after row (`tavdun_core::graph::encode_values` of the node's type, a third of
+/// their size in JSON numbers), and the proof of the run's root against the worker's root of
+/// the node, in the tree of the node's run roots.
 #[cw_serde]
-pub struct RevealedRow {
-    pub row: u32,
+pub struct RevealedRun {
+    pub run: u32,
     pub values: Binary,
     pub proof: Proof,
 }
@@ -302,22 +309,22 @@ impl JobResultMsg {
 }
 
 /// The two hashes a graph model challenge commits to: the node (its index in the last four
-/// bytes of a zero hash) and the root of the challenger's row leaves of it. Two challenges
-/// with the same pair make the same claim.
-pub fn node_claim_hashes(node: u32, rows_root: &Hash) -> Vec<Hash> {
+/// bytes of a zero hash) and the challenger's root of it. Two challenges with the same pair
+/// make the same claim.
+pub fn node_claim_hashes(node: u32, node_root: &Hash) -> Vec<Hash> {
     let mut word = [0u8; 32];
     word[28..].copy_from_slice(&node.to_be_bytes());
-    vec![word, *rows_root]
+    vec![word, *node_root]
 }
 
-/// A challenger's claim against a graph model result: the node it disputes and its own row
-/// leaves of that node, with the salt it commits them with.
+/// A challenger's claim against a graph model result: the node it disputes and its own roots
+/// of that node's runs of rows (`Trace::node_runs`), with the salt it commits them with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeChallengeClaim {
     pub challenger: String,
     pub job_id: u64,
     pub node: u32,
-    pub rows: Vec<Hash>,
+    pub runs: Vec<Hash>,
     pub salt: Hash,
 }
 
@@ -328,7 +335,7 @@ impl NodeChallengeClaim {
         challenger: &str,
         job_id: u64,
         node: u32,
-        rows: Vec<Hash>,
+        runs: Vec<Hash>,
         result: &Hash,
     ) -> NodeChallengeClaim {
         NodeChallengeClaim {
@@ -336,17 +343,18 @@ impl NodeChallengeClaim {
             challenger: challenger.to_string(),
             job_id,
             node,
-            rows,
+            runs,
         }
     }
 
-    pub fn rows_root(&self) -> Hash {
-        MerkleTree::new(self.rows.clone()).root()
+    /// The challenger's root of the node (the tree of its run roots has it).
+    pub fn node_root(&self) -> Hash {
+        MerkleTree::new(self.runs.clone()).root()
     }
 
     /// The hook of the first step (sent with the bond).
     pub fn commit(&self) -> ReceiveMsg {
-        let hashes = node_claim_hashes(self.node, &self.rows_root());
+        let hashes = node_claim_hashes(self.node, &self.node_root());
         let commitment =
             tavdun_core::challenge_commitment(&self.challenger, self.job_id, &hashes, &self.salt);
         ReceiveMsg::CommitChallenge {
@@ -361,16 +369,16 @@ impl NodeChallengeClaim {
             job_id: self.job_id,
             seq,
             node: self.node,
-            rows: Binary::new(concat_hashes(&self.rows)),
+            runs: Binary::new(concat_hashes(&self.runs)),
             salt: HexHash(self.salt),
         }
     }
 }
 
 /// The challenged worker's `RevealRow` from its own trace `ours` against a challenger whose
-/// row leaves of `node` are `theirs`: the first row where the two differ, with both proofs,
-/// or the roots alone when they do not differ (which ends the challenge). `None` when `node`
-/// is not a node of the trace.
+/// run roots of `node` are `theirs`: the rows of the first run where the two differ, with
+/// both proofs, or the roots alone when they do not differ (which ends the challenge).
+/// `None` when `node` is not a node of the trace.
 pub fn reveal_row(
     job_id: u64,
     seq: u32,
@@ -379,32 +387,80 @@ pub fn reveal_row(
     theirs: &[Hash],
 ) -> Option<ExecuteMsg> {
     let trees = ours.node_trees();
-    let tree = trees.get(node as usize)?;
-    let their_tree = MerkleTree::new(theirs.to_vec());
-    let first = tree
+    let runs = ours.node_runs(&trees, node as usize)?;
+    let tensor = &ours.nodes[node as usize];
+    let (our_tree, their_tree) = (MerkleTree::new(runs), MerkleTree::new(theirs.to_vec()));
+    let first = our_tree
         .leaves()
         .iter()
         .zip(theirs)
         .position(|(a, b)| a != b)
-        .filter(|_| tree.root() != their_tree.root());
+        .filter(|_| our_tree.root() != their_tree.root())
+        .map(|r| r as u32);
     Some(ExecuteMsg::RevealRow {
         job_id,
         seq,
         node_roots: Binary::new(concat_hashes(&ours.node_roots())),
-        row: first.and_then(|r| {
-            let proven = ours.proven_row(&trees, node as usize, r as u32)?;
-            Some(RevealedRow {
-                row: proven.row,
-                values: Binary::new(encode_values(
-                    ours.nodes[node as usize].dtype,
-                    &proven.values,
-                )),
-                proof: proven.proof,
+        run: first.and_then(|r| {
+            Some(RevealedRun {
+                run: r,
+                values: Binary::new(encode_values(tensor.dtype, tensor.run(r)?)),
+                proof: our_tree.proof(r)?,
             })
         }),
-        challenger_leaf: first.map(|r| HexHash(theirs[r])),
-        challenger_proof: first.and_then(|r| their_tree.proof(r as u32)),
+        challenger_run: first.map(|r| HexHash(theirs[r as usize])),
+        challenger_proof: first.and_then(|r| their_tree.proof(r)),
     })
+}
+
+/// Where a run a worker revealed first differs from a correct trace: what a
+/// `ResolveElement` shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunMismatch {
+    pub row: u32,
+    pub col: u32,
+    /// The worker's values of `row`, as it revealed them.
+    pub revealed: Binary,
+    /// Their proof against the revealed run's root.
+    pub row_proof: Proof,
+}
+
+impl RunMismatch {
+    /// The first element where `revealed`, a run of `node`, differs from the correct trace
+    /// `ours`. `None` when the two agree or `revealed` is not a run of the node.
+    pub fn find(node: u32, ours: &Trace, revealed: &RevealedRun) -> Option<RunMismatch> {
+        let t = ours.nodes.get(node as usize)?;
+        let theirs = decode_values(t.dtype, &revealed.values)?;
+        let correct = t.run(revealed.run)?;
+        if theirs.len() != correct.len() {
+            return None;
+        }
+        let at = theirs.iter().zip(correct).position(|(a, b)| a != b)?;
+        let width = t.width.max(1) as usize;
+        let i = at / width;
+        let first = revealed.run * t.run_len();
+        let tree = run_tree(node, first, t.dtype, t.width, &theirs);
+        Some(RunMismatch {
+            row: first + i as u32,
+            col: (at % width) as u32,
+            revealed: Binary::new(encode_values(t.dtype, &theirs[i * width..(i + 1) * width])),
+            row_proof: tree.proof(i as u32)?,
+        })
+    }
+
+    /// The resolve of challenge `seq` of `job_id` with this element and its `witness`
+    /// (`tavdun_core::graph::prove_element` of `(row, col)`).
+    pub fn resolve(self, job_id: u64, seq: u32, witness: StepWitness) -> ExecuteMsg {
+        ExecuteMsg::ResolveElement {
+            job_id,
+            seq,
+            row: self.row,
+            revealed: self.revealed,
+            row_proof: self.row_proof,
+            col: self.col,
+            witness,
+        }
+    }
 }
 
 /// A challenger's claim against a result: its `[h_1 .. h_n]` and the salt it commits them

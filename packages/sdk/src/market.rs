@@ -9,14 +9,14 @@ use std::time::{Duration, Instant};
 use cosmwasm_std::{Timestamp, Uint128};
 use serde::de::DeserializeOwned;
 use tavdun_client::{ChainClient, Event, TxResult, Wallet};
-use tavdun_core::graph::{decode_values, row_hash, split_hashes, trace_root};
+use tavdun_core::graph::{decode_values, run_tree, split_hashes, trace_root};
 use tavdun_core::{Hash, MerkleTree};
 use tavdun_market_api::{
     ClaimableResponse, ConfigResponse, DiagnosticResponse, Dispute, DisputeResponse,
     DisputesResponse, ExecuteMsg, GraphModelInfo, GraphModelResponse, GraphModelsResponse,
     GraphResultMsg, HardwareDeclaration, Job, JobFilter, JobInput, JobRequest, JobResponse,
     JobResultMsg, JobStatus, JobsResponse, ModelInfo, ModelResponse, ModelsResponse, Params,
-    QueryMsg, QueueCursor, ReceiveMsg, RevealedRow, StatsResponse, WorkerInfo, WorkerResponse,
+    QueryMsg, QueueCursor, ReceiveMsg, RevealedRun, StatsResponse, WorkerInfo, WorkerResponse,
     WorkersResponse, MAX_PAGE,
 };
 
@@ -196,11 +196,11 @@ impl MarketClient {
         Ok(None)
     }
 
-    /// The challenger's row leaves of the node a graph model challenge names, read from its
+    /// The challenger's run roots of the node a graph model challenge names, read from its
     /// `ChallengeNode` transaction (the contract keeps only their root): what the challenged
-    /// worker compares its rows with. `None` before the challenge is opened, or when no
+    /// worker compares its runs with. `None` before the challenge is opened, or when no
     /// transaction the node indexes has it.
-    pub async fn challenged_rows(&self, dispute: &Dispute) -> Result<Option<Vec<Hash>>> {
+    pub async fn challenged_runs(&self, dispute: &Dispute) -> Result<Option<Vec<Hash>>> {
         let (Some(node), Some(root)) = (dispute.node, dispute.challenger_hashes.get(1)) else {
             return Ok(None);
         };
@@ -217,7 +217,7 @@ impl MarketClient {
                 job_id,
                 seq,
                 node: named,
-                rows,
+                runs,
                 ..
             }) = serde_json::from_slice(&raw)
             else {
@@ -226,7 +226,7 @@ impl MarketClient {
             if (job_id, seq, named) != (dispute.job_id, dispute.seq, node) {
                 continue;
             }
-            let Some(leaves) = split_hashes(&rows) else {
+            let Some(leaves) = split_hashes(&runs) else {
                 continue;
             };
             if MerkleTree::new(leaves.clone()).root() == root.0 {
@@ -236,11 +236,12 @@ impl MarketClient {
         Ok(None)
     }
 
-    /// The row a challenged worker revealed (its values as bytes), read from its `RevealRow`
-    /// transaction (the contract keeps only its leaf): what a resolver checks element by
-    /// element. `None` before the reveal, or when no transaction the node indexes has it.
-    pub async fn revealed_row(&self, dispute: &Dispute) -> Result<Option<RevealedRow>> {
-        let (Some(node), Some(leaf)) = (dispute.node, dispute.revealed_leaf) else {
+    /// The run of rows a challenged worker revealed (their values as bytes), read from its
+    /// `RevealRow` transaction (the contract keeps only the run's root): what a resolver
+    /// checks element by element. `None` before the reveal, or when no transaction the node
+    /// indexes has it.
+    pub async fn revealed_run(&self, dispute: &Dispute) -> Result<Option<RevealedRun>> {
+        let (Some(node), Some(root)) = (dispute.node, dispute.revealed_run) else {
             return Ok(None);
         };
         let query = format!(
@@ -249,12 +250,13 @@ impl MarketClient {
         );
         let job = self.require_job(dispute.job_id).await?;
         let model = self.require_graph_model(&job.model_id).await?;
-        let dtype = model
-            .spec
-            .validate()
-            .ok()
-            .and_then(|plan| Some(plan.nodes.get(node as usize)?.dtype));
-        let Some(dtype) = dtype else {
+        // The node's type and shape for this job's input: what its run's root is made of.
+        let shape = model.spec.validate().ok().and_then(|plan| {
+            let n = job.input.token_input()?.tokens(&plan).ok()?;
+            let np = plan.nodes.get(node as usize)?;
+            Some((np.dtype, np.width.at(n), np.run_len(n)))
+        });
+        let Some((dtype, width, len)) = shape else {
             return Ok(None);
         };
         for raw in self
@@ -265,7 +267,7 @@ impl MarketClient {
             let Ok(ExecuteMsg::RevealRow {
                 job_id,
                 seq,
-                row: Some(row),
+                run: Some(run),
                 ..
             }) = serde_json::from_slice(&raw)
             else {
@@ -274,10 +276,11 @@ impl MarketClient {
             if (job_id, seq) != (dispute.job_id, dispute.seq) {
                 continue;
             }
-            let matches = decode_values(dtype, &row.values)
-                .is_some_and(|v| row_hash(node, row.row, dtype, &v) == leaf.0);
+            let matches = decode_values(dtype, &run.values).is_some_and(|v| {
+                run_tree(node, run.run.saturating_mul(len), dtype, width, &v).root() == root.0
+            });
             if matches {
-                return Ok(Some(row));
+                return Ok(Some(run));
             }
         }
         Ok(None)

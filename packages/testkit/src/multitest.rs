@@ -464,8 +464,8 @@ impl Suite {
         )
     }
 
-    /// `challenger`'s claim that `node` of the job's result is wrong, with its own rows of
-    /// the node from `trace`.
+    /// `challenger`'s claim that `node` of the job's result is wrong, with its own run roots
+    /// of the node from `trace`.
     pub fn node_claim(
         &self,
         challenger: &Addr,
@@ -474,17 +474,17 @@ impl Suite {
         trace: &Trace,
     ) -> NodeChallengeClaim {
         let result = self.job(job_id).result.expect("a posted result");
-        let rows = trace.node_trees()[node as usize].leaves().to_vec();
+        let runs = their_runs(trace, node);
         NodeChallengeClaim::new(
             challenger.as_str(),
             job_id,
             node,
-            rows,
+            runs,
             &result.commitment.0,
         )
     }
 
-    /// Commits, moves a block on and opens a challenge of `node` with the rows of `trace`.
+    /// Commits, moves a block on and opens a challenge of `node` with the runs of `trace`.
     pub fn challenge_node(
         &mut self,
         challenger: &Addr,
@@ -500,7 +500,14 @@ impl Suite {
     }
 }
 
-/// The worker's `RevealRow` from its trace `ours`, against a challenger whose rows of the
+/// The run roots of `node` in `trace`: what its challenger shows.
+pub fn their_runs(trace: &Trace, node: u32) -> Vec<tavdun_core::Hash> {
+    trace
+        .node_runs(&trace.node_trees(), node as usize)
+        .expect("a node of the trace")
+}
+
+/// The worker's `RevealRow` from its trace `ours`, against a challenger whose runs of the
 /// disputed node are those of `theirs`.
 pub fn reveal_row_msg(
     job_id: u64,
@@ -509,8 +516,7 @@ pub fn reveal_row_msg(
     ours: &Trace,
     theirs: &Trace,
 ) -> ExecuteMsg {
-    let their_rows = theirs.node_trees()[node as usize].leaves().to_vec();
-    tavdun_market_api::reveal_row(job_id, seq, node, ours, &their_rows)
+    tavdun_market_api::reveal_row(job_id, seq, node, ours, &their_runs(theirs, node))
         .expect("a node of the trace")
 }
 

@@ -6,7 +6,7 @@
 
 import { ICosmWasmClient, ISigningCosmWasmClient } from "./baseClient";
 import { Coin, StdFee } from "@interchainjs/types";
-import { Uint128, InstantiateMsg, Params, ExecuteMsg, Binary, Layer, HexHash, Op, EmbeddingIndex, DType, Mult, Cw20ReceiveMsg, ModelSpec, InputSpec, InputQuant, GraphSpec, TokenInputSpec, Node, Requant, HardwareDeclaration, JobResultMsg, GraphResultMsg, Leaf, Proof, RevealedRow, StepWitness, ProvenLeaf, WeightLeaf, ProvenRow, QueryMsg, JobFilter, JobStatus, QueueCursor, MigrateMsg, ClaimableResponse, Addr, Timestamp, Uint64, ConfigResponse, Config, PendingParams, DisputeOutcome, DisputeResponse, Dispute, DisputesResponse, GraphModelResponse, GraphModelInfo, GraphModelsResponse, EndReason, JobInput, JobResponse, Job, JobResult, JobTerms, NotServedReason, DiagnosticResponse, JobsResponse, ModelResponse, ModelInfo, ModelsResponse, StatsResponse, Totals, WorkerResponse, WorkerInfo, Worker, Unbonding, WorkersResponse } from "./TavdunMarket.types";
+import { Uint128, InstantiateMsg, Params, ExecuteMsg, Binary, Layer, HexHash, Op, EmbeddingIndex, DType, Mult, Cw20ReceiveMsg, ModelSpec, InputSpec, InputQuant, GraphSpec, TokenInputSpec, Node, Requant, HardwareDeclaration, JobResultMsg, GraphResultMsg, Leaf, Proof, RevealedRun, StepWitness, ProvenLeaf, WeightLeaf, ProvenRow, QueryMsg, JobFilter, JobStatus, QueueCursor, MigrateMsg, ClaimableResponse, Addr, Timestamp, Uint64, ConfigResponse, Config, PendingParams, DisputeOutcome, DisputeResponse, Dispute, DisputesResponse, GraphModelResponse, GraphModelInfo, GraphModelsResponse, EndReason, JobInput, JobResponse, Job, JobResult, JobTerms, NotServedReason, DiagnosticResponse, JobsResponse, ModelResponse, ModelInfo, ModelsResponse, StatsResponse, Totals, WorkerResponse, WorkerInfo, Worker, Unbonding, WorkersResponse } from "./TavdunMarket.types";
 export interface TavdunMarketReadOnlyInterface {
   contractAddress: string;
   config: () => Promise<ConfigResponse>;
@@ -443,41 +443,45 @@ export interface TavdunMarketInterface extends TavdunMarketReadOnlyInterface {
   challengeNode: ({
     jobId,
     node,
-    rows,
+    runs,
     salt,
     seq
   }: {
     jobId: number;
     node: number;
-    rows: Binary;
+    runs: Binary;
     salt: HexHash;
     seq: number;
   }, fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<any>;
   revealRow: ({
-    challengerLeaf,
     challengerProof,
+    challengerRun,
     jobId,
     nodeRoots,
-    row,
+    run,
     seq
   }: {
-    challengerLeaf?: HexHash;
     challengerProof?: Proof;
+    challengerRun?: HexHash;
     jobId: number;
     nodeRoots: Binary;
-    row?: RevealedRow;
+    run?: RevealedRun;
     seq: number;
   }, fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<any>;
   resolveElement: ({
     col,
     jobId,
     revealed,
+    row,
+    rowProof,
     seq,
     witness
   }: {
     col: number;
     jobId: number;
     revealed: Binary;
+    row: number;
+    rowProof: Proof;
     seq: number;
     witness: StepWitness;
   }, fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<any>;
@@ -839,13 +843,13 @@ export class TavdunMarketClient extends TavdunMarketQueryClient implements Tavdu
   challengeNode = async ({
     jobId,
     node,
-    rows,
+    runs,
     salt,
     seq
   }: {
     jobId: number;
     node: number;
-    rows: Binary;
+    runs: Binary;
     salt: HexHash;
     seq: number;
   }, fee_: number | StdFee | "auto" = "auto", memo_?: string, funds_?: Coin[]): Promise<any> => {
@@ -853,34 +857,34 @@ export class TavdunMarketClient extends TavdunMarketQueryClient implements Tavdu
       challenge_node: {
         job_id: jobId,
         node,
-        rows,
+        runs,
         salt,
         seq
       }
     }, fee_, memo_, funds_);
   };
   revealRow = async ({
-    challengerLeaf,
     challengerProof,
+    challengerRun,
     jobId,
     nodeRoots,
-    row,
+    run,
     seq
   }: {
-    challengerLeaf?: HexHash;
     challengerProof?: Proof;
+    challengerRun?: HexHash;
     jobId: number;
     nodeRoots: Binary;
-    row?: RevealedRow;
+    run?: RevealedRun;
     seq: number;
   }, fee_: number | StdFee | "auto" = "auto", memo_?: string, funds_?: Coin[]): Promise<any> => {
     return await this.client.execute(this.sender, this.contractAddress, {
       reveal_row: {
-        challenger_leaf: challengerLeaf,
         challenger_proof: challengerProof,
+        challenger_run: challengerRun,
         job_id: jobId,
         node_roots: nodeRoots,
-        row,
+        run,
         seq
       }
     }, fee_, memo_, funds_);
@@ -889,12 +893,16 @@ export class TavdunMarketClient extends TavdunMarketQueryClient implements Tavdu
     col,
     jobId,
     revealed,
+    row,
+    rowProof,
     seq,
     witness
   }: {
     col: number;
     jobId: number;
     revealed: Binary;
+    row: number;
+    rowProof: Proof;
     seq: number;
     witness: StepWitness;
   }, fee_: number | StdFee | "auto" = "auto", memo_?: string, funds_?: Coin[]): Promise<any> => {
@@ -903,6 +911,8 @@ export class TavdunMarketClient extends TavdunMarketQueryClient implements Tavdu
         col,
         job_id: jobId,
         revealed,
+        row,
+        row_proof: rowProof,
         seq,
         witness
       }

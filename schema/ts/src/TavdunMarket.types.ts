@@ -134,17 +134,17 @@ export type ExecuteMsg = {
   challenge_node: {
     job_id: number;
     node: number;
-    rows: Binary;
+    runs: Binary;
     salt: HexHash;
     seq: number;
   };
 } | {
   reveal_row: {
-    challenger_leaf?: HexHash | null;
     challenger_proof?: Proof | null;
+    challenger_run?: HexHash | null;
     job_id: number;
     node_roots: Binary;
-    row?: RevealedRow | null;
+    run?: RevealedRun | null;
     seq: number;
   };
 } | {
@@ -152,6 +152,8 @@ export type ExecuteMsg = {
     col: number;
     job_id: number;
     revealed: Binary;
+    row: number;
+    row_proof: Proof;
     seq: number;
     witness: StepWitness;
   };
@@ -334,9 +336,9 @@ export interface Proof {
   index: number;
   siblings: HexHash[];
 }
-export interface RevealedRow {
+export interface RevealedRun {
   proof: Proof;
-  row: number;
+  run: number;
   values: Binary;
 }
 export interface StepWitness {
@@ -486,8 +488,8 @@ export interface Dispute {
   resolve_deadline?: Timestamp | null;
   reveal_deadline?: Timestamp | null;
   revealed?: Binary | null;
-  revealed_leaf?: HexHash | null;
-  row?: number | null;
+  revealed_run?: HexHash | null;
+  run?: number | null;
   seq: number;
   worker: Addr;
 }

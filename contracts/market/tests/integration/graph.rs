@@ -5,12 +5,14 @@
 
 use cosmwasm_std::Binary;
 use tavdun_core::graph::{
-    concat_hashes, encode_values, forward, prove_element, GraphModel, StepWitness, TokenInput,
-    Trace,
+    concat_hashes, encode_values, forward, prove_element, run_tree, GraphModel, Node, NodeWeights,
+    Op, StepWitness, TokenInput, Trace,
 };
-use tavdun_core::synthetic;
+use tavdun_core::{synthetic, MerkleTree};
 use tavdun_market::ContractError;
-use tavdun_market_api::{DisputeOutcome, ExecuteMsg, JobInput, JobStatus, ReceiveMsg};
+use tavdun_market_api::{
+    DisputeOutcome, ExecuteMsg, JobInput, JobStatus, ReceiveMsg, RevealedRun, RunMismatch,
+};
 use tavdun_testkit::lies::{lie_at, node_index};
 use tavdun_testkit::multitest::*;
 
@@ -18,16 +20,26 @@ const FEE: u128 = 10_000;
 const COLLATERAL: u128 = 5_000;
 const BOND: u128 = 1_000;
 
-/// A random encoder with more than one token in its input, so node trees have several rows.
+/// A random encoder with more than one token in its input, so node trees have several rows,
+/// and a node whose dispute shows its rows in several runs.
 fn model_and_input() -> (GraphModel, TokenInput) {
-    for seed in 0.. {
+    for seed in 0..1_000 {
         let model = synthetic::random_encoder(seed).expect("valid encoder");
         let input = synthetic::random_token_input(&model.plan, seed);
-        if input.ids.len() >= 3 && input.mask.contains(&1) {
+        if input.ids.len() >= 3 && input.mask.contains(&1) && runs_node(&model, &input).is_some() {
             return (model, input);
         }
     }
-    unreachable!()
+    panic!("no random encoder of the first 1,000 fits")
+}
+
+/// The first node after the first whose rows a dispute shows in more than one run.
+fn runs_node(model: &GraphModel, input: &TokenInput) -> Option<u32> {
+    let n = input.ids.len() as u32;
+    let several = |np: &tavdun_core::graph::NodePlan| np.rows.at(n).div_ceil(np.run_len(n)) > 1;
+    (1..model.plan.nodes.len())
+        .find(|&i| several(&model.plan.nodes[i]))
+        .map(|i| i as u32)
 }
 
 struct World {
@@ -93,29 +105,36 @@ impl World {
         .expect("witness")
     }
 
-    /// Tries every column of the row the worker revealed from `lie` until the contract
+    /// Tries every element of the run the worker revealed from `lie` until the contract
     /// finds the worker wrong.
     fn resolve(&mut self, job_id: u64, seq: u32, lie: &Trace) -> anyhow::Result<u32> {
         let d = self.suite.dispute(job_id, seq);
-        let (node, row) = (d.node.expect("node"), d.row.expect("row"));
+        let (node, run) = (d.node.expect("node"), d.run.expect("run"));
         let t = &lie.nodes[node as usize];
-        let revealed = Binary::new(encode_values(t.dtype, t.row(row).expect("row")));
+        let values = t.run(run).expect("run");
+        let first = run * t.run_len();
+        let tree = run_tree(node, first, t.dtype, t.width, values);
         let stranger = self.suite.addr("stranger");
         let mut last = None;
-        for col in 0..t.width {
-            let msg = ExecuteMsg::ResolveElement {
-                job_id,
-                seq,
-                revealed: revealed.clone(),
-                col,
-                witness: self.witness(node, row, col),
-            };
-            match self.suite.exec(&stranger, &msg) {
-                Ok(_) => return Ok(col),
-                Err(e) => last = Some(e),
+        for (i, row_values) in values.chunks(t.width as usize).enumerate() {
+            let row = first + i as u32;
+            for col in 0..t.width {
+                let msg = ExecuteMsg::ResolveElement {
+                    job_id,
+                    seq,
+                    row,
+                    revealed: Binary::new(encode_values(t.dtype, row_values)),
+                    row_proof: tree.proof(i as u32).expect("a row of the run"),
+                    col,
+                    witness: self.witness(node, row, col),
+                };
+                match self.suite.exec(&stranger, &msg) {
+                    Ok(_) => return Ok(col),
+                    Err(e) => last = Some(e),
+                }
             }
         }
-        Err(last.expect("a row has columns"))
+        Err(last.expect("a run has elements"))
     }
 }
 
@@ -164,23 +183,45 @@ fn a_liar_at_a_middle_node_is_slashed_by_the_recomputed_element() {
         .suite
         .challenge_node(&challenger, job_id, node, &honest)
         .expect("challenge");
-    w.suite
-        .exec(&worker, &reveal_row_msg(job_id, seq, node, &lie, &honest))
-        .expect("reveal");
-    // A resolver cannot pass off other bytes (here the honest row) as the revealed row.
-    let row = w.suite.dispute(job_id, seq).row.expect("row");
+    let reveal = reveal_row_msg(job_id, seq, node, &lie, &honest);
+    w.suite.exec(&worker, &reveal).expect("reveal");
+    let ExecuteMsg::RevealRow { run: Some(run), .. } = reveal else {
+        unreachable!("the roots differ at the node")
+    };
+    assert_eq!(w.suite.dispute(job_id, seq).run, Some(run.run));
+    // A resolver cannot pass off other bytes (here the honest row) as the revealed row, nor
+    // a row outside the revealed run.
+    let mismatch = RunMismatch::find(node, &honest, &run).expect("the lie is in the run");
     let t = &honest.nodes[node as usize];
+    let honest_row = Binary::new(encode_values(t.dtype, t.row(mismatch.row).expect("row")));
     let forged = ExecuteMsg::ResolveElement {
         job_id,
         seq,
-        revealed: Binary::new(encode_values(t.dtype, t.row(row).expect("row"))),
-        col: 0,
-        witness: w.witness(node, row, 0),
+        row: mismatch.row,
+        revealed: honest_row,
+        row_proof: mismatch.row_proof.clone(),
+        col: mismatch.col,
+        witness: w.witness(node, mismatch.row, mismatch.col),
     };
     let stranger = w.suite.addr("stranger");
     let err = w.suite.exec(&stranger, &forged).unwrap_err();
-    assert!(matches!(market_err(err), ContractError::BadReveal { .. }));
+    assert!(matches!(market_err(err), ContractError::Eval(e) if e.contains("proof")));
+    let outside = (run.run + 1) * t.run_len();
+    if outside < t.rows {
+        let elsewhere = ExecuteMsg::ResolveElement {
+            job_id,
+            seq,
+            row: outside,
+            revealed: Binary::new(encode_values(t.dtype, t.row(outside).expect("row"))),
+            row_proof: mismatch.row_proof.clone(),
+            col: 0,
+            witness: w.witness(node, outside, 0),
+        };
+        let err = w.suite.exec(&stranger, &elsewhere).unwrap_err();
+        assert!(matches!(market_err(err), ContractError::Eval(e) if e.contains("not in run")));
+    }
     let col = w.resolve(job_id, seq, &lie).expect("the lie is found");
+    assert_eq!(col, mismatch.col, "the first wrong element is the lie");
 
     let d = w.suite.dispute(job_id, seq);
     assert_eq!(d.outcome, Some(DisputeOutcome::WorkerSlashed { unit: col }));
@@ -310,7 +351,7 @@ fn a_withheld_reveal_slashes_the_worker() {
 #[test]
 fn reveals_that_dodge_the_claim_are_refused() {
     let mut w = world();
-    let node = node_index(&w.model, "l0.ffn_in");
+    let node = runs_node(&w.model, &w.input).expect("world() picks a model with one");
     let lie = lie_at(&w.honest, node);
     let job_id = w.posted(&lie);
     let (worker, challenger, stranger) = (
@@ -326,15 +367,15 @@ fn reveals_that_dodge_the_claim_are_refused() {
     let good = reveal_row_msg(job_id, seq, node, &lie, &honest);
     let ExecuteMsg::RevealRow {
         node_roots,
-        row,
-        challenger_leaf,
+        run,
+        challenger_run,
         challenger_proof,
         ..
     } = good.clone()
     else {
         unreachable!()
     };
-    let row = row.expect("a differing row");
+    let run = run.expect("a differing run");
 
     // Only the worker reveals.
     let err = w.suite.exec(&stranger, &good).unwrap_err();
@@ -352,8 +393,8 @@ fn reveals_that_dodge_the_claim_are_refused() {
                 job_id,
                 seq,
                 node_roots: w.roots(&honest),
-                row: Some(row.clone()),
-                challenger_leaf,
+                run: Some(run.clone()),
+                challenger_run,
                 challenger_proof: challenger_proof.clone(),
             },
         )
@@ -363,32 +404,9 @@ fn reveals_that_dodge_the_claim_are_refused() {
         ContractError::RevealMismatch { .. }
     ));
 
-    // A row where the worker agrees with the challenger (every other row of the node).
-    let trees = lie.node_trees();
-    let rows = lie.nodes[node as usize].rows;
-    if rows > 1 {
-        let agreeing = (row.row + 1) % rows;
-        let their_tree = &honest.node_trees()[node as usize];
-        let err = w
-            .suite
-            .exec(
-                &worker,
-                &ExecuteMsg::RevealRow {
-                    job_id,
-                    seq,
-                    node_roots: node_roots.clone(),
-                    row: revealed(&lie, &trees, node, agreeing),
-                    challenger_leaf: Some(tavdun_core::HexHash(
-                        their_tree.leaves()[agreeing as usize],
-                    )),
-                    challenger_proof: their_tree.proof(agreeing),
-                },
-            )
-            .unwrap_err();
-        assert!(matches!(market_err(err), ContractError::BadReveal { .. }));
-    }
-
-    // A row of another node, passed off as one of the challenged node.
+    // A run where the worker agrees with the challenger (every other run of the node).
+    let theirs = MerkleTree::new(their_runs(&honest, node));
+    let agreeing = (run.run + 1) % theirs.len() as u32;
     let err = w
         .suite
         .exec(
@@ -397,8 +415,25 @@ fn reveals_that_dodge_the_claim_are_refused() {
                 job_id,
                 seq,
                 node_roots: node_roots.clone(),
-                row: revealed(&lie, &trees, node - 1, 0),
-                challenger_leaf,
+                run: revealed(&lie, node, agreeing),
+                challenger_run: Some(tavdun_core::HexHash(theirs.leaves()[agreeing as usize])),
+                challenger_proof: theirs.proof(agreeing),
+            },
+        )
+        .unwrap_err();
+    assert!(matches!(market_err(err), ContractError::BadReveal { .. }));
+
+    // A run of another node, passed off as one of the challenged node.
+    let err = w
+        .suite
+        .exec(
+            &worker,
+            &ExecuteMsg::RevealRow {
+                job_id,
+                seq,
+                node_roots: node_roots.clone(),
+                run: revealed(&lie, node - 1, 0),
+                challenger_run,
                 challenger_proof,
             },
         )
@@ -417,8 +452,8 @@ fn reveals_that_dodge_the_claim_are_refused() {
                 job_id,
                 seq,
                 node_roots,
-                row: None,
-                challenger_leaf: None,
+                run: None,
+                challenger_run: None,
                 challenger_proof: None,
             },
         )
@@ -433,26 +468,18 @@ fn reveals_that_dodge_the_claim_are_refused() {
     ));
 }
 
-/// Row `row` of `node` of a trace as a `RevealRow` carries it.
-fn revealed(
-    trace: &Trace,
-    trees: &[tavdun_core::MerkleTree],
-    node: u32,
-    row: u32,
-) -> Option<tavdun_market_api::RevealedRow> {
-    let proven = trace.proven_row(trees, node as usize, row)?;
-    Some(tavdun_market_api::RevealedRow {
-        row,
-        values: Binary::new(encode_values(
-            trace.nodes[node as usize].dtype,
-            &proven.values,
-        )),
-        proof: proven.proof,
+/// Run `run` of `node` of a trace as a `RevealRow` carries it.
+fn revealed(trace: &Trace, node: u32, run: u32) -> Option<RevealedRun> {
+    let t = &trace.nodes[node as usize];
+    Some(RevealedRun {
+        run,
+        values: Binary::new(encode_values(t.dtype, t.run(run)?)),
+        proof: MerkleTree::new(their_runs(trace, node)).proof(run)?,
     })
 }
 
 #[test]
-fn a_challenge_must_open_its_commitment_with_the_node_s_row_count() {
+fn a_challenge_must_open_its_commitment_with_the_node_s_run_count() {
     let mut w = world();
     let node = node_index(&w.model, "l0.ffn_in");
     let lie = lie_at(&w.honest, node);
@@ -466,11 +493,11 @@ fn a_challenge_must_open_its_commitment_with_the_node_s_row_count() {
         .expect("commit");
     let seq: u32 = attr(&res, "seq").and_then(|s| s.parse().ok()).expect("seq");
     w.suite.next_block();
-    let ExecuteMsg::ChallengeNode { rows, salt, .. } = claim.open(seq) else {
+    let ExecuteMsg::ChallengeNode { runs, salt, .. } = claim.open(seq) else {
         unreachable!()
     };
-    // One row short.
-    let short = Binary::new(rows[..rows.len() - 32].to_vec());
+    // One run short.
+    let short = Binary::new(runs[..runs.len() - 32].to_vec());
     let err = w
         .suite
         .exec(
@@ -479,7 +506,7 @@ fn a_challenge_must_open_its_commitment_with_the_node_s_row_count() {
                 job_id,
                 seq,
                 node,
-                rows: short,
+                runs: short,
                 salt,
             },
         )
@@ -487,7 +514,7 @@ fn a_challenge_must_open_its_commitment_with_the_node_s_row_count() {
     assert!(matches!(market_err(err), ContractError::HashCount { .. }));
     // Another node than the one committed to.
     let other = node + 1;
-    let other_rows = concat_hashes(honest.node_trees()[other as usize].leaves());
+    let other_runs = concat_hashes(&their_runs(&honest, other));
     let err = w
         .suite
         .exec(
@@ -496,7 +523,7 @@ fn a_challenge_must_open_its_commitment_with_the_node_s_row_count() {
                 job_id,
                 seq,
                 node: other,
-                rows: Binary::new(other_rows),
+                runs: Binary::new(other_runs),
                 salt,
             },
         )
@@ -671,10 +698,21 @@ fn graph_models_whose_dispute_would_not_fit_a_transaction_are_refused() {
     let mut params = params();
     params.max_dispute_bytes = 4_096;
     let mut suite = Suite::with_params(&["worker"], params);
-    let model = (0..)
-        .map(|seed| synthetic::random_encoder(seed).expect("valid encoder"))
-        .find(|m| tavdun_market::models::graph_dispute_bytes(&m.plan) > 4_096)
-        .expect("some encoder needs more");
+    // A small encoder followed by 128 transposes: its reveal carries 150-odd node roots.
+    let base = synthetic::random_encoder(0).expect("valid encoder");
+    let mut spec = base.spec.clone();
+    for i in 0..128 {
+        let input = spec.nodes.last().expect("nodes").name.clone();
+        spec.nodes.push(Node {
+            name: format!("pad{i}"),
+            op: Op::Transpose { input },
+        });
+    }
+    let plan = spec.validate().expect("transposes of transposes are valid");
+    let mut weights = base.weights.clone();
+    weights.resize(plan.nodes.len(), NodeWeights::None);
+    let model = GraphModel::new(spec, plan, weights).expect("model");
+    assert!(tavdun_market::models::graph_dispute_bytes(&model.plan) > 4_096);
     let err = suite.register_graph(&model, 1).unwrap_err();
     assert_eq!(
         market_err(err),

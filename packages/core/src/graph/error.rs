@@ -156,6 +156,23 @@ pub enum StepError {
         row: u32,
         source: ProofError,
     },
+    #[error("node {node} has {runs} runs of rows for this input; run {run} is out of range")]
+    NoSuchRun { node: u32, run: u32, runs: u32 },
+    #[error("run {run} of node {node} holds {expected} values; {found} were given")]
+    RunLen {
+        node: u32,
+        run: u32,
+        found: usize,
+        expected: usize,
+    },
+    #[error("run {run} of node {node}: {source}")]
+    RunProof {
+        node: u32,
+        run: u32,
+        source: ProofError,
+    },
+    #[error("row {row} of node {node} is not in run {run}")]
+    RowNotInRun { node: u32, run: u32, row: u32 },
     #[error("weights leaf of node {node} unit {unit}: {source}")]
     LeafProof {
         node: u32,

@@ -69,6 +69,20 @@ impl Tensor {
         let w = self.width as usize;
         self.values.get(r as usize * w..(r as usize + 1) * w)
     }
+
+    /// The rows a dispute of this node shows together ([`super::trace::run_len`]).
+    pub fn run_len(&self) -> u32 {
+        super::trace::run_len(self.rows, self.width * self.dtype.bytes() as u32)
+    }
+
+    /// The values of run `run` (fewer rows for the last run of a node); `None` out of range.
+    pub fn run(&self, run: u32) -> Option<&[i32]> {
+        let w = self.width as usize;
+        let len = self.run_len() as usize;
+        let first = (run as usize).checked_mul(len)?;
+        let end = (first + len).min(self.rows as usize);
+        (first < end).then(|| &self.values[first * w..end * w])
+    }
 }
 
 /// Every node's output for one job, in node order; the last is the model's output.

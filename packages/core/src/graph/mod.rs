@@ -27,9 +27,12 @@ pub use plan::{requant_admissible, Extent, GraphPlan, NodePlan};
 pub use spec::{
     DType, EmbeddingIndex, GraphSpec, Mult, Node, Op, Requant, TokenInputSpec, GRAPH_VERSION,
 };
-pub use step::{prove_element, verify_element, verify_row, ProvenLeaf, StepWitness};
+pub use step::{
+    prove_element, verify_element, verify_row, verify_run, verify_run_row, ProvenLeaf, ProvenRun,
+    StepWitness,
+};
 pub use trace::{
     concat_hashes, decode_values, encode_values, first_divergence, input_hash, node_tree, row_hash,
-    split_hashes, trace_root, ProvenRow,
+    run_len, run_tree, split_hashes, trace_root, ProvenRow,
 };
 pub use weights::{GraphModel, NodeWeights, WeightLeaf};

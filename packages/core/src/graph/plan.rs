@@ -63,6 +63,17 @@ pub struct NodePlan {
     pub acc_bound: u64,
 }
 
+impl NodePlan {
+    /// The rows a dispute of this node shows together for `tokens` tokens
+    /// ([`super::trace::run_len`]).
+    pub fn run_len(&self, tokens: u32) -> u32 {
+        super::trace::run_len(
+            self.rows.at(tokens),
+            self.width.at(tokens) * self.dtype.bytes() as u32,
+        )
+    }
+}
+
 /// A validated graph spec: one [`NodePlan`] per node.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GraphPlan {

@@ -15,7 +15,7 @@ use super::error::{GraphEvalError, StepError};
 use super::exec::{check_element, check_row, element_needs, eval_element, TokenInput, Trace};
 use super::plan::GraphPlan;
 use super::spec::GraphSpec;
-use super::trace::{row_hash, ProvenRow};
+use super::trace::{row_hash, run_tree, ProvenRow};
 use super::weights::{GraphModel, WeightLeaf};
 use crate::commit::{Hash, MerkleTree, Proof};
 
@@ -110,6 +110,113 @@ pub fn verify_row(
             row: row.row,
             source,
         })
+}
+
+/// A run of rows of one node ([`super::trace::run_len`]): its values, row after row, with
+/// the proof of the run's root against the node's root in the tree of the node's run roots.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProvenRun {
+    pub node: u32,
+    pub run: u32,
+    pub values: Vec<i32>,
+    pub proof: Proof,
+}
+
+/// The first row of run `run` of `node` and how many rows it holds, for an input of `tokens`.
+fn run_span(plan: &GraphPlan, tokens: u32, node: u32, run: u32) -> Result<(u32, u32), StepError> {
+    let np = plan
+        .nodes
+        .get(node as usize)
+        .ok_or(GraphEvalError::NoSuchNode {
+            node,
+            nodes: plan.nodes.len(),
+        })?;
+    let rows = np.rows.at(tokens);
+    let len = np.run_len(tokens);
+    let runs = rows.div_ceil(len);
+    if run >= runs {
+        return Err(StepError::NoSuchRun { node, run, runs });
+    }
+    let first = run * len;
+    Ok((first, len.min(rows - first)))
+}
+
+/// Checks that `run` holds the rows of its run under `node_roots`: as many rows as the run
+/// has, each of its node's width and type, whose tree's root sits at the run's index of the
+/// node's run roots. Returns that root (the run's root, what a row of it is proven against
+/// by [`verify_run_row`]).
+pub fn verify_run(
+    plan: &GraphPlan,
+    input: &TokenInput,
+    node_roots: &[Hash],
+    run: &ProvenRun,
+) -> Result<Hash, StepError> {
+    check_roots(plan, node_roots)?;
+    let n = input.tokens(plan)?;
+    let (first, count) = run_span(plan, n, run.node, run.run)?;
+    let np = &plan.nodes[run.node as usize];
+    let width = np.width.at(n) as usize;
+    let expected = count as usize * width;
+    if run.values.len() != expected {
+        return Err(StepError::RunLen {
+            node: run.node,
+            run: run.run,
+            found: run.values.len(),
+            expected,
+        });
+    }
+    for (i, row) in run.values.chunks(width.max(1)).enumerate() {
+        check_row(plan, n, run.node, first + i as u32, row)?;
+    }
+    let root = run_tree(run.node, first, np.dtype, width as u32, &run.values).root();
+    let runs = np.rows.at(n).div_ceil(np.run_len(n));
+    let at_run = if run.proof.index == run.run {
+        Ok(())
+    } else {
+        Err(crate::ProofError::RootMismatch)
+    };
+    at_run
+        .and_then(|()| {
+            run.proof
+                .verify(&node_roots[run.node as usize], &root, runs)
+        })
+        .map_err(|source| StepError::RunProof {
+            node: run.node,
+            run: run.run,
+            source,
+        })?;
+    Ok(root)
+}
+
+/// Checks that `values` are row `row` of `node`, inside its run `run` whose root is
+/// `run_root`, by `proof` (the row's index within the run; [`run_tree`] builds it).
+#[allow(clippy::too_many_arguments)]
+pub fn verify_run_row(
+    plan: &GraphPlan,
+    input: &TokenInput,
+    node: u32,
+    run: u32,
+    run_root: &Hash,
+    row: u32,
+    values: &[i32],
+    proof: &Proof,
+) -> Result<(), StepError> {
+    let n = input.tokens(plan)?;
+    let (first, count) = run_span(plan, n, node, run)?;
+    let within = row
+        .checked_sub(first)
+        .filter(|&i| i < count)
+        .ok_or(StepError::RowNotInRun { node, run, row })?;
+    check_row(plan, n, node, row, values)?;
+    let leaf = row_hash(node, row, plan.nodes[node as usize].dtype, values);
+    let at_row = if proof.index == within {
+        Ok(())
+    } else {
+        Err(crate::ProofError::RootMismatch)
+    };
+    at_row
+        .and_then(|()| proof.verify(run_root, &leaf, count))
+        .map_err(|source| StepError::RowProof { node, row, source })
 }
 
 /// Recomputes element `(row, col)` of `node` from a witness whose rows are proven against

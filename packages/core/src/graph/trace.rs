@@ -79,12 +79,40 @@ pub fn split_hashes(bytes: &[u8]) -> Option<Vec<Hash>> {
 
 /// The row tree of one node's output.
 pub fn node_tree(node: u32, dtype: DType, width: u32, values: &[i32]) -> MerkleTree {
+    run_tree(node, 0, dtype, width, values)
+}
+
+/// The tree of the rows `values` holds, the first of them row `first` of `node`. For a run
+/// ([`run_len`]) its root is the run's root in the node's row tree.
+pub fn run_tree(node: u32, first: u32, dtype: DType, width: u32, values: &[i32]) -> MerkleTree {
     let rows = values
         .chunks(width.max(1) as usize)
         .enumerate()
-        .map(|(r, row)| row_hash(node, r as u32, dtype, row))
+        .map(|(r, row)| row_hash(node, first + r as u32, dtype, row))
         .collect();
     MerkleTree::new(rows)
+}
+
+/// How many rows of a node a dispute shows together: a run of `2^k` rows that starts at a
+/// multiple of `2^k`, whose root is a node `k` levels up in the node's row tree
+/// ([`MerkleTree::level`]), so the tree of the run roots has the node's root. The challenger
+/// shows one root per run (32 bytes each), the worker the values of the one run where the two
+/// first differ (`row_bytes` a row); `k` makes the two together smallest (the shorter run on a
+/// tie), which keeps both near `2 * sqrt(32 * rows * row_bytes)` bytes whatever the node's
+/// shape: about 5 KB for a 128-token attention node of 1,536 rows of 128 int8 values, where
+/// the rows' leaves alone would be 49 KB.
+pub fn run_len(rows: u32, row_bytes: u32) -> u32 {
+    let rows = u64::from(rows.max(1));
+    let cost = |len: u64| rows.div_ceil(len) * 32 + len.min(rows) * u64::from(row_bytes);
+    let (mut best, mut len) = (1u64, 2u64);
+    // At most 33 steps: `len` doubles up to the first power of two that covers every row.
+    while len / 2 < rows {
+        if cost(len) < cost(best) {
+            best = len;
+        }
+        len *= 2;
+    }
+    best as u32
 }
 
 pub fn input_hash(input: &TokenInput) -> Hash {
@@ -143,6 +171,12 @@ impl Trace {
         self.node_trees().iter().map(MerkleTree::root).collect()
     }
 
+    /// The roots of node `node`'s runs ([`run_len`]): what a challenger of that node shows.
+    pub fn node_runs(&self, trees: &[MerkleTree], node: usize) -> Option<Vec<Hash>> {
+        let k = self.nodes.get(node)?.run_len().trailing_zeros();
+        Some(trees.get(node)?.level(k).to_vec())
+    }
+
     /// Row `row` of node `node` with its proof; `None` out of range.
     pub fn proven_row(&self, trees: &[MerkleTree], node: usize, row: u32) -> Option<ProvenRow> {
         let t = self.nodes.get(node)?;
@@ -191,6 +225,56 @@ mod tests {
         let joined = concat_hashes(&hashes);
         assert_eq!(split_hashes(&joined).as_deref(), Some(&hashes[..]));
         assert_eq!(split_hashes(&joined[1..]), None);
+    }
+
+    #[test]
+    fn a_levels_nodes_are_the_roots_of_its_runs_and_make_the_same_root() {
+        for n in [0usize, 1, 2, 3, 5, 8, 13, 16, 17, 31, 40] {
+            let leaves: Vec<Hash> = (0..n).map(|i| [i as u8; 32]).collect();
+            let tree = MerkleTree::new(leaves.clone());
+            for k in 0..7u32 {
+                let level = tree.level(k);
+                assert_eq!(
+                    MerkleTree::new(level.to_vec()).root(),
+                    tree.root(),
+                    "n {n} k {k}"
+                );
+                if n > 0 {
+                    let len = 1usize << k;
+                    assert_eq!(level.len(), n.div_ceil(len), "n {n} k {k}");
+                    for (i, root) in level.iter().enumerate() {
+                        let run = &leaves[i * len..((i + 1) * len).min(n)];
+                        assert_eq!(
+                            *root,
+                            MerkleTree::new(run.to_vec()).root(),
+                            "n {n} k {k} run {i}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn runs_balance_the_challengers_roots_against_the_revealed_rows() {
+        // MiniLM's attention scores at 128 tokens: 12 heads x 128 rows of 128 int8 values.
+        assert_eq!(run_len(1_536, 128), 16);
+        // Its feed-forward product at 128 tokens: 128 rows of 1,536 int8 values.
+        assert_eq!(run_len(128, 1_536), 2);
+        // Rows wider than 32 rows' roots: one row at a time, as before.
+        assert_eq!(run_len(8, 4_096), 1);
+        assert_eq!(run_len(1, 1), 1);
+        assert_eq!(run_len(0, 1), 1);
+        // Tiny rows: one run holds the whole node.
+        assert_eq!(run_len(5, 1), 8);
+        for rows in [1u32, 7, 100, 1_536, 65_536] {
+            for row_bytes in [1u32, 16, 128, 1_536, 8_192] {
+                let len = run_len(rows, row_bytes);
+                assert!(len.is_power_of_two());
+                let bytes = |len: u32| rows.div_ceil(len) * 32 + len.min(rows) * row_bytes;
+                assert!(bytes(len) <= bytes(1), "rows {rows} x {row_bytes} B: {len}");
+            }
+        }
     }
 
     #[test]
