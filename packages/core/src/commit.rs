@@ -194,6 +194,22 @@ impl MerkleTree {
 }
 
 impl Proof {
+    /// [`Proof::verify`] of a proof that must be of position `index`: a proof of another
+    /// position is refused even where it would hold (the position is the caller's claim,
+    /// whether or not the leaf hash also names it).
+    pub fn verify_at(
+        &self,
+        index: u32,
+        root: &Hash,
+        leaf: &Hash,
+        leaves: u32,
+    ) -> Result<(), ProofError> {
+        if self.index != index {
+            return Err(ProofError::RootMismatch);
+        }
+        self.verify(root, leaf, leaves)
+    }
+
     /// Checks that `leaf` sits at `self.index` of the tree of `leaves` leaves whose root is
     /// `root`. Work is bounded by the tree's depth (at most 32 steps for a `u32` size).
     pub fn verify(&self, root: &Hash, leaf: &Hash, leaves: u32) -> Result<(), ProofError> {

@@ -8,7 +8,7 @@ use tavdun_core::graph::{
     concat_hashes, encode_values, forward, prove_element, run_tree, GraphModel, Node, NodeWeights,
     Op, StepWitness, TokenInput, Trace,
 };
-use tavdun_core::{synthetic, MerkleTree};
+use tavdun_core::{synthetic, HexHash, MerkleTree, Proof};
 use tavdun_market::ContractError;
 use tavdun_market_api::{
     DisputeOutcome, ExecuteMsg, JobInput, JobStatus, ReceiveMsg, RevealedRun, RunMismatch,
@@ -384,21 +384,26 @@ fn reveals_that_dodge_the_claim_are_refused() {
         ContractError::NotJobWorker { .. }
     ));
 
+    let reveal = |node_roots: Binary,
+                  run: Option<RevealedRun>,
+                  challenger_run: Option<HexHash>,
+                  challenger_proof: Option<Proof>| ExecuteMsg::RevealRow {
+        job_id,
+        seq,
+        node_roots,
+        run,
+        challenger_run,
+        challenger_proof,
+    };
+
     // Roots that are not the posted trace's.
-    let err = w
-        .suite
-        .exec(
-            &worker,
-            &ExecuteMsg::RevealRow {
-                job_id,
-                seq,
-                node_roots: w.roots(&honest),
-                run: Some(run.clone()),
-                challenger_run,
-                challenger_proof: challenger_proof.clone(),
-            },
-        )
-        .unwrap_err();
+    let msg = reveal(
+        w.roots(&honest),
+        Some(run.clone()),
+        challenger_run,
+        challenger_proof.clone(),
+    );
+    let err = w.suite.exec(&worker, &msg).unwrap_err();
     assert!(matches!(
         market_err(err),
         ContractError::RevealMismatch { .. }
@@ -407,37 +412,23 @@ fn reveals_that_dodge_the_claim_are_refused() {
     // A run where the worker agrees with the challenger (every other run of the node).
     let theirs = MerkleTree::new(their_runs(&honest, node));
     let agreeing = (run.run + 1) % theirs.len() as u32;
-    let err = w
-        .suite
-        .exec(
-            &worker,
-            &ExecuteMsg::RevealRow {
-                job_id,
-                seq,
-                node_roots: node_roots.clone(),
-                run: revealed(&lie, node, agreeing),
-                challenger_run: Some(tavdun_core::HexHash(theirs.leaves()[agreeing as usize])),
-                challenger_proof: theirs.proof(agreeing),
-            },
-        )
-        .unwrap_err();
+    let msg = reveal(
+        node_roots.clone(),
+        revealed(&lie, node, agreeing),
+        Some(HexHash(theirs.leaves()[agreeing as usize])),
+        theirs.proof(agreeing),
+    );
+    let err = w.suite.exec(&worker, &msg).unwrap_err();
     assert!(matches!(market_err(err), ContractError::BadReveal { .. }));
 
     // A run of another node, passed off as one of the challenged node.
-    let err = w
-        .suite
-        .exec(
-            &worker,
-            &ExecuteMsg::RevealRow {
-                job_id,
-                seq,
-                node_roots: node_roots.clone(),
-                run: revealed(&lie, node - 1, 0),
-                challenger_run,
-                challenger_proof,
-            },
-        )
-        .unwrap_err();
+    let msg = reveal(
+        node_roots.clone(),
+        revealed(&lie, node - 1, 0),
+        challenger_run,
+        challenger_proof,
+    );
+    let err = w.suite.exec(&worker, &msg).unwrap_err();
     assert!(matches!(
         market_err(err),
         ContractError::Eval(_) | ContractError::BadReveal { .. }
@@ -446,17 +437,7 @@ fn reveals_that_dodge_the_claim_are_refused() {
     // Nothing at all but the roots, although they differ at the node.
     let err = w
         .suite
-        .exec(
-            &worker,
-            &ExecuteMsg::RevealRow {
-                job_id,
-                seq,
-                node_roots,
-                run: None,
-                challenger_run: None,
-                challenger_proof: None,
-            },
-        )
+        .exec(&worker, &reveal(node_roots, None, None, None))
         .unwrap_err();
     assert!(matches!(market_err(err), ContractError::BadReveal { .. }));
 

@@ -414,13 +414,7 @@ pub(crate) fn check_element(
     col: u32,
 ) -> Result<u32, GraphEvalError> {
     let n = input.tokens(plan)?;
-    let np = plan
-        .nodes
-        .get(node as usize)
-        .ok_or(GraphEvalError::NoSuchNode {
-            node,
-            nodes: plan.nodes.len(),
-        })?;
+    let np = plan.node(node)?;
     let (rows, width) = (np.rows.at(n), np.width.at(n));
     if row >= rows || col >= width {
         return Err(GraphEvalError::NoSuchElement {

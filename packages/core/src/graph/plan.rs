@@ -89,6 +89,16 @@ impl GraphPlan {
         self.nodes.len() - 1
     }
 
+    /// Node `node`'s plan, or the error that names the model's node count.
+    pub fn node(&self, node: u32) -> Result<&NodePlan, super::GraphEvalError> {
+        self.nodes
+            .get(node as usize)
+            .ok_or(super::GraphEvalError::NoSuchNode {
+                node,
+                nodes: self.nodes.len(),
+            })
+    }
+
     /// Multiply-adds of one inference on `tokens` tokens, counted as two operations each:
     /// dense, scores and context products; other ops are linear in their rows and not counted.
     pub fn flops(&self, spec: &GraphSpec, tokens: u32) -> u64 {

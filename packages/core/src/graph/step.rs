@@ -95,16 +95,13 @@ pub fn verify_row(
     let leaf = row_hash(row.node, row.row, np.dtype, &row.values);
     // The row index is inside the leaf hash too; checking the position as well keeps the
     // proof's meaning plain.
-    let at_row = if row.proof.index == row.row {
-        Ok(())
-    } else {
-        Err(crate::ProofError::RootMismatch)
-    };
-    at_row
-        .and_then(|()| {
-            row.proof
-                .verify(&node_roots[row.node as usize], &leaf, np.rows.at(n))
-        })
+    row.proof
+        .verify_at(
+            row.row,
+            &node_roots[row.node as usize],
+            &leaf,
+            np.rows.at(n),
+        )
         .map_err(|source| StepError::RowProof {
             node: row.node,
             row: row.row,
@@ -124,13 +121,7 @@ pub struct ProvenRun {
 
 /// The first row of run `run` of `node` and how many rows it holds, for an input of `tokens`.
 fn run_span(plan: &GraphPlan, tokens: u32, node: u32, run: u32) -> Result<(u32, u32), StepError> {
-    let np = plan
-        .nodes
-        .get(node as usize)
-        .ok_or(GraphEvalError::NoSuchNode {
-            node,
-            nodes: plan.nodes.len(),
-        })?;
+    let np = plan.node(node)?;
     let rows = np.rows.at(tokens);
     let len = np.run_len(tokens);
     let runs = rows.div_ceil(len);
@@ -170,16 +161,8 @@ pub fn verify_run(
     }
     let root = run_tree(run.node, first, np.dtype, width as u32, &run.values).root();
     let runs = np.rows.at(n).div_ceil(np.run_len(n));
-    let at_run = if run.proof.index == run.run {
-        Ok(())
-    } else {
-        Err(crate::ProofError::RootMismatch)
-    };
-    at_run
-        .and_then(|()| {
-            run.proof
-                .verify(&node_roots[run.node as usize], &root, runs)
-        })
+    run.proof
+        .verify_at(run.run, &node_roots[run.node as usize], &root, runs)
         .map_err(|source| StepError::RunProof {
             node: run.node,
             run: run.run,
@@ -209,13 +192,8 @@ pub fn verify_run_row(
         .ok_or(StepError::RowNotInRun { node, run, row })?;
     check_row(plan, n, node, row, values)?;
     let leaf = row_hash(node, row, plan.nodes[node as usize].dtype, values);
-    let at_row = if proof.index == within {
-        Ok(())
-    } else {
-        Err(crate::ProofError::RootMismatch)
-    };
-    at_row
-        .and_then(|()| proof.verify(run_root, &leaf, count))
+    proof
+        .verify_at(within, run_root, &leaf, count)
         .map_err(|source| StepError::RowProof { node, row, source })
 }
 
@@ -262,17 +240,9 @@ pub fn verify_element(
             .ok_or(GraphEvalError::LeafRequired { node, unit })?;
         // The leaf's own node and unit are part of its hash, so a proof at the right index
         // also pins them; eval_element checks them against the need all the same.
-        let at_index = if proven.proof.index == index {
-            Ok(())
-        } else {
-            Err(crate::ProofError::RootMismatch)
-        };
-        at_index
-            .and_then(|()| {
-                proven
-                    .proof
-                    .verify(weights_root, &proven.leaf.hash(), plan.total_leaves)
-            })
+        proven
+            .proof
+            .verify_at(index, weights_root, &proven.leaf.hash(), plan.total_leaves)
             .map_err(|source| StepError::LeafProof { node, unit, source })?;
     }
     let rows: Vec<&[i32]> = witness.rows.iter().map(|r| r.values.as_slice()).collect();
