@@ -47,6 +47,13 @@ impl Run {
             .push(tx.gas_used);
     }
 
+    /// The median gas of the calls recorded as `what`.
+    fn median_gas(&self, what: &str) -> i64 {
+        let mut g = self.gas[what].clone();
+        g.sort();
+        g[g.len() / 2]
+    }
+
     async fn exec(&mut self, what: &str, who: &MarketClient, msg: &ExecuteMsg) -> TxResult {
         let tx = who
             .execute(msg)
@@ -651,10 +658,32 @@ async fn deploy_lifecycle_dispute_refund_and_bad_inputs() {
     dispute_at_the_budget(&mut w, tmp, &deployment, &worker, &challenger).await;
 
     println!("\ngas used per message (median of the calls in this run):");
-    for (what, gas) in &w.gas {
-        let mut g = gas.clone();
-        g.sort();
-        println!("  {what:<18} {:>9}", g[g.len() / 2]);
+    for what in w.gas.keys() {
+        println!("  {what:<18} {:>9}", w.median_gas(what));
     }
+    // Issue 12's goals for the whole lifecycle of a job (submit, claim, post, finalize).
+    let per_job =
+        |labels: [&str; 4], jobs: i64| labels.iter().map(|l| w.median_gas(l)).sum::<i64>() / jobs;
+    let unbatched = per_job(
+        [
+            "submit_job",
+            "claim_jobs(1)",
+            "post_results(1)",
+            "finalize(1)",
+        ],
+        1,
+    );
+    let batched = per_job(
+        [
+            "submit_jobs(32)",
+            "claim_jobs(32)",
+            "post_results(32)",
+            "finalize(32)",
+        ],
+        32,
+    );
+    println!("whole lifecycle per job: {unbatched} unbatched, {batched} in batches of 32");
+    assert!(unbatched <= 400_000, "{unbatched} gas per job unbatched");
+    assert!(batched <= 100_000, "{batched} gas per job in batches of 32");
     drop(net);
 }

@@ -25,15 +25,15 @@ use tavdun_core::bytes::to_i8;
 use tavdun_core::{
     activation_hash, challenge_commitment, eval_unit, hashes_commitment, Hash, HexHash, Leaf, Proof,
 };
-use tavdun_market_api::{
-    Config, Dispute, DisputeOutcome, EndReason, JobInput, JobStatus, ModelInfo,
-};
+use tavdun_market_api::{Config, Dispute, DisputeOutcome, EndReason, JobStatus, ModelInfo};
 
 use crate::error::ContractError;
 use crate::jobs::{load_job, requeue_or_refund, store_job, Before};
 use crate::ledger::{self, bps};
 use crate::models::{load_model, plan};
-use crate::state::{JobRecord, PostedResult, CONFIG, DISPUTES, INPUTS, MODEL_IDS, RESULTS};
+use crate::state::{
+    JobRecord, PostedResult, StoredInput, CONFIG, DISPUTES, INPUTS, MODEL_IDS, RESULTS,
+};
 use crate::workers::{load_worker, save_worker};
 
 pub(crate) fn load_dispute(
@@ -296,7 +296,7 @@ pub fn challenge(
     if opened != dispute.commitment.0 {
         return Err(ContractError::CommitmentMismatch { job_id, seq });
     }
-    if hashes_commitment(&list) == Some(result.commitment.0) {
+    if hashes_commitment(&list) == Some(result.commitment) {
         return Err(ContractError::NoDivergence { job_id });
     }
     let reveal_deadline = now.plus_seconds(config.params.reveal_timeout);
@@ -316,10 +316,10 @@ pub fn challenge(
 /// `h_0`: the hash of the job's input.
 fn input_hash(store: &dyn Storage, job_id: u64) -> Result<Hash, ContractError> {
     Ok(match INPUTS.load(store, job_id)? {
-        JobInput::Inline { data } => activation_hash(0, &to_i8(&data)),
-        JobInput::Blob { hash, .. } => hash.0,
+        StoredInput::Inline(data) => activation_hash(0, &to_i8(&data)),
+        StoredInput::Blob { hash, .. } => hash,
         // Graph model jobs never reach the version 1 game (their model is refused first).
-        JobInput::Tokens { .. } => {
+        StoredInput::Tokens { .. } => {
             return Err(ContractError::Eval(
                 "a token input has no version 1 hash".to_string(),
             ))
@@ -343,8 +343,7 @@ pub fn reveal(
     let result = RESULTS.load(deps.storage, job_id)?;
     let model = model_of(deps.storage, &job)?;
     let list = hashes(&worker_hashes);
-    if list.len() != model.layers as usize || hashes_commitment(&list) != Some(result.commitment.0)
-    {
+    if list.len() != model.layers as usize || hashes_commitment(&list) != Some(result.commitment) {
         return Err(ContractError::RevealMismatch { job_id });
     }
     let theirs = hashes(&dispute.challenger_hashes);

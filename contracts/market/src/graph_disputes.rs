@@ -96,7 +96,7 @@ fn worker_roots(
         });
     }
     let result = RESULTS.load(store, job_id)?;
-    if trace_root(&g.input, &roots) != result.commitment.0 {
+    if trace_root(&g.input, &roots) != result.commitment {
         return Err(ContractError::RevealMismatch { job_id });
     }
     Ok(roots)

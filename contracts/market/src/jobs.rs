@@ -9,7 +9,7 @@ use cosmwasm_std::{
 };
 use tavdun_core::bytes::to_i8;
 use tavdun_core::graph::{decode_values, node_tree, split_hashes, trace_root, TokenInput};
-use tavdun_core::{activation_hash, result_commitment, Hash, HexHash};
+use tavdun_core::{activation_hash, result_commitment, Hash};
 use tavdun_market_api::{
     Config, EndReason, GraphResultMsg, JobInput, JobRequest, JobResultMsg, JobStatus, JobTerms,
     Params,
@@ -19,8 +19,8 @@ use crate::error::ContractError;
 use crate::ledger::{self, bps, Payouts};
 use crate::models::{load_registered, registered_at, Registered};
 use crate::state::{
-    queue_key, status_key, JobRecord, PostedResult, BY_CLIENT, BY_STATUS, CONFIG, HELD, INPUTS,
-    JOBS, NEXT_JOB_ID, QUEUE, RESULTS,
+    load_input, queue_key, status_key, JobRecord, PostedResult, StoredInput, BY_CLIENT, BY_STATUS,
+    CONFIG, HELD, INPUTS, JOBS, NEXT_JOB_ID, QUEUE, RESULTS,
 };
 use crate::workers::{load_worker, save_worker, store_worker, tier_of};
 
@@ -319,12 +319,9 @@ pub fn submit(
             end_reason: None,
         };
         // The input is written once and never again: transitions rewrite only the record.
-        INPUTS.save(deps.storage, next_id, &r.input)?;
+        INPUTS.save(deps.storage, next_id, &StoredInput::from(&r.input))?;
         JOBS.save(deps.storage, next_id, &job)?;
         QUEUE.save(deps.storage, (job.model, queue_key(job.fee), next_id), &())?;
-        if let Some(k) = status_key(JobStatus::Open) {
-            BY_STATUS.save(deps.storage, (k, next_id), &())?;
-        }
         BY_CLIENT.save(deps.storage, (&client, next_id), &())?;
         next_id = next_id
             .checked_add(1)
@@ -543,8 +540,7 @@ impl ResultMsg for GraphResultMsg {
 
 /// The stored token input of a graph model job.
 pub fn token_input(store: &dyn Storage, job_id: u64) -> Result<TokenInput, ContractError> {
-    INPUTS
-        .load(store, job_id)?
+    load_input(store, job_id)?
         .token_input()
         .ok_or(ContractError::WrongJobStatus {
             job_id,
@@ -594,8 +590,8 @@ pub fn post_results<R: ResultMsg>(
             deps.storage,
             job_id,
             &PostedResult {
-                output,
-                commitment: HexHash(commitment),
+                output: output.to_vec(),
+                commitment,
                 posted_at: now.seconds(),
                 challenge_ends: challenge_ends.seconds(),
                 first_dispute: job.dispute_seq,
@@ -784,7 +780,7 @@ pub fn release_jobs(
                 now,
             });
         }
-        if matches!(INPUTS.load(deps.storage, id)?, JobInput::Inline { .. }) {
+        if matches!(INPUTS.load(deps.storage, id)?, StoredInput::Inline(_)) {
             return Err(ContractError::InputIsInline { job_id: id });
         }
         unlock = unlock.checked_add(job.collateral)?;

@@ -4,6 +4,7 @@
 //! `contract.rs` dispatches each message to the module of its concern.
 
 pub mod admin;
+pub mod compact;
 pub mod contract;
 pub mod disputes;
 pub mod error;

@@ -2,7 +2,7 @@
 //! paginated, and a filter without an index examines a bounded number of jobs per page and
 //! says where to go on.
 
-use cosmwasm_std::{Deps, Env, Order, StdResult, Storage, Timestamp};
+use cosmwasm_std::{Binary, Deps, Env, Order, StdResult, Storage, Timestamp};
 use cw_storage_plus::Bound;
 use tavdun_core::bytes::to_i8;
 use tavdun_core::{activation_hash, HexHash};
@@ -18,9 +18,9 @@ use crate::jobs::load_job;
 use crate::ledger;
 use crate::models::{load_registered, registered_at};
 use crate::state::{
-    queue_key, status_key, JobRecord, BY_CLIENT, BY_STATUS, CONFIG, DISPUTES, GRAPH_MODELS, HELD,
-    INPUTS, JOBS, MODELS, MODEL_COUNT, MODEL_IDS, NEXT_JOB_ID, PENDING_ADMIN, QUEUE, RESULTS,
-    TIER_COUNTS, WORKERS,
+    load_input, queue_key, status_key, JobRecord, BY_CLIENT, BY_STATUS, CONFIG, DISPUTES,
+    GRAPH_MODELS, HELD, JOBS, MODELS, MODEL_COUNT, MODEL_IDS, NEXT_JOB_ID, PENDING_ADMIN, QUEUE,
+    RESULTS, TIER_COUNTS, WORKERS,
 };
 
 const DEFAULT_LIMIT: u32 = 10;
@@ -82,7 +82,7 @@ pub fn graph_models(
 
 /// The job as the interface shows it.
 fn job_view(store: &dyn Storage, id: u64, job: JobRecord) -> Result<Job, ContractError> {
-    let input = INPUTS.load(store, id)?;
+    let input = load_input(store, id)?;
     let input_hash = match &input {
         JobInput::Inline { data } => HexHash(activation_hash(0, &to_i8(data))),
         JobInput::Blob { hash, .. } => *hash,
@@ -95,8 +95,8 @@ fn job_view(store: &dyn Storage, id: u64, job: JobRecord) -> Result<Job, Contrac
     let result = match job.status {
         JobStatus::Posted | JobStatus::Disputed | JobStatus::Finalized => {
             RESULTS.may_load(store, id)?.map(|r| JobResult {
-                output: r.output,
-                commitment: r.commitment,
+                output: Binary::from(r.output),
+                commitment: HexHash(r.commitment),
                 posted_at: Timestamp::from_seconds(r.posted_at),
                 challenge_ends: Timestamp::from_seconds(r.challenge_ends),
             })
