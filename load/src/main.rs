@@ -57,9 +57,13 @@ struct Args {
     /// How long the clients submit.
     #[arg(long, default_value_t = 300)]
     seconds: u64,
-    /// Jobs per submission (and per claim and post).
+    /// Jobs per submission.
     #[arg(long, default_value_t = 32)]
     batch: u32,
+    /// Jobs a worker claims (and posts, and finalizes) per transaction at most: its
+    /// `max_batch`. The default is the market's limit on the local network.
+    #[arg(long, default_value_t = 100)]
+    claim_batch: u32,
     /// Stake each worker bonds, in TRN.
     #[arg(long, default_value = "2000")]
     stake: String,
@@ -82,7 +86,7 @@ fn start_worker(
         deployment: Some(args.deployment.clone()),
         account: Some(name.into()),
         accounts: Some(args.accounts.clone()),
-        max_batch: Some(args.batch),
+        max_batch: Some(args.claim_batch),
         poll_interval_ms: Some(200),
         cache_dir: Some(dir.join(format!("cache-{name}"))),
         metrics_addr: Some(format!("127.0.0.1:{port}")),
@@ -163,8 +167,8 @@ async fn main() -> anyhow::Result<()> {
     observe::bonded(&reader, &workers, Duration::from_secs(120)).await?;
     let start_height = chain.latest_height().await?;
     println!(
-        "load: {} jobs, {} workers ({} TRN staked each), {} clients, {} jobs/s offered for {} s, batches of {}, {} TRN per job",
-        args.model, args.workers, args.stake, args.clients, args.rate, args.seconds, args.batch, format_trn(fee)
+        "load: {} jobs, {} workers ({} TRN staked each), {} clients, {} jobs/s offered for {} s, batches of {} (claims of up to {}), {} TRN per job",
+        args.model, args.workers, args.stake, args.clients, args.rate, args.seconds, args.batch, args.claim_batch, format_trn(fee)
     );
 
     let submitted = Ledger::default();

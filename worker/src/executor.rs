@@ -2,11 +2,10 @@
 //! every result of the batch in one transaction, finalize once the windows close. It owns
 //! what the node still owes for its jobs: claims not posted yet and results in their window.
 
-use std::collections::BTreeMap;
-
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 
-use tavdun_sdk::api::{GraphResultMsg, Job, JobFilter, JobResultMsg, JobStatus};
+use tavdun_sdk::api::{Addr, GraphResultMsg, Job, JobFilter, JobResultMsg, JobStatus, Timestamp};
 use tavdun_sdk::client::TxResult;
 use tavdun_sdk::MarketClient;
 use tracing::{info, warn};
@@ -107,7 +106,8 @@ impl Executor {
             // The queue's head, best-paying first, as far as the fee is worth it and the free
             // stake covers each job's collateral (which grows with its fee).
             let mut n = 0u32;
-            for job in svc.market.queue_page(&model_id, None, max).await? {
+            let page = svc.market.queue_page(&model_id, None, max).await?;
+            for job in &page {
                 let collateral = svc.params.collateral_for(job.fee);
                 if job.fee.u128() < self.min_fee
                     || job.deadline.seconds() <= now
@@ -126,15 +126,34 @@ impl Executor {
                 .claim_jobs(&model_id, n)
                 .await
                 .map_err(Into::into);
-            let Ok((ids, _)) = svc.settle("claim", claimed) else {
+            let Ok((ids, tx)) = svc.settle("claim", claimed) else {
                 continue;
             };
             svc.metrics.jobs_claimed.inc_by(ids.len() as u64);
             info!(model_id = %model_id, jobs = ?ids, "claimed");
             svc.faults.crash_after_claim();
+            // The jobs claimed are the head of the queue just read, and a job's input never
+            // changes: take them from the page with the claim's expiry instead of reading
+            // each back (a claim of 100 jobs was 100 queries). One the page did not show
+            // (the queue moved in between) is read.
+            let expires = tx
+                .wasm_attributes("claim_expires")
+                .next()
+                .and_then(|s| s.parse().ok())
+                .map(Timestamp::from_seconds);
+            let mut page: HashMap<u64, Job> = page.into_iter().map(|j| (j.id, j)).collect();
             let mut jobs = Vec::with_capacity(ids.len());
             for id in ids {
-                let job = svc.market.require_job(id).await?;
+                let job = match (page.remove(&id), expires) {
+                    (Some(job), Some(at)) => Job {
+                        status: JobStatus::Claimed,
+                        worker: Some(Addr::unchecked(&svc.me)),
+                        collateral: svc.params.collateral_for(job.fee),
+                        claim_expires: Some(at),
+                        ..job
+                    },
+                    _ => svc.market.require_job(id).await?,
+                };
                 self.unposted.insert(id, job.clone());
                 jobs.push(job);
             }

@@ -10,10 +10,11 @@ pub const CONTRACT_NAME: &str = "crates.io:tavdun-market";
 pub const CONTRACT_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 pub const MAX_TIERS: usize = 8;
-/// The layout of the market's storage. Version 2 stores jobs as compact records; a market
-/// stored by version 1 cannot be migrated in place (its jobs would have to be rewritten in
-/// one transaction): deploy a new one.
-pub const STORAGE_VERSION: u32 = 2;
+/// The layout of the market's storage. Version 2 stored jobs as compact JSON records, version 3
+/// stores them and the other hot records in postcard (`crate::compact`). A market stored by an
+/// earlier layout cannot be migrated in place (its jobs would have to be rewritten in one
+/// transaction): deploy a new one.
+pub const STORAGE_VERSION: u32 = 3;
 const MAX_FEE_BPS: u16 = 2_000;
 const BPS: u16 = 10_000;
 /// Every timeout lies between one minute and thirty days: shorter ones cannot be met by a

@@ -444,7 +444,8 @@ pub fn claim_jobs(
         .add_attribute("worker", info.sender)
         .add_attribute("claimed", claimed.len().to_string())
         .add_attribute("refunded_stale", refunded.to_string())
-        .add_attribute("amount", locked);
+        .add_attribute("amount", locked)
+        .add_attribute("claim_expires", claim_expires.to_string());
     for id in &claimed {
         res = res.add_attribute("job_id", id.to_string());
     }

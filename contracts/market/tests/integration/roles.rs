@@ -279,6 +279,22 @@ fn migrate_keeps_state_and_refuses_foreign_contracts() {
         .migrate_contract(admin.clone(), s.market.clone(), &MigrateMsg {}, code)
         .unwrap();
     assert_eq!(s.stats().jobs, 0);
+    // A market of the JSON record layout (storage version 2) cannot be read by this code.
+    s.app
+        .contract_storage_mut(&s.market)
+        .set(b"storage_version", b"2");
+    let err = market_err(
+        s.app
+            .migrate_contract(admin.clone(), s.market.clone(), &MigrateMsg {}, code)
+            .unwrap_err(),
+    );
+    assert!(
+        matches!(err, ContractError::Migration { reason, .. } if reason.contains("earlier layout")),
+        "{err:?}"
+    );
+    s.app
+        .contract_storage_mut(&s.market)
+        .set(b"storage_version", b"3");
     let token_code = s.app.store_code(token_contract());
     let err = s
         .app
