@@ -9,6 +9,7 @@
 
 use std::marker::PhantomData;
 
+use cosmwasm_std::storage_keys::to_length_prefixed;
 use cosmwasm_std::{Order, StdError, StdResult, Storage};
 use cw_storage_plus::{Bound, Item, KeyDeserialize, Map, PrimaryKey};
 use serde::{de::DeserializeOwned, Serialize};
@@ -29,7 +30,6 @@ fn not_found<T>() -> StdError {
 pub struct BinMap<K, T> {
     /// Builds the keys (its own values are never read or written).
     keys: Map<K, ()>,
-    namespace: &'static str,
     value: PhantomData<T>,
 }
 
@@ -37,7 +37,6 @@ impl<K, T> BinMap<K, T> {
     pub const fn new(namespace: &'static str) -> Self {
         BinMap {
             keys: Map::new(namespace),
-            namespace,
             value: PhantomData,
         }
     }
@@ -75,8 +74,7 @@ where
         T: 'c,
     {
         // `keys_raw` yields keys without the map's prefix: the length-prefixed namespace.
-        let mut prefix = (self.namespace.len() as u16).to_be_bytes().to_vec();
-        prefix.extend_from_slice(self.namespace.as_bytes());
+        let prefix = to_length_prefixed(self.keys.namespace_bytes());
         self.keys.keys_raw(store, min, max, order).map(move |raw| {
             let value = store
                 .get(&[prefix.as_slice(), &raw].concat())

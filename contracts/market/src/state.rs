@@ -5,7 +5,7 @@
 //! query needs. What every job or every transaction rewrites is stored in postcard
 //! ([`crate::compact`]); the rest stays JSON.
 
-use cosmwasm_std::{Addr, Binary, Uint128};
+use cosmwasm_std::{Addr, Binary, StdResult, Storage, Uint128};
 use cw_storage_plus::{Item, Map};
 use serde::{Deserialize, Serialize};
 use tavdun_core::{Hash, HexHash};
@@ -137,10 +137,7 @@ impl From<StoredInput> for JobInput {
 }
 
 /// A job's input as the interface shows it.
-pub fn load_input(
-    store: &dyn cosmwasm_std::Storage,
-    job_id: u64,
-) -> cosmwasm_std::StdResult<JobInput> {
+pub fn load_input(store: &dyn Storage, job_id: u64) -> StdResult<JobInput> {
     Ok(INPUTS.load(store, job_id)?.into())
 }
 
