@@ -122,6 +122,8 @@ pub fn ms(d: Duration) -> f64 {
 }
 
 fn main() -> Result<()> {
+    // As a node runs (worker/src/main.rs): passes reuse the memory of the passes before.
+    tavdun_engine::retain_freed_memory();
     let args = Args::parse();
     let threads = args.threads.unwrap_or_else(machine::cores);
     // flex and candle both run on rayon's global pool; PyTorch gets the same number.

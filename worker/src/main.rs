@@ -27,6 +27,8 @@ usage: tavdun-worker [--config FILE] [--json]
 };
 
 fn main() -> ExitCode {
+    // Each batch's traces (up to a GB for MiniLM) reuse the memory of the batch before.
+    tavdun_engine::retain_freed_memory();
     let args = match CLI.parse(std::env::args().skip(1)) {
         Ok(args) => args,
         Err(code) => return code,

@@ -7,7 +7,8 @@
 //! - [`engine`]: [`Engine`] and the models loaded on it ([`LoadedModel`], version 1;
 //!   [`LoadedGraph`], version 2);
 //! - [`graph`]: graph models (transformers) as burn operations;
-//! - `host`: the CPU kernels of graph models (core's arithmetic, int8 products).
+//! - `host`: the CPU kernels of graph models (core's arithmetic, int8 products);
+//! - [`memory`]: [`retain_freed_memory`], for the binaries that run passes.
 //!
 //! ```no_run
 //! use tavdun_engine::{Engine, EngineConfig};
@@ -45,6 +46,7 @@ pub mod engine;
 pub mod error;
 pub mod graph;
 mod host;
+pub mod memory;
 
 pub use config::{AdapterChoice, BackendChoice, EngineConfig, ProductChoice};
 pub use device::{Backend, DeviceReport, DeviceType};
@@ -52,3 +54,4 @@ pub use engine::{Activations, Engine, LoadedModel};
 pub use error::EngineError;
 pub use graph::products::ProductStrategy;
 pub use graph::LoadedGraph;
+pub use memory::retain_freed_memory;

@@ -2,17 +2,23 @@
 //! forward pass and in the one-step check alike. The bounds quoted are proven by validation
 //! (`plan.rs`) for every admissible input; the README says how a 32-bit implementation
 //! reproduces each one.
+//!
+//! The small ones are `#[inline]`: the engine's CPU kernels call them per element inside
+//! loops compiled for wider vector units than this crate's, and a call across crates would
+//! stop those loops from vectorising.
 
 use super::plan::norm_bits;
 use super::spec::DType;
 
 /// `clamp(floor((acc * mult + 2^(shift-1)) / 2^shift), out)`; no rounding term at shift 0.
+#[inline]
 pub fn requant(acc: i64, mult: u32, shift: u32, out: DType) -> i32 {
     round_shift(acc * i64::from(mult), shift).clamp(out.min().into(), out.max().into()) as i32
 }
 
 /// `floor((v + 2^(shift-1)) / 2^shift)`: an arithmetic shift is floor division by 2^shift,
 /// negative values included.
+#[inline]
 pub fn round_shift(v: i64, shift: u32) -> i64 {
     if shift == 0 {
         v
@@ -39,6 +45,7 @@ pub fn dot(a: &[i32], b: &[i32]) -> i64 {
 }
 
 /// `floor(sqrt(v))`, bit by bit: 16 steps for any `u32`.
+#[inline]
 pub fn isqrt(v: u32) -> u32 {
     let mut root = 0u32;
     let mut rest = v;
@@ -72,6 +79,7 @@ pub struct Normalised {
 }
 
 impl Normalised {
+    #[inline]
     pub fn of(d: &[i32]) -> Normalised {
         let width = d.len() as u32;
         let peak = d.iter().map(|x| x.unsigned_abs()).max().unwrap_or(0);
@@ -96,7 +104,18 @@ impl Normalised {
         }
     }
 
+    /// The `k` of the definition above: the row is shifted right by it for its sum of squares.
+    pub fn pre_shift(&self) -> u32 {
+        self.pre_shift
+    }
+
+    /// `isqrt` of the shifted row's sum of squares; 0 only for an all-zero row.
+    pub fn sigma(&self) -> u32 {
+        self.sigma
+    }
+
     /// `d_i / ||d||` in units of 2^-bits (`bits` <= 15; validation keeps `pre_shift` <= 8).
+    #[inline]
     pub fn scaled(&self, d_i: i32, bits: u32) -> i32 {
         if self.sigma == 0 {
             return 0;
@@ -125,6 +144,7 @@ pub const NORM_BITS: u32 = 15;
 pub const L2_BITS: u32 = 14;
 
 impl NormRow {
+    #[inline]
     pub fn of(x: &[i32]) -> NormRow {
         let width = x.len().max(1) as i64;
         let sum: i64 = x.iter().map(|&v| i64::from(v)).sum();
@@ -153,6 +173,7 @@ pub const EXP_B: i32 = 1385;
 pub const EXP_C: i32 = 1_006_163;
 
 /// `exp(d * 2^-10)` for `d <= 0`, in units of `0.3585 * 2^-20` (below 2^22).
+#[inline]
 pub fn exp_poly(d: i32) -> u32 {
     let neg = d.unsigned_abs();
     let z = neg / EXP_LN2 as u32;
@@ -207,6 +228,7 @@ pub const GELU_A: i64 = 296;
 /// `z = floor(x * 46341 / 2^16)`, `t = min(|z|, 453) - 453`,
 /// `erf = sign(z) * (1024 - floor(t^2 * 296 / 2^16))` (units of 2^-10). Magnitude at most
 /// `2^15 * 2048 = 2^26`.
+#[inline]
 pub fn gelu_product(x: i32) -> i64 {
     let z = (i64::from(x) * GELU_INV_SQRT2) >> 16;
     let t = i64::from((z.unsigned_abs().min(GELU_CLIP as u64)) as i32 - GELU_CLIP);

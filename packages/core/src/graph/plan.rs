@@ -145,6 +145,7 @@ pub fn requant_admissible(acc_bound: u64, mult: u32, shift: u32) -> bool {
 
 /// The largest |x| for which [`super::arith::normalise`] needs no pre-shift: rows of width
 /// `w` keep `w * (2^b)^2 <= 2^31`.
+#[inline]
 pub fn norm_bits(width: u32) -> u32 {
     let log = u32::BITS - width.saturating_sub(1).leading_zeros();
     (31 - log.min(31)) / 2

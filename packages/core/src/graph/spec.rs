@@ -83,6 +83,7 @@ pub enum DType {
 }
 
 impl DType {
+    #[inline]
     pub fn min(self) -> i32 {
         match self {
             DType::I8 => i8::MIN.into(),
@@ -90,6 +91,7 @@ impl DType {
         }
     }
 
+    #[inline]
     pub fn max(self) -> i32 {
         match self {
             DType::I8 => i8::MAX.into(),

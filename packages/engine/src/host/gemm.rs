@@ -10,8 +10,6 @@
 //! blocks of [`BLOCK_COLS`] columns, and within a block, for every 4 consecutive `k`, the 4
 //! bytes of each column side by side.
 
-use rayon::prelude::*;
-
 /// Output columns per block: three 16-lane vectors.
 pub(crate) const BLOCK_COLS: usize = 48;
 /// Rows per micro-kernel call.
@@ -19,6 +17,10 @@ const BLOCK_ROWS: usize = 8;
 
 /// The product kernel this CPU runs, for the device report.
 pub(crate) fn kernel_name() -> &'static str {
+    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+    if amx::available() {
+        return "CPU kernels, int8 products (AMX, AVX-512 VNNI)";
+    }
     #[cfg(target_arch = "x86_64")]
     if vnni::available() {
         return "CPU kernels, int8 products (AVX-512 VNNI)";
@@ -77,69 +79,97 @@ impl Packed {
     }
 
     /// `out[m][n] = sum_k a[m][k] * w[n][k]` for `rows` rows of `a`, each `padded_k(k)` bytes
-    /// (the padding's products meet zero weights). `out` has `rows * columns()` values.
+    /// (the padding's products meet zero weights). `out` has `rows * columns()` values. One
+    /// thread: callers split their rows (or heads, or jobs) into tasks, so that each task can
+    /// finish its rows while they are in its cache.
     pub(crate) fn product(&self, a: &[u8], rows: usize, out: &mut [i32]) {
         let kp = padded_k(self.k);
-        let n = self.n;
-        debug_assert!(a.len() >= rows * kp && out.len() >= rows * n);
-        // Rows in chunks of whole micro-kernel blocks, one chunk per task.
-        let chunk_rows = rows
-            .div_ceil(rayon::current_num_threads().max(1))
-            .div_ceil(BLOCK_ROWS)
-            .max(1)
-            * BLOCK_ROWS;
-        out[..rows * n]
-            .par_chunks_mut(chunk_rows * n)
-            .zip(a[..rows * kp].par_chunks(chunk_rows * kp))
-            .for_each(|(out, a)| self.product_rows(a, out.len() / n.max(1), out));
-    }
-
-    fn product_rows(&self, a: &[u8], rows: usize, out: &mut [i32]) {
-        let kp = padded_k(self.k);
+        assert!(a.len() >= rows * kp && out.len() >= rows * self.n);
         let blocks = self.n.div_ceil(BLOCK_COLS);
+        // Rows in groups of 16 go to AMX where the CPU has it (whole 64-byte K steps only);
+        // the rest to the VNNI or portable micro-kernel.
+        #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+        let amx_rows = if kp % amx::K_STEP == 0 && amx::available() {
+            rows / amx::ROWS * amx::ROWS
+        } else {
+            0
+        };
+        #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
+        let amx_rows = 0;
         let mut tile = [0i32; BLOCK_ROWS * BLOCK_COLS];
         // Column blocks outside, so a block's packed weights stay in cache for every row.
         for block in 0..blocks {
             let w = &self.data[block * BLOCK_COLS * kp..(block + 1) * BLOCK_COLS * kp];
             let cols = BLOCK_COLS.min(self.n - block * BLOCK_COLS);
-            let mut row = 0;
-            while row < rows {
-                let take = BLOCK_ROWS.min(rows - row);
-                let mut lhs = [&[][..]; BLOCK_ROWS];
-                for (r, slot) in lhs.iter_mut().enumerate().take(take) {
-                    *slot = &a[(row + r) * kp..(row + r + 1) * kp];
-                }
-                micro_kernel(&lhs[..take], w, kp / 4, &mut tile);
+            let mut store = |first: usize, tile: &[i32], take: usize| {
                 for r in 0..take {
-                    let dst = (row + r) * self.n + block * BLOCK_COLS;
+                    let dst = (first + r) * self.n + block * BLOCK_COLS;
                     out[dst..dst + cols].copy_from_slice(&tile[r * BLOCK_COLS..][..cols]);
                 }
-                row += take;
+            };
+            #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+            if amx_rows > 0 {
+                let mut wide = [0i32; amx::ROWS * BLOCK_COLS];
+                for (g, lhs) in a[..amx_rows * kp].chunks(amx::ROWS * kp).enumerate() {
+                    // SAFETY: AMX is enabled for this process (checked above); `lhs` holds 16
+                    // rows of `kp` bytes, `kp` a multiple of 64, and `w` `kp / 4` quads of the
+                    // block.
+                    unsafe { amx::block(lhs, w, kp, &mut wide) };
+                    store(g * amx::ROWS, &wide, amx::ROWS);
+                }
+            }
+            for (r0, lhs) in a[amx_rows * kp..rows * kp]
+                .chunks(BLOCK_ROWS * kp)
+                .enumerate()
+            {
+                let take = lhs.len() / kp.max(1);
+                micro_kernel(lhs, take, w, kp / 4, &mut tile);
+                store(amx_rows + r0 * BLOCK_ROWS, &tile, take);
             }
         }
     }
 }
 
-/// `tile[r][c] = sum over quads q of the 4 products of lhs[r][4q..4q+4] and column c`.
-fn micro_kernel(lhs: &[&[u8]], w: &[i8], quads: usize, tile: &mut [i32; BLOCK_ROWS * BLOCK_COLS]) {
+/// `tile[r][c] = sum over quads q of the 4 products of row r's bytes 4q..4q+4 and column c`,
+/// for the `rows` (at most [`BLOCK_ROWS`]) rows of `lhs`, `quads * 4` bytes each.
+fn micro_kernel(
+    lhs: &[u8],
+    rows: usize,
+    w: &[i8],
+    quads: usize,
+    tile: &mut [i32; BLOCK_ROWS * BLOCK_COLS],
+) {
+    assert!(rows <= BLOCK_ROWS && lhs.len() >= rows * quads * 4 && w.len() >= quads * 192);
     #[cfg(target_arch = "x86_64")]
     if vnni::available() {
-        // SAFETY: the CPU has the features `vnni::kernel` is compiled for (checked above),
-        // and every slice holds `quads * 4` bytes per row and `quads * 192` packed bytes.
-        unsafe { vnni::kernel(lhs, w, quads, tile) };
+        // SAFETY: the CPU has the features `vnni::kernel` is compiled for (checked above), and
+        // the slices hold what it reads (asserted above).
+        unsafe {
+            match rows {
+                8 => vnni::kernel::<8>(lhs, w, quads, tile),
+                7 => vnni::kernel::<7>(lhs, w, quads, tile),
+                6 => vnni::kernel::<6>(lhs, w, quads, tile),
+                5 => vnni::kernel::<5>(lhs, w, quads, tile),
+                4 => vnni::kernel::<4>(lhs, w, quads, tile),
+                3 => vnni::kernel::<3>(lhs, w, quads, tile),
+                2 => vnni::kernel::<2>(lhs, w, quads, tile),
+                _ => vnni::kernel::<1>(lhs, w, quads, tile),
+            }
+        }
         return;
     }
-    portable_kernel(lhs, w, quads, tile);
+    portable_kernel(lhs, rows, w, quads, tile);
 }
 
 fn portable_kernel(
-    lhs: &[&[u8]],
+    lhs: &[u8],
+    rows: usize,
     w: &[i8],
     quads: usize,
     tile: &mut [i32; BLOCK_ROWS * BLOCK_COLS],
 ) {
     tile.fill(0);
-    for (r, a) in lhs.iter().enumerate() {
+    for (r, a) in lhs.chunks_exact(quads * 4).take(rows).enumerate() {
         let acc = &mut tile[r * BLOCK_COLS..(r + 1) * BLOCK_COLS];
         for q in 0..quads {
             let quad = &w[q * BLOCK_COLS * 4..(q + 1) * BLOCK_COLS * 4];
@@ -171,42 +201,37 @@ mod vnni {
         })
     }
 
-    /// The micro-kernel on AVX-512 VNNI: 8 rows x 48 columns in 24 registers.
+    /// The micro-kernel on AVX-512 VNNI: `R` rows (at most 8) x 48 columns in `3 R` registers,
+    /// `R` a constant so that the accumulators are registers and the row loop unrolls.
     ///
     /// # Safety
-    /// The CPU must have AVX-512F and AVX-512 VNNI; every `lhs` row holds `quads * 4` bytes
+    /// The CPU must have AVX-512F and AVX-512 VNNI; `lhs` holds `R` rows of `quads * 4` bytes
     /// and `w` holds `quads * 192`.
     #[target_feature(enable = "avx512f,avx512vnni")]
-    pub(super) unsafe fn kernel(
-        lhs: &[&[u8]],
+    pub(super) unsafe fn kernel<const R: usize>(
+        lhs: &[u8],
         w: &[i8],
         quads: usize,
         tile: &mut [i32; BLOCK_ROWS * BLOCK_COLS],
     ) {
-        let rows = lhs.len().min(BLOCK_ROWS);
-        let mut acc = [[_mm512_setzero_si512(); 3]; BLOCK_ROWS];
-        let mut ptrs = [std::ptr::null::<u8>(); BLOCK_ROWS];
-        for (p, a) in ptrs.iter_mut().zip(lhs) {
-            *p = a.as_ptr();
-        }
-        let wp = w.as_ptr();
+        let mut acc = [[_mm512_setzero_si512(); 3]; R];
+        let (ap, wp, stride) = (lhs.as_ptr(), w.as_ptr(), quads * 4);
         for q in 0..quads {
             // SAFETY (whole loop): reads stay within `w` (`quads * 192` bytes) and within each
-            // row (`quads * 4` bytes), as the caller guarantees.
+            // of the `R` rows (`quads * 4` bytes), as the caller guarantees.
             let b = wp.add(q * BLOCK_COLS * 4);
             let b0 = _mm512_loadu_si512(b.cast());
             let b1 = _mm512_loadu_si512(b.add(64).cast());
             let b2 = _mm512_loadu_si512(b.add(128).cast());
-            for r in 0..BLOCK_ROWS {
-                if r < rows {
-                    let x = _mm512_set1_epi32(ptrs[r].add(q * 4).cast::<i32>().read_unaligned());
-                    acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], x, b0);
-                    acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], x, b1);
-                    acc[r][2] = _mm512_dpbusd_epi32(acc[r][2], x, b2);
-                }
+            for (r, row) in acc.iter_mut().enumerate() {
+                let x =
+                    _mm512_set1_epi32(ap.add(r * stride + q * 4).cast::<i32>().read_unaligned());
+                row[0] = _mm512_dpbusd_epi32(row[0], x, b0);
+                row[1] = _mm512_dpbusd_epi32(row[1], x, b1);
+                row[2] = _mm512_dpbusd_epi32(row[2], x, b2);
             }
         }
-        for (r, row) in acc.iter().enumerate().take(rows) {
+        for (r, row) in acc.iter().enumerate() {
             for (v, &vector) in row.iter().enumerate() {
                 _mm512_storeu_si512(
                     tile.as_mut_ptr().add(r * BLOCK_COLS + v * 16).cast(),
@@ -214,6 +239,129 @@ mod vnni {
                 );
             }
         }
+    }
+}
+
+/// Intel AMX: tile registers of 16 rows x 64 bytes; one `tdpbusd` multiplies a 16 x 64
+/// tile of unsigned bytes by a 64 x 16 tile of signed bytes (stored as 16 rows of 16 columns
+/// x 4 consecutive `k`, the packed layout's own, so a packed block's 48 columns are three
+/// tiles at a stride of 192 bytes) into 16 x 16 i32 sums: 16,384 multiply-adds per
+/// instruction, 256 times a `vpdpbusd`. Linux hands out the tile state on request only.
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+mod amx {
+    use std::arch::asm;
+    use std::arch::x86_64::__cpuid_count;
+    use std::sync::OnceLock;
+
+    use super::BLOCK_COLS;
+
+    /// Rows of a tile, and bytes of `k` per tile step.
+    pub(super) const ROWS: usize = 16;
+    pub(super) const K_STEP: usize = 64;
+
+    /// Whether this CPU has AMX-INT8 and Linux granted this process the tile state.
+    pub(super) fn available() -> bool {
+        static AVAILABLE: OnceLock<bool> = OnceLock::new();
+        *AVAILABLE.get_or_init(|| {
+            if std::env::var_os("TAVDUN_ENGINE_NO_AMX").is_some() || !super::vnni::available() {
+                return false;
+            }
+            // CPUID leaf 7: EDX bit 24 AMX-TILE, bit 25 AMX-INT8.
+            let edx = __cpuid_count(7, 0).edx;
+            if edx & (3 << 24) != 3 << 24 {
+                return false;
+            }
+            const SYS_ARCH_PRCTL: i64 = 158;
+            const ARCH_REQ_XCOMP_PERM: i64 = 0x1023;
+            const XFEATURE_XTILEDATA: i64 = 18;
+            let status: i64;
+            // SAFETY: arch_prctl(ARCH_REQ_XCOMP_PERM) only asks the kernel to allow the tile
+            // state for this process's threads; the syscall clobbers rcx and r11.
+            unsafe {
+                asm!(
+                    "syscall",
+                    inlateout("rax") SYS_ARCH_PRCTL => status,
+                    in("rdi") ARCH_REQ_XCOMP_PERM,
+                    in("rsi") XFEATURE_XTILEDATA,
+                    lateout("rcx") _,
+                    lateout("r11") _,
+                    options(nostack),
+                );
+            }
+            status == 0
+        })
+    }
+
+    /// The tile configuration: palette 1, tiles 0-6 all 16 rows of 64 bytes.
+    #[repr(C, align(64))]
+    struct Config {
+        palette: u8,
+        start_row: u8,
+        reserved: [u8; 14],
+        bytes_per_row: [u16; 16],
+        rows: [u8; 16],
+    }
+
+    const CONFIG: Config = Config {
+        palette: 1,
+        start_row: 0,
+        reserved: [0; 14],
+        bytes_per_row: [64, 64, 64, 64, 64, 64, 64, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        rows: [16, 16, 16, 16, 16, 16, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+    };
+
+    /// `out[r][c] = sum_k lhs[r][k] * w[c][k]` for 16 rows of `lhs` (`kp` bytes each) and
+    /// one packed block of 48 columns: tiles 0-2 accumulate the three 16-column thirds, tile
+    /// 3 holds the rows' next 64 bytes, tiles 4-6 the block's next 64 `k` of each third.
+    ///
+    /// # Safety
+    /// [`available`] must have returned true; `lhs` holds 16 rows of `kp` bytes, `kp` a
+    /// multiple of 64, and `w` holds `kp / 4` quads of 192 bytes.
+    pub(super) unsafe fn block(
+        lhs: &[u8],
+        w: &[i8],
+        kp: usize,
+        out: &mut [i32; ROWS * BLOCK_COLS],
+    ) {
+        debug_assert!(kp % K_STEP == 0 && lhs.len() >= ROWS * kp && w.len() >= kp / 4 * 192);
+        let quad_row = BLOCK_COLS * 4;
+        asm!(
+            "ldtilecfg [{config}]",
+            "tilezero tmm0",
+            "tilezero tmm1",
+            "tilezero tmm2",
+            config = in(reg) &CONFIG,
+            options(nostack, readonly),
+        );
+        for step in 0..kp / K_STEP {
+            let a = lhs.as_ptr().add(step * K_STEP);
+            // 16 quads (64 values of k) per step, each quad a 192-byte row of the block.
+            let b = w.as_ptr().add(step * 16 * quad_row);
+            asm!(
+                "tileloadd tmm3, [{a} + {a_stride}*1]",
+                "tileloadd tmm4, [{b} + {b_stride}*1]",
+                "tileloadd tmm5, [{b} + {b_stride}*1 + 64]",
+                "tileloadd tmm6, [{b} + {b_stride}*1 + 128]",
+                "tdpbusd tmm0, tmm3, tmm4",
+                "tdpbusd tmm1, tmm3, tmm5",
+                "tdpbusd tmm2, tmm3, tmm6",
+                a = in(reg) a,
+                a_stride = in(reg) kp,
+                b = in(reg) b,
+                b_stride = in(reg) quad_row,
+                options(nostack, readonly),
+            );
+        }
+        let c = out.as_mut_ptr();
+        asm!(
+            "tilestored [{c} + {stride}*1], tmm0",
+            "tilestored [{c} + {stride}*1 + 64], tmm1",
+            "tilestored [{c} + {stride}*1 + 128], tmm2",
+            "tilerelease",
+            c = in(reg) c,
+            stride = in(reg) BLOCK_COLS * 4,
+            options(nostack),
+        );
     }
 }
 
@@ -249,6 +397,9 @@ mod tests {
             (17, 96, 64),
             (8, 48, 1030),
             (3, 100, 7),
+            // Whole 64-byte K steps and 16-row groups: AMX where the CPU has it, plus tails.
+            (40, 100, 256),
+            (35, 48, 1536),
         ] {
             let kp = padded_k(k);
             let a: Vec<u8> = (0..rows * kp)
@@ -265,15 +416,14 @@ mod tests {
             let mut out = vec![0; rows * n];
             packed.product(&a, rows, &mut out);
             assert_eq!(out, naive(&a, &w, rows, n, k), "{rows}x{n}x{k}");
-            let mut tile = [0; BLOCK_ROWS * BLOCK_COLS];
-            let lhs: Vec<&[u8]> = a.chunks(kp).take(rows.min(BLOCK_ROWS)).collect();
-            let mut portable = [0; BLOCK_ROWS * BLOCK_COLS];
-            micro_kernel(&lhs, &packed.data[..BLOCK_COLS * kp], kp / 4, &mut tile);
-            portable_kernel(&lhs, &packed.data[..BLOCK_COLS * kp], kp / 4, &mut portable);
-            assert_eq!(
-                tile[..lhs.len() * BLOCK_COLS],
-                portable[..lhs.len() * BLOCK_COLS]
-            );
+            for take in 1..=rows.min(BLOCK_ROWS) {
+                let mut tile = [0; BLOCK_ROWS * BLOCK_COLS];
+                let mut portable = [0; BLOCK_ROWS * BLOCK_COLS];
+                let w = &packed.data[..BLOCK_COLS * kp];
+                micro_kernel(&a, take, w, kp / 4, &mut tile);
+                portable_kernel(&a, take, w, kp / 4, &mut portable);
+                assert_eq!(tile[..take * BLOCK_COLS], portable[..take * BLOCK_COLS]);
+            }
         }
     }
 }

@@ -10,6 +10,7 @@
 //! semantics; the product kernel is the only arithmetic of the engine's own.
 
 pub(crate) mod gemm;
+mod lanes;
 mod steps;
 
 use tavdun_core::graph::{GraphModel, TokenInput, Trace};

@@ -3,15 +3,18 @@
 //! of [`super::gemm`].
 
 use rayon::prelude::*;
-use tavdun_core::graph::arith::{
-    gelu_product, masked_mean, requant, round_shift, softmax_row, NormRow, Normalised, L2_BITS,
-};
+use tavdun_core::graph::arith::{masked_mean, requant, Normalised, L2_BITS};
 use tavdun_core::graph::{
     DType, EmbeddingIndex, Extent, GraphModel, Mult, NodeWeights, Op, Tensor, TokenInput,
 };
 
 use super::gemm::{padded_k, Packed};
+use super::lanes::{self, vectorised};
 use crate::error::EngineError;
+
+/// Rows per parallel task of the row ops and of dense's products: enough work to amortise a
+/// task, few enough that a batch-1 job still spreads over the threads.
+const TASK_ROWS: usize = 32;
 
 /// A requantisation multiplier: one for the tensor or one per output unit (column).
 enum Mults {
@@ -29,10 +32,11 @@ impl Mults {
         }
     }
 
-    fn at(&self, unit: usize) -> u32 {
+    /// The multiplier of each of `units` units.
+    fn per_unit(&self, units: usize) -> Vec<u32> {
         match self {
-            Mults::Scalar(m) => *m,
-            Mults::PerUnit(m) => m[unit],
+            Mults::Scalar(m) => vec![*m; units],
+            Mults::PerUnit(m) => m.clone(),
         }
     }
 }
@@ -124,13 +128,20 @@ fn per_tensor(mult: Mult) -> u32 {
 fn offset_bytes(rows: &[&[i32]], k: usize) -> Vec<u8> {
     let kp = padded_k(k);
     let mut out = vec![0u8; rows.len() * kp];
-    out.par_chunks_mut(kp.max(1))
-        .zip(rows.par_iter())
-        .for_each(|(dst, row)| {
-            for (d, &v) in dst.iter_mut().zip(row.iter()) {
-                // int8 values by the node's type: v + 128 is in 0..=255.
-                *d = (v + 128) as u8;
-            }
+    out.par_chunks_mut(kp.max(1) * TASK_ROWS)
+        .zip(rows.par_chunks(TASK_ROWS))
+        .for_each(|(dst, rows)| {
+            vectorised(
+                #[inline(always)]
+                || {
+                    for (dst, row) in dst.chunks_exact_mut(kp.max(1)).zip(rows) {
+                        for (d, &v) in dst.iter_mut().zip(row.iter()) {
+                            // int8 values by the node's type: v + 128 is in 0..=255.
+                            *d = (v + 128) as u8;
+                        }
+                    }
+                },
+            )
         });
     out
 }
@@ -280,23 +291,15 @@ impl HostStep {
                         .collect()
                 })
                 .collect(),
-            HostOp::Add { a, b, mults, shift } => done[*a]
-                .par_iter()
-                .zip(&done[*b])
-                .map(|(a, b)| {
-                    let width = a.width.max(1) as usize;
-                    a.values
-                        .iter()
-                        .zip(&b.values)
-                        .enumerate()
-                        .map(|(i, (&x, &y))| {
-                            let (am, bm) = mults[if mults.len() == 1 { 0 } else { i % width }];
-                            let v = i64::from(x) * am + i64::from(y) * bm;
-                            round_shift(v, *shift).clamp(out.min().into(), out.max().into()) as i32
-                        })
-                        .collect()
-                })
-                .collect(),
+            HostOp::Add { a, b, mults, shift } => by_rows(
+                &done[*a],
+                #[inline(always)]
+                |job, r, row, dst| {
+                    let width = row.len();
+                    let other = &done[*b][job].values[r * width..(r + 1) * width];
+                    lanes::add_row(row, other, mults, *shift, out, dst)
+                },
+            ),
             HostOp::Dense {
                 input,
                 weights,
@@ -304,50 +307,33 @@ impl HostStep {
                 mults,
                 shift,
             } => dense(&done[*input], weights, offsets, mults, *shift, out),
-            HostOp::Requantize { input, mult, shift } => done[*input]
-                .par_iter()
-                .map(|x| {
-                    x.values
-                        .iter()
-                        .map(|&v| requant(v.into(), *mult, *shift, out))
-                        .collect()
-                })
-                .collect(),
+            HostOp::Requantize { input, mult, shift } => by_rows(
+                &done[*input],
+                #[inline(always)]
+                |_, _, row, dst| lanes::requant_values(row, *mult, *shift, out, dst),
+            ),
             HostOp::LayerNorm {
                 input,
                 gamma,
                 beta,
                 shift,
-            } => by_rows(&done[*input], |row, dst| {
-                let norm = NormRow::of(row);
-                for (i, d) in dst.iter_mut().enumerate() {
-                    *d = norm.output(i, gamma[i], beta[i], *shift, out);
-                }
-            }),
+            } => by_rows(
+                &done[*input],
+                #[inline(always)]
+                |_, _, row, dst| lanes::layer_norm_row(row, gamma, beta, *shift, out, dst),
+            ),
             HostOp::Scores {
                 q,
                 k,
                 heads,
                 mult,
                 shift,
-            } => done[*q]
-                .iter()
-                .zip(&done[*k])
-                .map(|(q, k)| scores(q, k, *heads, *mult, *shift))
-                .collect(),
-            HostOp::Softmax { input } => done[*input]
-                .iter()
-                .zip(jobs)
-                .map(|(logits, job)| {
-                    let width = logits.width.max(1) as usize;
-                    let mut values = vec![0; logits.values.len()];
-                    values
-                        .par_chunks_mut(width)
-                        .zip(logits.values.par_chunks(width))
-                        .for_each(|(dst, row)| dst.copy_from_slice(&softmax_row(row, &job.mask)));
-                    values
-                })
-                .collect(),
+            } => scores(&done[*q], &done[*k], *heads, *mult, *shift),
+            HostOp::Softmax { input } => by_rows(
+                &done[*input],
+                #[inline(always)]
+                |job, _, row, dst| lanes::softmax_row(row, &jobs[job].mask, dst),
+            ),
             HostOp::Transpose { input } => done[*input]
                 .par_iter()
                 .map(|x| {
@@ -363,32 +349,26 @@ impl HostStep {
                 heads,
                 mult,
                 shift,
-            } => done[*probs]
-                .iter()
-                .zip(&done[*values_t])
-                .map(|(p, vt)| context(p, vt, *heads, *mult, *shift, out))
-                .collect(),
+            } => context(&done[*probs], &done[*values_t], *heads, *mult, *shift, out),
             HostOp::Gelu {
                 input,
                 mults,
                 shift,
-            } => done[*input]
-                .par_iter()
-                .map(|x| {
-                    let width = x.width.max(1) as usize;
-                    x.values
-                        .iter()
-                        .enumerate()
-                        .map(|(i, &v)| requant(gelu_product(v), mults.at(i % width), *shift, out))
-                        .collect()
-                })
-                .collect(),
+            } => {
+                let width = done[*input].first().map_or(0, |x| x.width as usize);
+                let mults = mults.per_unit(width);
+                by_rows(
+                    &done[*input],
+                    #[inline(always)]
+                    |_, _, row, dst| lanes::gelu_row(row, &mults, *shift, out, dst),
+                )
+            }
             HostOp::MeanPool { input } => done[*input]
                 .par_iter()
                 .zip(jobs.par_iter())
                 .map(|(x, job)| rows_of(x).map(|row| masked_mean(row, &job.mask)).collect())
                 .collect(),
-            HostOp::L2Norm { input } => by_rows(&done[*input], |row, dst| {
+            HostOp::L2Norm { input } => by_rows(&done[*input], |_, _, row, dst| {
                 let norm = Normalised::of(row);
                 for (d, &v) in dst.iter_mut().zip(row) {
                     *d = norm.scaled(v, L2_BITS);
@@ -411,24 +391,39 @@ impl HostStep {
     }
 }
 
-/// A row-wise op over every row of every job, rows in parallel; the output has the input's
-/// shape.
-fn by_rows(inputs: &[Tensor], op: impl Fn(&[i32], &mut [i32]) + Sync) -> Vec<Vec<i32>> {
-    inputs
-        .iter()
-        .map(|x| {
-            let width = x.width.max(1) as usize;
-            let mut values = vec![0; x.values.len()];
-            values
-                .par_chunks_mut(width)
-                .zip(x.values.par_chunks(width))
-                .for_each(|(dst, row)| op(row, dst));
-            values
-        })
-        .collect()
+/// A row-wise op over every row of every job, [`TASK_ROWS`] rows a task, vectorised; the
+/// output has the input's shape. `op(job, row index, row, output row)`.
+fn by_rows(
+    inputs: &[Tensor],
+    op: impl Fn(usize, usize, &[i32], &mut [i32]) + Sync,
+) -> Vec<Vec<i32>> {
+    let mut values: Vec<Vec<i32>> = inputs.iter().map(|x| vec![0; x.values.len()]).collect();
+    let mut tasks = Vec::new();
+    for (job, (x, dst)) in inputs.iter().zip(values.iter_mut()).enumerate() {
+        let width = x.width.max(1) as usize;
+        let chunks = x.values.chunks(width * TASK_ROWS);
+        for (i, (src, dst)) in chunks.zip(dst.chunks_mut(width * TASK_ROWS)).enumerate() {
+            tasks.push((job, i * TASK_ROWS, width, src, dst));
+        }
+    }
+    tasks
+        .into_par_iter()
+        .for_each(|(job, first, width, src, dst)| {
+            vectorised(
+                #[inline(always)]
+                || {
+                    let rows = src.chunks_exact(width).zip(dst.chunks_exact_mut(width));
+                    for (r, (row, dst)) in rows.enumerate() {
+                        op(job, first + r, row, dst);
+                    }
+                },
+            )
+        });
+    values
 }
 
-/// Dense over the rows of every job at once: one product of all rows with the packed weights.
+/// Dense over the rows of every job: [`TASK_ROWS`] rows a task, each task's products
+/// requantised while they are in its cache.
 fn dense(
     inputs: &[Tensor],
     weights: &Packed,
@@ -438,25 +433,30 @@ fn dense(
     out: DType,
 ) -> Vec<Vec<i32>> {
     let fan_in = inputs.first().map_or(0, |x| x.width as usize);
-    let rows: Vec<&[i32]> = inputs.iter().flat_map(rows_of).collect();
+    let kp = padded_k(fan_in);
     let units = weights.columns();
-    let mut acc = vec![0i32; rows.len() * units];
-    weights.product(&offset_bytes(&rows, fan_in), rows.len(), &mut acc);
-    let mut values = Vec::with_capacity(inputs.len());
-    let mut start = 0;
-    for x in inputs {
-        let len = x.rows as usize * units;
-        let mut job = vec![0i32; len];
-        job.par_chunks_mut(units.max(1))
-            .zip(acc[start..start + len].par_chunks(units.max(1)))
-            .for_each(|(dst, raw)| {
-                for (u, (d, &r)) in dst.iter_mut().zip(raw).enumerate() {
-                    *d = requant(i64::from(r) + offsets[u], mults.at(u), shift, out);
-                }
-            });
-        values.push(job);
-        start += len;
+    let mults = mults.per_unit(units);
+    let rows: Vec<&[i32]> = inputs.iter().flat_map(rows_of).collect();
+    let bytes = offset_bytes(&rows, fan_in);
+    let mut values: Vec<Vec<i32>> = inputs
+        .iter()
+        .map(|x| vec![0; x.rows as usize * units])
+        .collect();
+    let mut tasks = Vec::new();
+    let mut rest = &bytes[..];
+    for job in values.iter_mut() {
+        let (mine, others) = rest.split_at(job.len() / units.max(1) * kp);
+        rest = others;
+        let chunks = mine.chunks(TASK_ROWS * kp.max(1));
+        tasks.extend(chunks.zip(job.chunks_mut(TASK_ROWS * units.max(1))));
     }
+    tasks.into_par_iter().for_each(|(a, dst)| {
+        weights.product(a, dst.len() / units, dst);
+        vectorised(
+            #[inline(always)]
+            || lanes::requant_rows(dst, offsets, &mults, shift, out),
+        );
+    });
     values
 }
 
@@ -467,42 +467,76 @@ fn head_rows(x: &Tensor, head: usize, hd: usize) -> Vec<&[i32]> {
         .collect()
 }
 
-/// One job's attention logits `[heads * n, n]`: per head, the queries' int8 rows (plus 128)
-/// times the packed keys.
-fn scores(q: &Tensor, k: &Tensor, heads: usize, mult: u32, shift: u32) -> Vec<i32> {
-    let n = q.rows as usize;
-    let hd = q.width as usize / heads.max(1);
-    let per_head: Vec<Vec<i32>> = (0..heads)
-        .into_par_iter()
-        .map(|h| {
-            let keys: Vec<i32> = head_rows(k, h, hd).concat();
-            let packed = Packed::new(&keys, n, hd);
-            let mut acc = vec![0i32; n * n];
-            packed.product(&offset_bytes(&head_rows(q, h, hd), hd), n, &mut acc);
-            acc.iter()
-                .enumerate()
-                .map(|(i, &r)| {
-                    let sum = i64::from(packed.column_sums()[i % n]);
-                    requant(i64::from(r) - 128 * sum, mult, shift, DType::I16)
-                })
-                .collect()
-        })
+/// Every job's attention logits `[heads * n, n]`: per job and head (one task each), the
+/// queries' int8 rows (plus 128) times the packed keys.
+fn scores(qs: &[Tensor], ks: &[Tensor], heads: usize, mult: u32, shift: u32) -> Vec<Vec<i32>> {
+    let mut values: Vec<Vec<i32>> = qs
+        .iter()
+        .map(|q| vec![0; heads * (q.rows as usize).pow(2)])
         .collect();
-    per_head.concat()
+    let mut tasks = Vec::new();
+    for ((q, k), job) in qs.iter().zip(ks).zip(values.iter_mut()) {
+        let n = q.rows as usize;
+        for (h, dst) in job.chunks_mut((n * n).max(1)).enumerate() {
+            tasks.push((q, k, h, dst));
+        }
+    }
+    tasks.into_par_iter().for_each(|(q, k, h, dst)| {
+        let n = q.rows as usize;
+        let hd = q.width as usize / heads.max(1);
+        let keys: Vec<i32> = head_rows(k, h, hd).concat();
+        let packed = Packed::new(&keys, n, hd);
+        packed.product(&head_bytes(q, h, hd), n, dst);
+        // Undo the queries' offset of 128 per key: one offset per column.
+        let offsets: Vec<i64> = packed
+            .column_sums()
+            .iter()
+            .map(|&s| -128 * i64::from(s))
+            .collect();
+        let mults = vec![mult; n];
+        vectorised(
+            #[inline(always)]
+            || lanes::requant_rows(dst, &offsets, &mults, shift, DType::I16),
+        );
+    });
+    values
 }
 
-/// One job's attention context `[n, heads * hd]`: per head, the probabilities (at most 2^14,
-/// as two unsigned bytes `256 * high + low`) times the packed transposed values.
-fn context(p: &Tensor, vt: &Tensor, heads: usize, mult: u32, shift: u32, out: DType) -> Vec<i32> {
-    let n = p.width as usize;
-    let features = vt.rows as usize;
-    let hd = features / heads.max(1);
-    let kp = padded_k(n);
-    let per_head: Vec<Vec<i32>> = (0..heads)
+/// One head's int8 rows as unsigned bytes (plus 128), padded for the products.
+fn head_bytes(x: &Tensor, head: usize, hd: usize) -> Vec<u8> {
+    let kp = padded_k(hd);
+    let mut bytes = vec![0u8; x.rows as usize * kp];
+    for (dst, row) in bytes.chunks_exact_mut(kp.max(1)).zip(rows_of(x)) {
+        for (d, &v) in dst.iter_mut().zip(&row[head * hd..(head + 1) * hd]) {
+            // int8 values by the node's type: v + 128 is in 0..=255.
+            *d = (v + 128) as u8;
+        }
+    }
+    bytes
+}
+
+/// Every job's attention context `[n, heads * hd]`: per job and head (one task each), the
+/// probabilities (at most 2^14, as two unsigned bytes `256 * high + low`) times the packed
+/// transposed values.
+fn context(
+    ps: &[Tensor],
+    vts: &[Tensor],
+    heads: usize,
+    mult: u32,
+    shift: u32,
+    out: DType,
+) -> Vec<Vec<i32>> {
+    let tasks: Vec<(usize, usize)> = (0..ps.len())
+        .flat_map(|job| (0..heads).map(move |h| (job, h)))
+        .collect();
+    let per_head: Vec<Vec<i32>> = tasks
         .into_par_iter()
-        .map(|h| {
-            let values = &vt.values[h * hd * n..(h + 1) * hd * n];
-            let packed = Packed::new(values, hd, n);
+        .map(|(job, h)| {
+            let (p, vt) = (&ps[job], &vts[job]);
+            let n = p.width as usize;
+            let hd = vt.rows as usize / heads.max(1);
+            let kp = padded_k(n);
+            let packed = Packed::new(&vt.values[h * hd * n..(h + 1) * hd * n], hd, n);
             let probs = &p.values[h * n * n..(h + 1) * n * n];
             let (mut high, mut low) = (vec![0u8; n * kp], vec![0u8; n * kp]);
             for (t, row) in probs.chunks_exact(n.max(1)).enumerate() {
@@ -515,20 +549,31 @@ fn context(p: &Tensor, vt: &Tensor, heads: usize, mult: u32, shift: u32, out: DT
             let (mut acc_high, mut acc_low) = (vec![0i32; n * hd], vec![0i32; n * hd]);
             packed.product(&high, n, &mut acc_high);
             packed.product(&low, n, &mut acc_low);
+            vectorised(
+                #[inline(always)]
+                || {
+                    for (hi, &lo) in acc_high.iter_mut().zip(&acc_low) {
+                        *hi = requant(i64::from(*hi) * 256 + i64::from(lo), mult, shift, out);
+                    }
+                },
+            );
             acc_high
-                .iter()
-                .zip(&acc_low)
-                .map(|(&hi, &lo)| i64::from(hi) * 256 + i64::from(lo))
-                .collect::<Vec<i64>>()
         })
-        .map(|acc| acc.iter().map(|&a| requant(a, mult, shift, out)).collect())
         .collect();
-    // per_head[h][t * hd + d] -> row t, column h * hd + d.
-    let mut values = vec![0; n * features];
-    for (h, head) in per_head.iter().enumerate() {
-        for (t, row) in head.chunks_exact(hd.max(1)).enumerate() {
-            values[t * features + h * hd..t * features + (h + 1) * hd].copy_from_slice(row);
-        }
-    }
-    values
+    // per_head[job * heads + h][t * hd + d] -> row t, column h * hd + d of the job's output.
+    ps.iter()
+        .zip(vts)
+        .zip(per_head.chunks(heads.max(1)))
+        .map(|((p, vt), job)| {
+            let (n, features) = (p.width as usize, vt.rows as usize);
+            let hd = features / heads.max(1);
+            let mut values = vec![0; n * features];
+            for (h, head) in job.iter().enumerate() {
+                for (t, row) in head.chunks_exact(hd.max(1)).enumerate() {
+                    values[t * features + h * hd..t * features + (h + 1) * hd].copy_from_slice(row);
+                }
+            }
+            values
+        })
+        .collect()
 }

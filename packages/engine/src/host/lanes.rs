@@ -1,0 +1,322 @@
+//! Row ops over whole rows, written for the compiler's vectoriser. Each runs inside
+//! [`vectorised`], which compiles it for the widest vector unit the CPU has (AVX-512 or AVX2
+//! on x86-64, chosen at run time by pulp): the per-element arithmetic is core's own
+//! `#[inline]` functions, so the semantics stay core's. LayerNorm is restated whole (core's
+//! `NormRow` allocates per row and its loops are too big to be inlined here), and the two
+//! divisions by a row's own value (LayerNorm's by sigma, softmax's by the sum of its
+//! exponentials), which have no integer vector instruction, are done in f64 by [`Divisor`],
+//! exactly (the proof is there). The tests below hold each against core.
+//!
+//! Every function is `#[inline(always)]` and every closure passed to [`vectorised`] too: code
+//! compiled outside the dispatched function gets no wider instructions.
+
+use tavdun_core::graph::arith::{
+    exp_poly, gelu_product, isqrt, requant, round_shift, NORM_BITS, PROB_BITS,
+};
+use tavdun_core::graph::plan::norm_bits;
+use tavdun_core::graph::DType;
+
+/// Runs `f` compiled for the best vector instructions this CPU has.
+#[inline(always)]
+pub(crate) fn vectorised<R>(f: impl FnOnce() -> R) -> R {
+    pulp::Arch::new().dispatch(f)
+}
+
+/// Dense's epilogue, in place on rows of raw products: unit `u` of a row becomes
+/// `requant(raw + offsets[u], mults[u])`.
+#[inline(always)]
+pub(crate) fn requant_rows(
+    rows: &mut [i32],
+    offsets: &[i64],
+    mults: &[u32],
+    shift: u32,
+    out: DType,
+) {
+    for row in rows.chunks_exact_mut(offsets.len().max(1)) {
+        for ((v, &offset), &mult) in row.iter_mut().zip(offsets).zip(mults) {
+            *v = requant(i64::from(*v) + offset, mult, shift, out);
+        }
+    }
+}
+
+/// `requant(x, mult)` of every value.
+#[inline(always)]
+pub(crate) fn requant_values(x: &[i32], mult: u32, shift: u32, out: DType, dst: &mut [i32]) {
+    for (d, &v) in dst.iter_mut().zip(x) {
+        *d = requant(v.into(), mult, shift, out);
+    }
+}
+
+/// Add of two rows: `clamp(round_shift(a * a_mult + b * b_mult))`, the multipliers of each
+/// column (`mults` as wide as the row) or one pair for all (`mults` of length 1).
+#[inline(always)]
+pub(crate) fn add_row(
+    a: &[i32],
+    b: &[i32],
+    mults: &[(i64, i64)],
+    shift: u32,
+    out: DType,
+    dst: &mut [i32],
+) {
+    let (lo, hi) = (i64::from(out.min()), i64::from(out.max()));
+    let one = |x: i32, y: i32, (am, bm): (i64, i64)| {
+        round_shift(i64::from(x) * am + i64::from(y) * bm, shift).clamp(lo, hi) as i32
+    };
+    if let [pair] = mults {
+        for ((d, &x), &y) in dst.iter_mut().zip(a).zip(b) {
+            *d = one(x, y, *pair);
+        }
+    } else {
+        for (((d, &x), &y), &pair) in dst.iter_mut().zip(a).zip(b).zip(mults) {
+            *d = one(x, y, pair);
+        }
+    }
+}
+
+/// GELU of one row, unit `u` requantised by `mults[u]`.
+#[inline(always)]
+pub(crate) fn gelu_row(x: &[i32], mults: &[u32], shift: u32, out: DType, dst: &mut [i32]) {
+    for ((d, &v), &mult) in dst.iter_mut().zip(x).zip(mults) {
+        *d = requant(gelu_product(v), mult, shift, out);
+    }
+}
+
+/// LayerNorm of one row, [`tavdun_core::graph::arith::NormRow`]'s `of` and `output` restated
+/// in place in `dst` (no allocation per row): `d_i = x_i - floor(mean)`, the pre-shift `k`
+/// and `sigma = isqrt(sum e_i^2)` of [`tavdun_core::graph::arith::Normalised`], then
+/// `clamp(round_shift(q_i * gamma_i + beta_i))` with `q_i = sign(d_i) floor(|d_i| 2^(15-k) /
+/// sigma)`.
+#[inline(always)]
+pub(crate) fn layer_norm_row(
+    x: &[i32],
+    gamma: &[i32],
+    beta: &[i32],
+    shift: u32,
+    out: DType,
+    dst: &mut [i32],
+) {
+    let width = x.len().max(1);
+    let sum: i64 = x.iter().map(|&v| i64::from(v)).sum();
+    let mean = sum.div_euclid(width as i64) as i32;
+    let mut peak = 0u32;
+    for (d, &v) in dst.iter_mut().zip(x) {
+        *d = v - mean;
+        peak = peak.max(d.unsigned_abs());
+    }
+    let pre_shift = (u32::BITS - peak.leading_zeros()).saturating_sub(norm_bits(x.len() as u32));
+    let rounding = (1u32 << pre_shift) >> 1;
+    // Each term is at most 2^(2B) and there are `width` of them: the sum fits u32 (core).
+    let squares: u32 = dst
+        .iter()
+        .map(|&d| {
+            let e = (d.unsigned_abs() + rounding) >> pre_shift;
+            e * e
+        })
+        .sum();
+    let sigma = isqrt(squares);
+    let up = NORM_BITS.saturating_sub(pre_shift);
+    // 0 for every element when sigma is 0 (the divisor 1 only keeps the lanes defined).
+    let live = i32::from(sigma != 0);
+    let divisor = Divisor::new(sigma.max(1));
+    let (lo, hi) = (i64::from(out.min()), i64::from(out.max()));
+    for ((d, &g), &b) in dst.iter_mut().zip(gamma).zip(beta) {
+        // `|d| << up` is below 2^30 and the quotient at most 2^15 + 2^7 (core's bounds).
+        let q = divisor.quotient(d.unsigned_abs() << up) as i32 * live;
+        let q = if *d < 0 { -q } else { q };
+        let v = i64::from(q) * i64::from(g) + i64::from(b);
+        *d = round_shift(v, shift).clamp(lo, hi) as i32;
+    }
+}
+
+/// `floor(n / d)` of integers by a row's own divisor, vectorisable: a multiplication by the
+/// f64 reciprocal, then one correction.
+///
+/// Exact for `n < 2^36` with a quotient below 2^16 (LayerNorm: `n < 2^30`, `d < 2^16`;
+/// softmax: `n = e * 2^14 < 2^36`, `d < 2^31`, quotient at most 2^14). `n * (1/d)` in f64 is
+/// `n / d` within a relative 2^-52, so within 2^-36 absolutely; a quotient that is not an
+/// integer is at least `1 / d > 2^-31` below the next integer, so the truncation is the
+/// integer quotient, or one less when `n / d` is an integer `m` and the product lands just
+/// under it. Then `r = n - t d` (exact: integers below 2^53) is `d` instead of 0, which the
+/// correction catches.
+#[derive(Clone, Copy)]
+struct Divisor {
+    d: f64,
+    inverse: f64,
+}
+
+impl Divisor {
+    #[inline(always)]
+    fn new(d: u32) -> Divisor {
+        let d = f64::from(d);
+        Divisor {
+            d,
+            inverse: 1.0 / d,
+        }
+    }
+
+    #[inline(always)]
+    fn quotient(self, n: u32) -> u32 {
+        self.quotient_wide(u64::from(n))
+    }
+
+    #[inline(always)]
+    fn quotient_wide(self, n: u64) -> u32 {
+        let n = n as f64;
+        let t = (n * self.inverse).trunc();
+        let t = if n - t * self.d >= self.d { t + 1.0 } else { t };
+        t as u32
+    }
+}
+
+/// Softmax of one row of logits ([`tavdun_core::graph::arith::softmax_row`]): the kept
+/// positions are those where `mask` is 1 (none past its end).
+#[inline(always)]
+pub(crate) fn softmax_row(logits: &[i32], mask: &[u8], dst: &mut [i32]) {
+    let kept = mask.len().min(logits.len());
+    let (mut max, mut any) = (i32::MIN, false);
+    for (&l, &m) in logits.iter().zip(mask) {
+        let keep = m == 1;
+        max = if keep { max.max(l) } else { max };
+        any |= keep;
+    }
+    dst[kept..].fill(0);
+    if !any {
+        dst.fill(0);
+        return;
+    }
+    let mut sum = 0u64;
+    for ((d, &l), &m) in dst.iter_mut().zip(logits).zip(mask) {
+        let e = if m == 1 { exp_poly(l - max) } else { 0 };
+        sum += u64::from(e);
+        *d = e as i32;
+    }
+    // `e * 2^14` is below 2^36 and `sum` below 2^31 (core's bounds).
+    let divisor = Divisor::new(sum as u32);
+    for d in dst[..kept].iter_mut() {
+        *d = divisor.quotient_wide(u64::from(*d as u32) << PROB_BITS) as i32;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Each row op against core's own function on rows that reach its bounds; the exactness
+    //! suites (tests/flex.rs) check whole nodes and MiniLM as well.
+
+    use super::*;
+    use tavdun_core::graph::arith::{softmax_row as core_softmax, NormRow};
+
+    struct Rng(u64);
+
+    impl Rng {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 = self
+                .0
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (self.0 >> 33) % n.max(1)
+        }
+
+        /// Mostly uniform in `lo..=hi`, often exactly an end.
+        fn edgy(&mut self, lo: i32, hi: i32) -> i32 {
+            match self.below(8) {
+                0 => lo,
+                1 => hi,
+                _ => lo + self.below((i64::from(hi) - i64::from(lo) + 1) as u64) as i32,
+            }
+        }
+    }
+
+    #[test]
+    fn layer_norm_rows_match_core() {
+        let mut rng = Rng(3);
+        for case in 0..3000 {
+            let width = [1, 2, 3, 17, 384, 1536, 4096][case % 7];
+            let (lo, hi) = match rng.below(4) {
+                0 => (-128, 127),
+                1 => (-32768, 32767),
+                2 => (0, 0),
+                _ => (-3, 3),
+            };
+            let x: Vec<i32> = (0..width).map(|_| rng.edgy(lo, hi)).collect();
+            let gamma: Vec<i32> = (0..width).map(|_| rng.edgy(-32768, 32767)).collect();
+            let beta: Vec<i32> = (0..width).map(|_| rng.edgy(-(1 << 30), 1 << 30)).collect();
+            let (shift, out) = (rng.below(24) as u32, [DType::I8, DType::I16][case % 2]);
+            let mut got = vec![0; width];
+            vectorised(
+                #[inline(always)]
+                || layer_norm_row(&x, &gamma, &beta, shift, out, &mut got),
+            );
+            let norm = NormRow::of(&x);
+            let want: Vec<i32> = (0..width)
+                .map(|i| norm.output(i, gamma[i], beta[i], shift, out))
+                .collect();
+            assert_eq!(got, want, "case {case}");
+        }
+    }
+
+    #[test]
+    fn softmax_rows_match_core() {
+        let mut rng = Rng(5);
+        for case in 0..3000 {
+            let width = [1, 2, 8, 100, 128, 512][case % 6];
+            let logits: Vec<i32> = (0..width).map(|_| rng.edgy(-32768, 32767)).collect();
+            let mask: Vec<u8> = (0..width - rng.below(2) as usize * width / 3)
+                .map(|_| match rng.below(4) {
+                    0 => 0,
+                    _ => 1,
+                })
+                .collect();
+            let mut got = vec![-1; width];
+            vectorised(
+                #[inline(always)]
+                || softmax_row(&logits, &mask, &mut got),
+            );
+            assert_eq!(got, core_softmax(&logits, &mask), "case {case}");
+        }
+    }
+
+    #[test]
+    fn gelu_add_and_requant_rows_match_core() {
+        let mut rng = Rng(9);
+        for case in 0..2000 {
+            let width = [1, 5, 384, 1536][case % 4];
+            let x: Vec<i32> = (0..width).map(|_| rng.edgy(-32768, 32767)).collect();
+            let y: Vec<i32> = (0..width).map(|_| rng.edgy(-32768, 32767)).collect();
+            let mults: Vec<u32> = (0..width).map(|_| rng.edgy(1, 32767) as u32).collect();
+            let offsets: Vec<i64> = (0..width)
+                .map(|_| i64::from(rng.edgy(-(1 << 30), 1 << 30)))
+                .collect();
+            let pairs: Vec<(i64, i64)> = (0..[1, width][case % 2])
+                .map(|_| {
+                    (
+                        i64::from(rng.edgy(-32768, 32767)),
+                        i64::from(rng.edgy(-32768, 32767)),
+                    )
+                })
+                .collect();
+            let (shift, out) = (rng.below(32) as u32, [DType::I8, DType::I16][case % 2]);
+            let (mut gelu, mut add, mut dense, mut plain) =
+                (vec![0; width], vec![0; width], x.clone(), vec![0; width]);
+            vectorised(
+                #[inline(always)]
+                || {
+                    gelu_row(&x, &mults, shift, out, &mut gelu);
+                    add_row(&x, &y, &pairs, shift, out, &mut add);
+                    requant_rows(&mut dense, &offsets, &mults, shift, out);
+                    requant_values(&x, mults[0], shift, out, &mut plain);
+                },
+            );
+            for i in 0..width {
+                let (am, bm) = pairs[i % pairs.len()];
+                let want_add = round_shift(i64::from(x[i]) * am + i64::from(y[i]) * bm, shift)
+                    .clamp(out.min().into(), out.max().into())
+                    as i32;
+                assert_eq!(gelu[i], requant(gelu_product(x[i]), mults[i], shift, out));
+                assert_eq!(add[i], want_add, "case {case}");
+                let raw = i64::from(x[i]) + offsets[i];
+                assert_eq!(dense[i], requant(raw, mults[i], shift, out));
+                assert_eq!(plain[i], requant(x[i].into(), mults[0], shift, out));
+            }
+        }
+    }
+}
