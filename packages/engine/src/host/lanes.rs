@@ -10,6 +10,8 @@
 //! Every function is `#[inline(always)]` and every closure passed to [`vectorised`] too: code
 //! compiled outside the dispatched function gets no wider instructions.
 
+use std::mem::MaybeUninit;
+
 use tavdun_core::graph::arith::{
     exp_poly, gelu_product, isqrt, requant, round_shift, NORM_BITS, PROB_BITS,
 };
@@ -22,28 +24,38 @@ pub(crate) fn vectorised<R>(f: impl FnOnce() -> R) -> R {
     pulp::Arch::new().dispatch(f)
 }
 
-/// Dense's epilogue, in place on rows of raw products: unit `u` of a row becomes
+/// Where a row op writes: a node's output rows, not yet written (they are not zeroed first:
+/// at batch 32 that pass alone costs more than some ops). Every function here writes every
+/// element of its `dst`, whose length it asserts against its inputs'.
+pub(crate) type Dst = [MaybeUninit<i32>];
+
+/// Dense's epilogue: rows of raw products into their output, unit `u` of a row becoming
 /// `requant(raw + offsets[u], mults[u])`.
 #[inline(always)]
 pub(crate) fn requant_rows(
-    rows: &mut [i32],
+    raw: &[i32],
     offsets: &[i64],
     mults: &[u32],
     shift: u32,
     out: DType,
+    dst: &mut Dst,
 ) {
-    for row in rows.chunks_exact_mut(offsets.len().max(1)) {
-        for ((v, &offset), &mult) in row.iter_mut().zip(offsets).zip(mults) {
-            *v = requant(i64::from(*v) + offset, mult, shift, out);
+    let units = offsets.len();
+    assert!(raw.len() == dst.len() && mults.len() == units && raw.len() % units.max(1) == 0);
+    let rows = raw.chunks_exact(units.max(1));
+    for (raw, dst) in rows.zip(dst.chunks_exact_mut(units.max(1))) {
+        for (((d, &v), &offset), &mult) in dst.iter_mut().zip(raw).zip(offsets).zip(mults) {
+            d.write(requant(i64::from(v) + offset, mult, shift, out));
         }
     }
 }
 
 /// `requant(x, mult)` of every value.
 #[inline(always)]
-pub(crate) fn requant_values(x: &[i32], mult: u32, shift: u32, out: DType, dst: &mut [i32]) {
+pub(crate) fn requant_values(x: &[i32], mult: u32, shift: u32, out: DType, dst: &mut Dst) {
+    assert_eq!(x.len(), dst.len());
     for (d, &v) in dst.iter_mut().zip(x) {
-        *d = requant(v.into(), mult, shift, out);
+        d.write(requant(v.into(), mult, shift, out));
     }
 }
 
@@ -56,36 +68,39 @@ pub(crate) fn add_row(
     mults: &[(i64, i64)],
     shift: u32,
     out: DType,
-    dst: &mut [i32],
+    dst: &mut Dst,
 ) {
+    assert!(a.len() == dst.len() && b.len() == dst.len());
     let (lo, hi) = (i64::from(out.min()), i64::from(out.max()));
     let one = |x: i32, y: i32, (am, bm): (i64, i64)| {
         round_shift(i64::from(x) * am + i64::from(y) * bm, shift).clamp(lo, hi) as i32
     };
     if let [pair] = mults {
         for ((d, &x), &y) in dst.iter_mut().zip(a).zip(b) {
-            *d = one(x, y, *pair);
+            d.write(one(x, y, *pair));
         }
     } else {
+        assert_eq!(mults.len(), dst.len());
         for (((d, &x), &y), &pair) in dst.iter_mut().zip(a).zip(b).zip(mults) {
-            *d = one(x, y, pair);
+            d.write(one(x, y, pair));
         }
     }
 }
 
 /// GELU of one row, unit `u` requantised by `mults[u]`.
 #[inline(always)]
-pub(crate) fn gelu_row(x: &[i32], mults: &[u32], shift: u32, out: DType, dst: &mut [i32]) {
+pub(crate) fn gelu_row(x: &[i32], mults: &[u32], shift: u32, out: DType, dst: &mut Dst) {
+    assert!(x.len() == dst.len() && mults.len() == dst.len());
     for ((d, &v), &mult) in dst.iter_mut().zip(x).zip(mults) {
-        *d = requant(gelu_product(v), mult, shift, out);
+        d.write(requant(gelu_product(v), mult, shift, out));
     }
 }
 
 /// LayerNorm of one row, [`tavdun_core::graph::arith::NormRow`]'s `of` and `output` restated
-/// in place in `dst` (no allocation per row): `d_i = x_i - floor(mean)`, the pre-shift `k`
-/// and `sigma = isqrt(sum e_i^2)` of [`tavdun_core::graph::arith::Normalised`], then
-/// `clamp(round_shift(q_i * gamma_i + beta_i))` with `q_i = sign(d_i) floor(|d_i| 2^(15-k) /
-/// sigma)`.
+/// without a buffer per row: `d_i = x_i - floor(mean)` (recomputed on each pass: cheaper than
+/// storing it), the pre-shift `k` and `sigma = isqrt(sum e_i^2)` of
+/// [`tavdun_core::graph::arith::Normalised`], then `clamp(round_shift(q_i * gamma_i +
+/// beta_i))` with `q_i = sign(d_i) floor(|d_i| 2^(15-k) / sigma)`.
 #[inline(always)]
 pub(crate) fn layer_norm_row(
     x: &[i32],
@@ -93,23 +108,24 @@ pub(crate) fn layer_norm_row(
     beta: &[i32],
     shift: u32,
     out: DType,
-    dst: &mut [i32],
+    dst: &mut Dst,
 ) {
+    assert!(x.len() == dst.len() && gamma.len() == dst.len() && beta.len() == dst.len());
     let width = x.len().max(1);
     let sum: i64 = x.iter().map(|&v| i64::from(v)).sum();
     let mean = sum.div_euclid(width as i64) as i32;
-    let mut peak = 0u32;
-    for (d, &v) in dst.iter_mut().zip(x) {
-        *d = v - mean;
-        peak = peak.max(d.unsigned_abs());
-    }
+    let peak = x
+        .iter()
+        .map(|&v| (v - mean).unsigned_abs())
+        .max()
+        .unwrap_or(0);
     let pre_shift = (u32::BITS - peak.leading_zeros()).saturating_sub(norm_bits(x.len() as u32));
     let rounding = (1u32 << pre_shift) >> 1;
     // Each term is at most 2^(2B) and there are `width` of them: the sum fits u32 (core).
-    let squares: u32 = dst
+    let squares: u32 = x
         .iter()
-        .map(|&d| {
-            let e = (d.unsigned_abs() + rounding) >> pre_shift;
+        .map(|&v| {
+            let e = ((v - mean).unsigned_abs() + rounding) >> pre_shift;
             e * e
         })
         .sum();
@@ -119,12 +135,13 @@ pub(crate) fn layer_norm_row(
     let live = i32::from(sigma != 0);
     let divisor = Divisor::new(sigma.max(1));
     let (lo, hi) = (i64::from(out.min()), i64::from(out.max()));
-    for ((d, &g), &b) in dst.iter_mut().zip(gamma).zip(beta) {
-        // `|d| << up` is below 2^30 and the quotient at most 2^15 + 2^7 (core's bounds).
-        let q = divisor.quotient(d.unsigned_abs() << up) as i32 * live;
-        let q = if *d < 0 { -q } else { q };
+    for (((d, &v), &g), &b) in dst.iter_mut().zip(x).zip(gamma).zip(beta) {
+        let c = v - mean;
+        // `|c| << up` is below 2^30 and the quotient at most 2^15 + 2^7 (core's bounds).
+        let q = divisor.quotient(c.unsigned_abs() << up) as i32 * live;
+        let q = if c < 0 { -q } else { q };
         let v = i64::from(q) * i64::from(g) + i64::from(b);
-        *d = round_shift(v, shift).clamp(lo, hi) as i32;
+        d.write(round_shift(v, shift).clamp(lo, hi) as i32);
     }
 }
 
@@ -169,9 +186,11 @@ impl Divisor {
 }
 
 /// Softmax of one row of logits ([`tavdun_core::graph::arith::softmax_row`]): the kept
-/// positions are those where `mask` is 1 (none past its end).
+/// positions are those where `mask` is 1 (none past its end). The exponentials are written
+/// to `dst` first, then divided in place by their sum.
 #[inline(always)]
-pub(crate) fn softmax_row(logits: &[i32], mask: &[u8], dst: &mut [i32]) {
+pub(crate) fn softmax_row(logits: &[i32], mask: &[u8], dst: &mut Dst) {
+    assert_eq!(logits.len(), dst.len());
     let kept = mask.len().min(logits.len());
     let (mut max, mut any) = (i32::MIN, false);
     for (&l, &m) in logits.iter().zip(mask) {
@@ -179,22 +198,53 @@ pub(crate) fn softmax_row(logits: &[i32], mask: &[u8], dst: &mut [i32]) {
         max = if keep { max.max(l) } else { max };
         any |= keep;
     }
-    dst[kept..].fill(0);
-    if !any {
-        dst.fill(0);
-        return;
-    }
     let mut sum = 0u64;
     for ((d, &l), &m) in dst.iter_mut().zip(logits).zip(mask) {
-        let e = if m == 1 { exp_poly(l - max) } else { 0 };
+        // With nothing kept every output is 0.
+        let e = if any && m == 1 { exp_poly(l - max) } else { 0 };
         sum += u64::from(e);
-        *d = e as i32;
+        d.write(e as i32);
     }
-    // `e * 2^14` is below 2^36 and `sum` below 2^31 (core's bounds).
-    let divisor = Divisor::new(sum as u32);
-    for d in dst[..kept].iter_mut() {
-        *d = divisor.quotient_wide(u64::from(*d as u32) << PROB_BITS) as i32;
+    for d in &mut dst[kept..] {
+        d.write(0);
     }
+    // `e * 2^14` is below 2^36 and `sum` below 2^31 (core's bounds); the divisor 1 of an
+    // all-masked row only keeps the lanes defined.
+    let divisor = Divisor::new((sum as u32).max(1));
+    for d in &mut dst[..kept] {
+        // SAFETY: written in the loop above (the first `kept` values).
+        let e = unsafe { d.assume_init() } as u32;
+        d.write(divisor.quotient_wide(u64::from(e) << PROB_BITS) as i32);
+    }
+}
+
+/// Writes `values` (all of `dst`).
+#[inline(always)]
+pub(crate) fn copy_row(values: &[i32], dst: &mut Dst) {
+    assert_eq!(values.len(), dst.len());
+    for (d, &v) in dst.iter_mut().zip(values) {
+        d.write(v);
+    }
+}
+
+/// A vector of `len` values to be written once each by row ops, without zeroing it first.
+pub(crate) fn unwritten(len: usize) -> Vec<MaybeUninit<i32>> {
+    let mut values = Vec::with_capacity(len);
+    // SAFETY: `MaybeUninit` values need no initialisation.
+    unsafe { values.set_len(len) };
+    values
+}
+
+/// The values of [`unwritten`] once every one has been written.
+///
+/// # Safety
+/// Every element of `values` must have been written.
+pub(crate) unsafe fn written(values: Vec<MaybeUninit<i32>>) -> Vec<i32> {
+    let mut values = std::mem::ManuallyDrop::new(values);
+    let (ptr, len, capacity) = (values.as_mut_ptr(), values.len(), values.capacity());
+    // SAFETY: `MaybeUninit<i32>` has the layout of `i32`, the allocation is handed over whole,
+    // and the caller guarantees every value is initialised.
+    unsafe { Vec::from_raw_parts(ptr.cast::<i32>(), len, capacity) }
 }
 
 #[cfg(test)]
@@ -204,6 +254,18 @@ mod tests {
 
     use super::*;
     use tavdun_core::graph::arith::{softmax_row as core_softmax, NormRow};
+
+    /// `width` outputs of `f`, started from a value no op writes, so that a missed element
+    /// shows (and is still initialised memory).
+    fn outputs(width: usize, f: impl FnOnce(&mut Dst)) -> Vec<i32> {
+        let mut values = vec![MaybeUninit::new(i32::MIN + 7); width];
+        vectorised(
+            #[inline(always)]
+            || f(&mut values),
+        );
+        // SAFETY: every element was initialised above.
+        unsafe { written(values) }
+    }
 
     struct Rng(u64);
 
@@ -241,10 +303,10 @@ mod tests {
             let gamma: Vec<i32> = (0..width).map(|_| rng.edgy(-32768, 32767)).collect();
             let beta: Vec<i32> = (0..width).map(|_| rng.edgy(-(1 << 30), 1 << 30)).collect();
             let (shift, out) = (rng.below(24) as u32, [DType::I8, DType::I16][case % 2]);
-            let mut got = vec![0; width];
-            vectorised(
+            let got = outputs(
+                width,
                 #[inline(always)]
-                || layer_norm_row(&x, &gamma, &beta, shift, out, &mut got),
+                |dst| layer_norm_row(&x, &gamma, &beta, shift, out, dst),
             );
             let norm = NormRow::of(&x);
             let want: Vec<i32> = (0..width)
@@ -266,10 +328,10 @@ mod tests {
                     _ => 1,
                 })
                 .collect();
-            let mut got = vec![-1; width];
-            vectorised(
+            let got = outputs(
+                width,
                 #[inline(always)]
-                || softmax_row(&logits, &mask, &mut got),
+                |dst| softmax_row(&logits, &mask, dst),
             );
             assert_eq!(got, core_softmax(&logits, &mask), "case {case}");
         }
@@ -295,16 +357,25 @@ mod tests {
                 })
                 .collect();
             let (shift, out) = (rng.below(32) as u32, [DType::I8, DType::I16][case % 2]);
-            let (mut gelu, mut add, mut dense, mut plain) =
-                (vec![0; width], vec![0; width], x.clone(), vec![0; width]);
-            vectorised(
+            let gelu = outputs(
+                width,
                 #[inline(always)]
-                || {
-                    gelu_row(&x, &mults, shift, out, &mut gelu);
-                    add_row(&x, &y, &pairs, shift, out, &mut add);
-                    requant_rows(&mut dense, &offsets, &mults, shift, out);
-                    requant_values(&x, mults[0], shift, out, &mut plain);
-                },
+                |dst| gelu_row(&x, &mults, shift, out, dst),
+            );
+            let add = outputs(
+                width,
+                #[inline(always)]
+                |dst| add_row(&x, &y, &pairs, shift, out, dst),
+            );
+            let dense = outputs(
+                width,
+                #[inline(always)]
+                |dst| requant_rows(&x, &offsets, &mults, shift, out, dst),
+            );
+            let plain = outputs(
+                width,
+                #[inline(always)]
+                |dst| requant_values(&x, mults[0], shift, out, dst),
             );
             for i in 0..width {
                 let (am, bm) = pairs[i % pairs.len()];

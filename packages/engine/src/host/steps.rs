@@ -9,7 +9,7 @@ use tavdun_core::graph::{
 };
 
 use super::gemm::{padded_k, Packed};
-use super::lanes::{self, vectorised};
+use super::lanes::{self, unwritten, vectorised, written, Dst};
 use crate::error::EngineError;
 
 /// Rows per parallel task of the row ops and of dense's products: enough work to amortise a
@@ -370,9 +370,8 @@ impl HostStep {
                 .collect(),
             HostOp::L2Norm { input } => by_rows(&done[*input], |_, _, row, dst| {
                 let norm = Normalised::of(row);
-                for (d, &v) in dst.iter_mut().zip(row) {
-                    *d = norm.scaled(v, L2_BITS);
-                }
+                let scaled: Vec<i32> = row.iter().map(|&v| norm.scaled(v, L2_BITS)).collect();
+                lanes::copy_row(&scaled, dst);
             }),
         };
         values
@@ -392,12 +391,10 @@ impl HostStep {
 }
 
 /// A row-wise op over every row of every job, [`TASK_ROWS`] rows a task, vectorised; the
-/// output has the input's shape. `op(job, row index, row, output row)`.
-fn by_rows(
-    inputs: &[Tensor],
-    op: impl Fn(usize, usize, &[i32], &mut [i32]) + Sync,
-) -> Vec<Vec<i32>> {
-    let mut values: Vec<Vec<i32>> = inputs.iter().map(|x| vec![0; x.values.len()]).collect();
+/// output has the input's shape. `op(job, row index, row, output row)` writes all of its
+/// output row (the row ops of [`lanes`] assert their lengths).
+fn by_rows(inputs: &[Tensor], op: impl Fn(usize, usize, &[i32], &mut Dst) + Sync) -> Vec<Vec<i32>> {
+    let mut values: Vec<_> = inputs.iter().map(|x| unwritten(x.values.len())).collect();
     let mut tasks = Vec::new();
     for (job, (x, dst)) in inputs.iter().zip(values.iter_mut()).enumerate() {
         let width = x.width.max(1) as usize;
@@ -419,7 +416,9 @@ fn by_rows(
                 },
             )
         });
-    values
+    // SAFETY: the chunks cover every value (input and output have the same length and
+    // width), and `op` writes all of each output row.
+    values.into_iter().map(|v| unsafe { written(v) }).collect()
 }
 
 /// Dense over the rows of every job: [`TASK_ROWS`] rows a task, each task's products
@@ -438,9 +437,9 @@ fn dense(
     let mults = mults.per_unit(units);
     let rows: Vec<&[i32]> = inputs.iter().flat_map(rows_of).collect();
     let bytes = offset_bytes(&rows, fan_in);
-    let mut values: Vec<Vec<i32>> = inputs
+    let mut values: Vec<_> = inputs
         .iter()
-        .map(|x| vec![0; x.rows as usize * units])
+        .map(|x| unwritten(x.rows as usize * units))
         .collect();
     let mut tasks = Vec::new();
     let mut rest = &bytes[..];
@@ -451,13 +450,15 @@ fn dense(
         tasks.extend(chunks.zip(job.chunks_mut(TASK_ROWS * units.max(1))));
     }
     tasks.into_par_iter().for_each(|(a, dst)| {
-        weights.product(a, dst.len() / units, dst);
+        let mut raw = vec![0; dst.len()];
+        weights.product(a, dst.len() / units, &mut raw);
         vectorised(
             #[inline(always)]
-            || lanes::requant_rows(dst, offsets, &mults, shift, out),
+            || lanes::requant_rows(&raw, offsets, &mults, shift, out, dst),
         );
     });
-    values
+    // SAFETY: the tasks cover every row of every job, and `requant_rows` writes all of them.
+    values.into_iter().map(|v| unsafe { written(v) }).collect()
 }
 
 /// The rows `t` of one head's slice `[h*hd, (h+1)*hd)` of a `[n, heads*hd]` tensor.
@@ -470,9 +471,9 @@ fn head_rows(x: &Tensor, head: usize, hd: usize) -> Vec<&[i32]> {
 /// Every job's attention logits `[heads * n, n]`: per job and head (one task each), the
 /// queries' int8 rows (plus 128) times the packed keys.
 fn scores(qs: &[Tensor], ks: &[Tensor], heads: usize, mult: u32, shift: u32) -> Vec<Vec<i32>> {
-    let mut values: Vec<Vec<i32>> = qs
+    let mut values: Vec<_> = qs
         .iter()
-        .map(|q| vec![0; heads * (q.rows as usize).pow(2)])
+        .map(|q| unwritten(heads * (q.rows as usize).pow(2)))
         .collect();
     let mut tasks = Vec::new();
     for ((q, k), job) in qs.iter().zip(ks).zip(values.iter_mut()) {
@@ -486,7 +487,8 @@ fn scores(qs: &[Tensor], ks: &[Tensor], heads: usize, mult: u32, shift: u32) -> 
         let hd = q.width as usize / heads.max(1);
         let keys: Vec<i32> = head_rows(k, h, hd).concat();
         let packed = Packed::new(&keys, n, hd);
-        packed.product(&head_bytes(q, h, hd), n, dst);
+        let mut raw = vec![0; n * n];
+        packed.product(&head_bytes(q, h, hd), n, &mut raw);
         // Undo the queries' offset of 128 per key: one offset per column.
         let offsets: Vec<i64> = packed
             .column_sums()
@@ -496,10 +498,12 @@ fn scores(qs: &[Tensor], ks: &[Tensor], heads: usize, mult: u32, shift: u32) -> 
         let mults = vec![mult; n];
         vectorised(
             #[inline(always)]
-            || lanes::requant_rows(dst, &offsets, &mults, shift, DType::I16),
+            || lanes::requant_rows(&raw, &offsets, &mults, shift, DType::I16, dst),
         );
     });
-    values
+    // SAFETY: one task per head of every job covers each job's values, and `requant_rows`
+    // writes all of its head.
+    values.into_iter().map(|v| unsafe { written(v) }).collect()
 }
 
 /// One head's int8 rows as unsigned bytes (plus 128), padded for the products.
@@ -538,26 +542,38 @@ fn context(
             let kp = padded_k(n);
             let packed = Packed::new(&vt.values[h * hd * n..(h + 1) * hd * n], hd, n);
             let probs = &p.values[h * n * n..(h + 1) * n * n];
-            let (mut high, mut low) = (vec![0u8; n * kp], vec![0u8; n * kp]);
-            for (t, row) in probs.chunks_exact(n.max(1)).enumerate() {
-                for (u, &v) in row.iter().enumerate() {
-                    // 0 <= v <= 2^14: both bytes fit.
-                    high[t * kp + u] = (v >> 8) as u8;
-                    low[t * kp + u] = (v & 0xff) as u8;
-                }
-            }
-            let (mut acc_high, mut acc_low) = (vec![0i32; n * hd], vec![0i32; n * hd]);
-            packed.product(&high, n, &mut acc_high);
-            packed.product(&low, n, &mut acc_low);
+            // The high bytes of every row, then the low bytes: one product of 2n rows.
+            let mut bytes = vec![0u8; 2 * n * kp];
+            let (high, low) = bytes.split_at_mut(n * kp);
+            let mut acc = vec![0i32; 2 * n * hd];
             vectorised(
                 #[inline(always)]
                 || {
-                    for (hi, &lo) in acc_high.iter_mut().zip(&acc_low) {
+                    let rows = probs.chunks_exact(n.max(1));
+                    let split = high
+                        .chunks_exact_mut(kp.max(1))
+                        .zip(low.chunks_exact_mut(kp.max(1)));
+                    for (row, (high, low)) in rows.zip(split) {
+                        for ((h, l), &v) in high.iter_mut().zip(low.iter_mut()).zip(row) {
+                            // 0 <= v <= 2^14: both bytes fit.
+                            *h = (v >> 8) as u8;
+                            *l = (v & 0xff) as u8;
+                        }
+                    }
+                },
+            );
+            packed.product(&bytes, 2 * n, &mut acc);
+            let (acc_high, acc_low) = acc.split_at_mut(n * hd);
+            vectorised(
+                #[inline(always)]
+                || {
+                    for (hi, &lo) in acc_high.iter_mut().zip(&*acc_low) {
                         *hi = requant(i64::from(*hi) * 256 + i64::from(lo), mult, shift, out);
                     }
                 },
             );
-            acc_high
+            acc.truncate(n * hd);
+            acc
         })
         .collect();
     // per_head[job * heads + h][t * hd + d] -> row t, column h * hd + d of the job's output.
@@ -567,13 +583,15 @@ fn context(
         .map(|((p, vt), job)| {
             let (n, features) = (p.width as usize, vt.rows as usize);
             let hd = features / heads.max(1);
-            let mut values = vec![0; n * features];
+            let mut values = unwritten(n * features);
             for (h, head) in job.iter().enumerate() {
                 for (t, row) in head.chunks_exact(hd.max(1)).enumerate() {
-                    values[t * features + h * hd..t * features + (h + 1) * hd].copy_from_slice(row);
+                    let dst = &mut values[t * features + h * hd..t * features + (h + 1) * hd];
+                    lanes::copy_row(row, dst);
                 }
             }
-            values
+            // SAFETY: the heads' `hd` columns of each of the `n` rows cover all of it.
+            unsafe { written(values) }
         })
         .collect()
 }
