@@ -89,7 +89,7 @@ impl Packed {
         // Rows in groups of 16 go to AMX where the CPU has it (whole 64-byte K steps only);
         // the rest to the VNNI or portable micro-kernel.
         #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
-        let amx_rows = if kp % amx::K_STEP == 0 && amx::available() {
+        let amx_rows = if kp.is_multiple_of(amx::K_STEP) && amx::available() {
             rows / amx::ROWS * amx::ROWS
         } else {
             0
@@ -323,7 +323,9 @@ mod amx {
         kp: usize,
         out: &mut [i32; ROWS * BLOCK_COLS],
     ) {
-        debug_assert!(kp % K_STEP == 0 && lhs.len() >= ROWS * kp && w.len() >= kp / 4 * 192);
+        debug_assert!(
+            kp.is_multiple_of(K_STEP) && lhs.len() >= ROWS * kp && w.len() >= kp / 4 * 192
+        );
         let quad_row = BLOCK_COLS * 4;
         asm!(
             "ldtilecfg [{config}]",

@@ -41,7 +41,9 @@ pub(crate) fn requant_rows(
     dst: &mut Dst,
 ) {
     let units = offsets.len();
-    assert!(raw.len() == dst.len() && mults.len() == units && raw.len() % units.max(1) == 0);
+    assert!(
+        raw.len() == dst.len() && mults.len() == units && raw.len().is_multiple_of(units.max(1))
+    );
     let rows = raw.chunks_exact(units.max(1));
     for (raw, dst) in rows.zip(dst.chunks_exact_mut(units.max(1))) {
         for (((d, &v), &offset), &mult) in dst.iter_mut().zip(raw).zip(offsets).zip(mults) {
