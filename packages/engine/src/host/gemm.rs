@@ -96,6 +96,9 @@ impl Packed {
         };
         #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
         let amx_rows = 0;
+        // SAFETY: AMX is enabled for this process when `amx_rows` is not 0 (checked above).
+        #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+        let tiles = (amx_rows > 0).then(|| unsafe { amx::Tiles::load() });
         let mut tile = [0i32; BLOCK_ROWS * BLOCK_COLS];
         // Column blocks outside, so a block's packed weights stay in cache for every row.
         for block in 0..blocks {
@@ -108,13 +111,10 @@ impl Packed {
                 }
             };
             #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
-            if amx_rows > 0 {
+            if let Some(tiles) = &tiles {
                 let mut wide = [0i32; amx::ROWS * BLOCK_COLS];
                 for (g, lhs) in a[..amx_rows * kp].chunks(amx::ROWS * kp).enumerate() {
-                    // SAFETY: AMX is enabled for this process (checked above); `lhs` holds 16
-                    // rows of `kp` bytes, `kp` a multiple of 64, and `w` `kp / 4` quads of the
-                    // block.
-                    unsafe { amx::block(lhs, w, kp, &mut wide) };
+                    tiles.block(lhs, w, kp, &mut wide);
                     store(g * amx::ROWS, &wide, amx::ROWS);
                 }
             }
@@ -251,6 +251,7 @@ mod vnni {
 mod amx {
     use std::arch::asm;
     use std::arch::x86_64::__cpuid_count;
+    use std::marker::PhantomData;
     use std::sync::OnceLock;
 
     use super::BLOCK_COLS;
@@ -310,60 +311,88 @@ mod amx {
         rows: [16, 16, 16, 16, 16, 16, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0],
     };
 
-    /// `out[r][c] = sum_k lhs[r][k] * w[c][k]` for 16 rows of `lhs` (`kp` bytes each) and
-    /// one packed block of 48 columns: tiles 0-2 accumulate the three 16-column thirds, tile
-    /// 3 holds the rows' next 64 bytes, tiles 4-6 the block's next 64 `k` of each third.
-    ///
-    /// # Safety
-    /// [`available`] must have returned true; `lhs` holds 16 rows of `kp` bytes, `kp` a
-    /// multiple of 64, and `w` holds `kp / 4` quads of 192 bytes.
-    pub(super) unsafe fn block(
-        lhs: &[u8],
-        w: &[i8],
-        kp: usize,
-        out: &mut [i32; ROWS * BLOCK_COLS],
-    ) {
-        debug_assert!(
-            kp.is_multiple_of(K_STEP) && lhs.len() >= ROWS * kp && w.len() >= kp / 4 * 192
-        );
-        let quad_row = BLOCK_COLS * 4;
-        asm!(
-            "ldtilecfg [{config}]",
-            "tilezero tmm0",
-            "tilezero tmm1",
-            "tilezero tmm2",
-            config = in(reg) &CONFIG,
-            options(nostack, readonly),
-        );
-        for step in 0..kp / K_STEP {
-            let a = lhs.as_ptr().add(step * K_STEP);
-            // 16 quads (64 values of k) per step, each quad a 192-byte row of the block.
-            let b = w.as_ptr().add(step * 16 * quad_row);
-            asm!(
-                "tileloadd tmm3, [{a} + {a_stride}*1]",
-                "tileloadd tmm4, [{b} + {b_stride}*1]",
-                "tileloadd tmm5, [{b} + {b_stride}*1 + 64]",
-                "tileloadd tmm6, [{b} + {b_stride}*1 + 128]",
-                "tdpbusd tmm0, tmm3, tmm4",
-                "tdpbusd tmm1, tmm3, tmm5",
-                "tdpbusd tmm2, tmm3, tmm6",
-                a = in(reg) a,
-                a_stride = in(reg) kp,
-                b = in(reg) b,
-                b_stride = in(reg) quad_row,
-                options(nostack, readonly),
-            );
+    /// This thread's tiles, configured by [`CONFIG`] for as long as the value lives (the
+    /// configuration is per thread, hence not `Send`), released on drop.
+    pub(super) struct Tiles(PhantomData<*const ()>);
+
+    impl Tiles {
+        /// # Safety
+        /// [`available`] must have returned true.
+        pub(super) unsafe fn load() -> Tiles {
+            // SAFETY: AMX is enabled (the caller's guarantee); the configuration is valid.
+            unsafe {
+                asm!(
+                    "ldtilecfg [{config}]",
+                    config = in(reg) &CONFIG,
+                    options(nostack, readonly),
+                );
+            }
+            Tiles(PhantomData)
         }
-        let c = out.as_mut_ptr();
-        asm!(
-            "tilestored [{c} + {stride}*1], tmm0",
-            "tilestored [{c} + {stride}*1 + 64], tmm1",
-            "tilestored [{c} + {stride}*1 + 128], tmm2",
-            "tilerelease",
-            c = in(reg) c,
-            stride = in(reg) BLOCK_COLS * 4,
-            options(nostack),
-        );
+
+        /// `out[r][c] = sum_k lhs[r][k] * w[c][k]` for 16 rows of `lhs` (`kp` bytes each)
+        /// and one packed block of 48 columns: tiles 0-2 accumulate the three 16-column
+        /// thirds, tile 3 holds the rows' next 64 bytes, tiles 4-6 the block's next 64 `k` of
+        /// each third.
+        pub(super) fn block(
+            &self,
+            lhs: &[u8],
+            w: &[i8],
+            kp: usize,
+            out: &mut [i32; ROWS * BLOCK_COLS],
+        ) {
+            assert!(kp.is_multiple_of(K_STEP) && lhs.len() >= ROWS * kp && w.len() >= kp / 4 * 192);
+            let quad_row = BLOCK_COLS * 4;
+            // SAFETY (all three blocks): the tiles are configured (`self`); every load reads
+            // 16 rows of 64 bytes within `lhs` (stride `kp`) or `w` (stride 192), as asserted,
+            // and the stores write 16 rows of 64 bytes within `out` (stride 192).
+            unsafe {
+                asm!(
+                    "tilezero tmm0",
+                    "tilezero tmm1",
+                    "tilezero tmm2",
+                    options(nostack, nomem),
+                );
+            }
+            for step in 0..kp / K_STEP {
+                let a = lhs[step * K_STEP..].as_ptr();
+                // 16 quads (64 values of k) per step, each quad a 192-byte row of the block.
+                let b = w[step * 16 * quad_row..].as_ptr();
+                unsafe {
+                    asm!(
+                        "tileloadd tmm3, [{a} + {a_stride}*1]",
+                        "tileloadd tmm4, [{b} + {b_stride}*1]",
+                        "tileloadd tmm5, [{b} + {b_stride}*1 + 64]",
+                        "tileloadd tmm6, [{b} + {b_stride}*1 + 128]",
+                        "tdpbusd tmm0, tmm3, tmm4",
+                        "tdpbusd tmm1, tmm3, tmm5",
+                        "tdpbusd tmm2, tmm3, tmm6",
+                        a = in(reg) a,
+                        a_stride = in(reg) kp,
+                        b = in(reg) b,
+                        b_stride = in(reg) quad_row,
+                        options(nostack, readonly),
+                    );
+                }
+            }
+            unsafe {
+                asm!(
+                    "tilestored [{c} + {stride}*1], tmm0",
+                    "tilestored [{c} + {stride}*1 + 64], tmm1",
+                    "tilestored [{c} + {stride}*1 + 128], tmm2",
+                    c = in(reg) out.as_mut_ptr(),
+                    stride = in(reg) BLOCK_COLS * 4,
+                    options(nostack),
+                );
+            }
+        }
+    }
+
+    impl Drop for Tiles {
+        fn drop(&mut self) {
+            // SAFETY: the tiles were configured by `load`; releasing them touches no memory.
+            unsafe { asm!("tilerelease", options(nostack, nomem)) };
+        }
     }
 }
 
