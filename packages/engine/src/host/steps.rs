@@ -577,9 +577,9 @@ fn context(
         })
         .collect();
     // per_head[job * heads + h][t * hd + d] -> row t, column h * hd + d of the job's output.
-    ps.iter()
+    ps.par_iter()
         .zip(vts)
-        .zip(per_head.chunks(heads.max(1)))
+        .zip(per_head.par_chunks(heads.max(1)))
         .map(|((p, vt), job)| {
             let (n, features) = (p.width as usize, vt.rows as usize);
             let hd = features / heads.max(1);
