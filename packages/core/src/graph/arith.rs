@@ -79,7 +79,6 @@ pub struct Normalised {
 }
 
 impl Normalised {
-    #[inline]
     pub fn of(d: &[i32]) -> Normalised {
         let width = d.len() as u32;
         let peak = d.iter().map(|x| x.unsigned_abs()).max().unwrap_or(0);
@@ -104,18 +103,7 @@ impl Normalised {
         }
     }
 
-    /// The `k` of the definition above: the row is shifted right by it for its sum of squares.
-    pub fn pre_shift(&self) -> u32 {
-        self.pre_shift
-    }
-
-    /// `isqrt` of the shifted row's sum of squares; 0 only for an all-zero row.
-    pub fn sigma(&self) -> u32 {
-        self.sigma
-    }
-
     /// `d_i / ||d||` in units of 2^-bits (`bits` <= 15; validation keeps `pre_shift` <= 8).
-    #[inline]
     pub fn scaled(&self, d_i: i32, bits: u32) -> i32 {
         if self.sigma == 0 {
             return 0;
@@ -144,7 +132,6 @@ pub const NORM_BITS: u32 = 15;
 pub const L2_BITS: u32 = 14;
 
 impl NormRow {
-    #[inline]
     pub fn of(x: &[i32]) -> NormRow {
         let width = x.len().max(1) as i64;
         let sum: i64 = x.iter().map(|&v| i64::from(v)).sum();

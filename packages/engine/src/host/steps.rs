@@ -124,7 +124,7 @@ fn per_tensor(mult: Mult) -> u32 {
 }
 
 /// The int8 values of `rows` as unsigned bytes (plus 128), each row padded to the products'
-/// `padded_k`.
+/// `padded_k`, rows in parallel.
 fn offset_bytes(rows: &[&[i32]], k: usize) -> Vec<u8> {
     let kp = padded_k(k);
     let mut out = vec![0u8; rows.len() * kp];
@@ -133,17 +133,21 @@ fn offset_bytes(rows: &[&[i32]], k: usize) -> Vec<u8> {
         .for_each(|(dst, rows)| {
             vectorised(
                 #[inline(always)]
-                || {
-                    for (dst, row) in dst.chunks_exact_mut(kp.max(1)).zip(rows) {
-                        for (d, &v) in dst.iter_mut().zip(row.iter()) {
-                            // int8 values by the node's type: v + 128 is in 0..=255.
-                            *d = (v + 128) as u8;
-                        }
-                    }
-                },
+                || write_offset_bytes(rows, kp, dst),
             )
         });
     out
+}
+
+/// [`offset_bytes`] into `dst` (`rows.len()` rows of `kp` bytes), on this thread.
+#[inline(always)]
+fn write_offset_bytes(rows: &[&[i32]], kp: usize, dst: &mut [u8]) {
+    for (dst, row) in dst.chunks_exact_mut(kp.max(1)).zip(rows) {
+        for (d, &v) in dst.iter_mut().zip(row.iter()) {
+            // int8 values by the node's type: v + 128 is in 0..=255.
+            *d = (v + 128) as u8;
+        }
+    }
 }
 
 /// Every row of a job's tensor.
@@ -509,13 +513,12 @@ fn scores(qs: &[Tensor], ks: &[Tensor], heads: usize, mult: u32, shift: u32) -> 
 /// One head's int8 rows as unsigned bytes (plus 128), padded for the products.
 fn head_bytes(x: &Tensor, head: usize, hd: usize) -> Vec<u8> {
     let kp = padded_k(hd);
-    let mut bytes = vec![0u8; x.rows as usize * kp];
-    for (dst, row) in bytes.chunks_exact_mut(kp.max(1)).zip(rows_of(x)) {
-        for (d, &v) in dst.iter_mut().zip(&row[head * hd..(head + 1) * hd]) {
-            // int8 values by the node's type: v + 128 is in 0..=255.
-            *d = (v + 128) as u8;
-        }
-    }
+    let rows = head_rows(x, head, hd);
+    let mut bytes = vec![0u8; rows.len() * kp];
+    vectorised(
+        #[inline(always)]
+        || write_offset_bytes(&rows, kp, &mut bytes),
+    );
     bytes
 }
 
