@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use tavdun_core::graph::{
-    decode_values, first_divergence, forward, prove_element, GraphModel, TokenInput, Trace,
+    decode_values, first_divergence, forward, prove_element, widened, GraphModel, TokenInput, Trace,
 };
 use tavdun_models::minilm::corpus;
 use tavdun_sdk::api::{
@@ -343,8 +343,8 @@ async fn minilm_jobs_and_disputes_on_wasmd() {
         let result = job.result.expect("posted");
         let out = &honest.nodes[output as usize];
         assert_eq!(
-            decode_values(out.dtype, &result.output).as_deref(),
-            Some(&out.values[..]),
+            decode_values(out.dtype, &result.output),
+            Some(widened(&out.values)),
             "the posted embedding is core's"
         );
 

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use cosmwasm_std::Uint128;
 use support::start_worker;
-use tavdun_core::graph::{decode_values, forward};
+use tavdun_core::graph::{decode_values, forward, widened};
 use tavdun_models::minilm::{self, corpus};
 use tavdun_sdk::api::{DisputeOutcome, EndReason, JobInput, JobStatus};
 use tavdun_sdk::deploy::localnet_params;
@@ -138,7 +138,7 @@ async fn minilm_liars_are_slashed_and_the_final_embeddings_are_cores() {
         let result = job.result.as_ref().unwrap();
         assert_eq!(
             decode_values(out.dtype, &result.output),
-            Some(expected.nodes[output as usize].values.clone()),
+            Some(widened(&expected.nodes[output as usize].values)),
             "job {} ends with core's embedding",
             job.id
         );

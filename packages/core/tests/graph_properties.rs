@@ -5,7 +5,7 @@
 use proptest::prelude::*;
 use tavdun_core::graph::{
     forward, prove_element, run_tree, verify_element, verify_row, verify_run, verify_run_row,
-    GraphEvalError, GraphModel, ProvenRun, StepError, Trace,
+    widened, GraphEvalError, GraphModel, ProvenRun, StepError, Trace,
 };
 use tavdun_core::synthetic::{random_encoder, random_token_input};
 use tavdun_core::MerkleTree;
@@ -124,7 +124,7 @@ proptest! {
             let run_roots = MerkleTree::new(runs.clone());
             for (r, root) in runs.iter().enumerate() {
                 let r = r as u32;
-                let values = t.run(r).unwrap().to_vec();
+                let values = widened(t.run(r).unwrap());
                 let shown = ProvenRun { node: node as u32, run: r, values: values.clone(), proof: run_roots.proof(r).unwrap() };
                 prop_assert_eq!(verify_run(&m.plan, &input, &roots, &shown), Ok(*root));
                 let rows = run_tree(node as u32, r * len, t.dtype, t.width, &values);
@@ -140,7 +140,7 @@ proptest! {
         let runs = trace.node_runs(&trees, node).unwrap();
         let run_roots = MerkleTree::new(runs.clone());
         let r = (pick / 7 % runs.len() as u64) as u32;
-        let honest = ProvenRun { node: node as u32, run: r, values: t.run(r).unwrap().to_vec(), proof: run_roots.proof(r).unwrap() };
+        let honest = ProvenRun { node: node as u32, run: r, values: widened(t.run(r).unwrap()), proof: run_roots.proof(r).unwrap() };
         let mut changed = honest.clone();
         let j = (pick / 3 % changed.values.len() as u64) as usize;
         changed.values[j] = if changed.values[j] == 0 { 1 } else { 0 };
@@ -162,10 +162,10 @@ proptest! {
         let len = t.run_len();
         let outside = (r * len + len) % t.rows;
         if outside / len != r {
-            let row = t.row(outside).unwrap();
+            let row = widened(t.row(outside).unwrap());
             let proof = run_roots.proof(0).unwrap();
             let refused = matches!(
-                verify_run_row(&m.plan, &input, node as u32, r, &runs[r as usize], outside, row, &proof),
+                verify_run_row(&m.plan, &input, node as u32, r, &runs[r as usize], outside, &row, &proof),
                 Err(StepError::RowNotInRun { .. })
             );
             prop_assert!(refused, "a row of another run is refused");
@@ -188,6 +188,7 @@ fn random_encoders_spread_their_values() {
                 .values
                 .iter()
                 .filter(|&&v| {
+                    let v = i32::from(v);
                     v == m.plan.nodes[node].dtype.max() || v == m.plan.nodes[node].dtype.min()
                 })
                 .count();

@@ -182,7 +182,7 @@ fn vectors_v2_are_self_consistent() {
     };
     let trace = forward(&m, &input).unwrap();
     for (t, want) in trace.nodes.iter().zip(v["nodes"].as_array().unwrap()) {
-        let values: Vec<i32> = serde_json::from_value(want["values"].clone()).unwrap();
+        let values: Vec<i16> = serde_json::from_value(want["values"].clone()).unwrap();
         assert_eq!(t.values, values, "node {}", want["name"]);
     }
     assert_eq!(

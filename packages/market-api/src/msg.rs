@@ -435,7 +435,10 @@ impl RunMismatch {
         if theirs.len() != correct.len() {
             return None;
         }
-        let at = theirs.iter().zip(correct).position(|(a, b)| a != b)?;
+        let at = theirs
+            .iter()
+            .zip(correct)
+            .position(|(&a, &b)| a != i32::from(b))?;
         let width = t.width.max(1) as usize;
         let i = at / width;
         let first = revealed.run * t.run_len();

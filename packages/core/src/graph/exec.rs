@@ -55,17 +55,34 @@ impl TokenInput {
     }
 }
 
-/// One node's output, row-major; values are within `dtype`'s range.
+/// One node's output, row-major; values are within `dtype`'s range. They are held as `i16`,
+/// which every node type fits: a trace holds every node of every job (about 1 GB for 32
+/// MiniLM jobs of 128 tokens as `i32`), and the engine's row ops are bound by the memory
+/// traffic of reading and writing it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tensor {
     pub rows: u32,
     pub width: u32,
     pub dtype: DType,
-    pub values: Vec<i32>,
+    pub values: Vec<i16>,
 }
 
 impl Tensor {
-    pub fn row(&self, r: u32) -> Option<&[i32]> {
+    /// A tensor of values computed wider; each must be within `dtype`'s range (the caller's
+    /// arithmetic clamps to it), which makes the narrowing exact.
+    pub fn narrowed(rows: u32, width: u32, dtype: DType, values: &[i32]) -> Tensor {
+        debug_assert!(values
+            .iter()
+            .all(|&v| (dtype.min()..=dtype.max()).contains(&v)));
+        Tensor {
+            rows,
+            width,
+            dtype,
+            values: values.iter().map(|&v| v as i16).collect(),
+        }
+    }
+
+    pub fn row(&self, r: u32) -> Option<&[i16]> {
         let w = self.width as usize;
         self.values.get(r as usize * w..(r as usize + 1) * w)
     }
@@ -76,7 +93,7 @@ impl Tensor {
     }
 
     /// The values of run `run` (fewer rows for the last run of a node); `None` out of range.
-    pub fn run(&self, run: u32) -> Option<&[i32]> {
+    pub fn run(&self, run: u32) -> Option<&[i16]> {
         let w = self.width as usize;
         let len = self.run_len() as usize;
         let first = (run as usize).checked_mul(len)?;
@@ -314,6 +331,8 @@ impl GraphModel {
 /// Runs the model on one job input and returns every node's output.
 pub fn forward(model: &GraphModel, input: &TokenInput) -> Result<Trace, GraphEvalError> {
     let n = input.tokens(&model.plan)?;
+    // Every node's values as `i32`, the width the element evaluation reads.
+    let mut wide: Vec<Vec<i32>> = Vec::with_capacity(model.plan.nodes.len());
     let mut nodes: Vec<Tensor> = Vec::with_capacity(model.plan.nodes.len());
     for (i, (node, np)) in model.spec.nodes.iter().zip(&model.plan.nodes).enumerate() {
         let (rows, width) = (np.rows.at(n), np.width.at(n));
@@ -323,7 +342,10 @@ pub fn forward(model: &GraphModel, input: &TokenInput) -> Result<Trace, GraphEva
                 .rows
                 .iter()
                 // Needs name earlier nodes and rows in range: both come from the plan.
-                .filter_map(|&(j, r)| nodes[j as usize].row(r))
+                .filter_map(|&(j, r)| {
+                    let w = nodes[j as usize].width as usize;
+                    wide[j as usize].get(r as usize * w..(r as usize + 1) * w)
+                })
                 .collect()
         };
         for r in 0..rows {
@@ -353,12 +375,9 @@ pub fn forward(model: &GraphModel, input: &TokenInput) -> Result<Trace, GraphEva
                 ));
             }
         }
-        nodes.push(Tensor {
-            rows,
-            width,
-            dtype: np.dtype,
-            values,
-        });
+        // Every op's value is clamped to its node's type.
+        nodes.push(Tensor::narrowed(rows, width, np.dtype, &values));
+        wide.push(values);
     }
     Ok(Trace { tokens: n, nodes })
 }

@@ -33,6 +33,6 @@ pub use step::{
 };
 pub use trace::{
     concat_hashes, decode_values, encode_values, first_divergence, input_hash, node_tree, row_hash,
-    run_len, run_tree, split_hashes, trace_root, ProvenRow,
+    run_len, run_tree, split_hashes, trace_root, widened, ProvenRow, RowValue,
 };
 pub use weights::{GraphModel, NodeWeights, WeightLeaf};

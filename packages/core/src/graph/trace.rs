@@ -20,8 +20,9 @@ const INPUT_TAG: &[u8] = b"tavdun/input/v2";
 const TRACE_TAG: &[u8] = b"tavdun/trace/v2";
 
 /// The leaf hash of row `row` of node `node`. Values are within `dtype`'s range (checked by
-/// whoever built them), so the narrowing below is exact.
-pub fn row_hash(node: u32, row: u32, dtype: DType, values: &[i32]) -> Hash {
+/// whoever built them), so the narrowing below is exact. They come as a trace holds them
+/// (`i16`) or as they travel on chain (`i32`).
+pub fn row_hash<V: RowValue>(node: u32, row: u32, dtype: DType, values: &[V]) -> Hash {
     let mut h = Sha256::new();
     h.update(ROW_TAG);
     h.update(node.to_be_bytes());
@@ -34,15 +35,27 @@ pub fn row_hash(node: u32, row: u32, dtype: DType, values: &[i32]) -> Hash {
 /// Values of a node's type as bytes: one per int8, two big-endian per int16 (the bytes a row
 /// leaf hashes, and how a result's output and a revealed row travel on chain). Values are
 /// within `dtype`'s range (checked by whoever built them), so the narrowing is exact.
-pub fn encode_values(dtype: DType, values: &[i32]) -> Vec<u8> {
+pub fn encode_values<V: RowValue>(dtype: DType, values: &[V]) -> Vec<u8> {
     match dtype {
-        DType::I8 => values.iter().map(|&v| v as i8 as u8).collect(),
+        DType::I8 => values.iter().map(|&v| v.into() as i8 as u8).collect(),
         DType::I16 => values
             .iter()
-            .flat_map(|&v| (v as i16).to_be_bytes())
+            .flat_map(|&v| (v.into() as i16).to_be_bytes())
             .collect(),
     }
 }
+
+/// A trace's values (rows, runs) as the `i32` a row travels as and core's arithmetic takes.
+pub fn widened(values: &[i16]) -> Vec<i32> {
+    values.iter().map(|&v| i32::from(v)).collect()
+}
+
+/// A node's value as a trace holds it (`i16`, which every node type fits) or as a row travels
+/// on chain (`i32`).
+pub trait RowValue: Copy + Into<i32> {}
+
+impl RowValue for i16 {}
+impl RowValue for i32 {}
 
 /// The inverse of [`encode_values`]; `None` when the length is not a whole number of values.
 pub fn decode_values(dtype: DType, bytes: &[u8]) -> Option<Vec<i32>> {
@@ -78,13 +91,19 @@ pub fn split_hashes(bytes: &[u8]) -> Option<Vec<Hash>> {
 }
 
 /// The row tree of one node's output.
-pub fn node_tree(node: u32, dtype: DType, width: u32, values: &[i32]) -> MerkleTree {
+pub fn node_tree<V: RowValue>(node: u32, dtype: DType, width: u32, values: &[V]) -> MerkleTree {
     run_tree(node, 0, dtype, width, values)
 }
 
 /// The tree of the rows `values` holds, the first of them row `first` of `node`. For a run
 /// ([`run_len`]) its root is the run's root in the node's row tree.
-pub fn run_tree(node: u32, first: u32, dtype: DType, width: u32, values: &[i32]) -> MerkleTree {
+pub fn run_tree<V: RowValue>(
+    node: u32,
+    first: u32,
+    dtype: DType,
+    width: u32,
+    values: &[V],
+) -> MerkleTree {
     let rows = values
         .chunks(width.max(1) as usize)
         .enumerate()
@@ -183,7 +202,7 @@ impl Trace {
         Some(ProvenRow {
             node: node as u32,
             row,
-            values: t.row(row)?.to_vec(),
+            values: widened(t.row(row)?),
             proof: trees.get(node)?.proof(row)?,
         })
     }
@@ -197,7 +216,8 @@ impl Trace {
         let t = lie.nodes.get_mut(node as usize)?;
         let at = t.values.len() / 3;
         let v = t.values.get_mut(at)?;
-        *v = if *v > 0 { t.dtype.min() } else { t.dtype.max() };
+        // Both ends of either type fit `i16`.
+        *v = if *v > 0 { t.dtype.min() } else { t.dtype.max() } as i16;
         Some(lie)
     }
 }

@@ -66,12 +66,7 @@ impl PaddedNode<'_> {
                 value,
             });
         }
-        Ok(Tensor {
-            rows,
-            width,
-            dtype: self.dtype,
-            values,
-        })
+        Ok(Tensor::narrowed(rows, width, self.dtype, &values))
     }
 }
 

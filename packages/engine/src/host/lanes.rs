@@ -25,9 +25,10 @@ pub(crate) fn vectorised<R>(f: impl FnOnce() -> R) -> R {
 }
 
 /// Where a row op writes: a node's output rows, not yet written (they are not zeroed first:
-/// at batch 32 that pass alone costs more than some ops). Every function here writes every
-/// element of its `dst`, whose length it asserts against its inputs'.
-pub(crate) type Dst = [MaybeUninit<i32>];
+/// at batch 32 that pass alone costs more than some ops), in the trace's `i16`. Every function
+/// here writes every element of its `dst`, whose length it asserts against its inputs', with
+/// a value its arithmetic clamped to the node's type, so the narrowing is exact.
+pub(crate) type Dst = [MaybeUninit<i16>];
 
 /// Dense's epilogue: rows of raw products into their output, unit `u` of a row becoming
 /// `requant(raw + offsets[u], mults[u])`.
@@ -47,17 +48,17 @@ pub(crate) fn requant_rows(
     let rows = raw.chunks_exact(units.max(1));
     for (raw, dst) in rows.zip(dst.chunks_exact_mut(units.max(1))) {
         for (((d, &v), &offset), &mult) in dst.iter_mut().zip(raw).zip(offsets).zip(mults) {
-            d.write(requant(i64::from(v) + offset, mult, shift, out));
+            d.write(requant(i64::from(v) + offset, mult, shift, out) as i16);
         }
     }
 }
 
 /// `requant(x, mult)` of every value.
 #[inline(always)]
-pub(crate) fn requant_values(x: &[i32], mult: u32, shift: u32, out: DType, dst: &mut Dst) {
+pub(crate) fn requant_values(x: &[i16], mult: u32, shift: u32, out: DType, dst: &mut Dst) {
     assert_eq!(x.len(), dst.len());
     for (d, &v) in dst.iter_mut().zip(x) {
-        d.write(requant(v.into(), mult, shift, out));
+        d.write(requant(v.into(), mult, shift, out) as i16);
     }
 }
 
@@ -65,8 +66,8 @@ pub(crate) fn requant_values(x: &[i32], mult: u32, shift: u32, out: DType, dst: 
 /// column (`mults` as wide as the row) or one pair for all (`mults` of length 1).
 #[inline(always)]
 pub(crate) fn add_row(
-    a: &[i32],
-    b: &[i32],
+    a: &[i16],
+    b: &[i16],
     mults: &[(i64, i64)],
     shift: u32,
     out: DType,
@@ -74,8 +75,8 @@ pub(crate) fn add_row(
 ) {
     assert!(a.len() == dst.len() && b.len() == dst.len());
     let (lo, hi) = (i64::from(out.min()), i64::from(out.max()));
-    let one = |x: i32, y: i32, (am, bm): (i64, i64)| {
-        round_shift(i64::from(x) * am + i64::from(y) * bm, shift).clamp(lo, hi) as i32
+    let one = |x: i16, y: i16, (am, bm): (i64, i64)| {
+        round_shift(i64::from(x) * am + i64::from(y) * bm, shift).clamp(lo, hi) as i16
     };
     if let [pair] = mults {
         for ((d, &x), &y) in dst.iter_mut().zip(a).zip(b) {
@@ -91,10 +92,10 @@ pub(crate) fn add_row(
 
 /// GELU of one row, unit `u` requantised by `mults[u]`.
 #[inline(always)]
-pub(crate) fn gelu_row(x: &[i32], mults: &[u32], shift: u32, out: DType, dst: &mut Dst) {
+pub(crate) fn gelu_row(x: &[i16], mults: &[u32], shift: u32, out: DType, dst: &mut Dst) {
     assert!(x.len() == dst.len() && mults.len() == dst.len());
     for ((d, &v), &mult) in dst.iter_mut().zip(x).zip(mults) {
-        d.write(requant(gelu_product(v), mult, shift, out));
+        d.write(requant(gelu_product(v.into()), mult, shift, out) as i16);
     }
 }
 
@@ -105,7 +106,7 @@ pub(crate) fn gelu_row(x: &[i32], mults: &[u32], shift: u32, out: DType, dst: &m
 /// beta_i))` with `q_i = sign(d_i) floor(|d_i| 2^(15-k) / sigma)`.
 #[inline(always)]
 pub(crate) fn layer_norm_row(
-    x: &[i32],
+    x: &[i16],
     gamma: &[i32],
     beta: &[i32],
     shift: u32,
@@ -118,7 +119,7 @@ pub(crate) fn layer_norm_row(
     let mean = sum.div_euclid(width as i64) as i32;
     let peak = x
         .iter()
-        .map(|&v| (v - mean).unsigned_abs())
+        .map(|&v| (i32::from(v) - mean).unsigned_abs())
         .max()
         .unwrap_or(0);
     let pre_shift = (u32::BITS - peak.leading_zeros()).saturating_sub(norm_bits(x.len() as u32));
@@ -127,7 +128,7 @@ pub(crate) fn layer_norm_row(
     let squares: u32 = x
         .iter()
         .map(|&v| {
-            let e = ((v - mean).unsigned_abs() + rounding) >> pre_shift;
+            let e = ((i32::from(v) - mean).unsigned_abs() + rounding) >> pre_shift;
             e * e
         })
         .sum();
@@ -138,12 +139,12 @@ pub(crate) fn layer_norm_row(
     let divisor = Divisor::new(sigma.max(1));
     let (lo, hi) = (i64::from(out.min()), i64::from(out.max()));
     for (((d, &v), &g), &b) in dst.iter_mut().zip(x).zip(gamma).zip(beta) {
-        let c = v - mean;
+        let c = i32::from(v) - mean;
         // `|c| << up` is below 2^30 and the quotient at most 2^15 + 2^7 (core's bounds).
         let q = divisor.quotient(c.unsigned_abs() << up) as i32 * live;
         let q = if c < 0 { -q } else { q };
         let v = i64::from(q) * i64::from(g) + i64::from(b);
-        d.write(round_shift(v, shift).clamp(lo, hi) as i32);
+        d.write(round_shift(v, shift).clamp(lo, hi) as i16);
     }
 }
 
@@ -188,41 +189,48 @@ impl Divisor {
 }
 
 /// Softmax of one row of logits ([`tavdun_core::graph::arith::softmax_row`]): the kept
-/// positions are those where `mask` is 1 (none past its end). The exponentials are written
-/// to `dst` first, then divided in place by their sum.
+/// positions are those where `mask` is 1 (none past its end). The exponentials (below 2^22)
+/// do not fit the output's `i16`, so they are computed twice, for their sum and for each
+/// quotient: cheaper than a buffer per row.
 #[inline(always)]
-pub(crate) fn softmax_row(logits: &[i32], mask: &[u8], dst: &mut Dst) {
+pub(crate) fn softmax_row(logits: &[i16], mask: &[u8], dst: &mut Dst) {
     assert_eq!(logits.len(), dst.len());
     let kept = mask.len().min(logits.len());
-    let (mut max, mut any) = (i32::MIN, false);
+    let (mut max, mut any) = (i32::from(i16::MIN), false);
     for (&l, &m) in logits.iter().zip(mask) {
         let keep = m == 1;
-        max = if keep { max.max(l) } else { max };
+        max = if keep { max.max(i32::from(l)) } else { max };
         any |= keep;
     }
-    let mut sum = 0u64;
-    for ((d, &l), &m) in dst.iter_mut().zip(logits).zip(mask) {
-        // With nothing kept every output is 0.
-        let e = if any && m == 1 { exp_poly(l - max) } else { 0 };
-        sum += u64::from(e);
-        d.write(e as i32);
-    }
-    for d in &mut dst[kept..] {
-        d.write(0);
-    }
+    // With nothing kept every output is 0.
+    let exp = |l: i16, m: u8| {
+        if any && m == 1 {
+            exp_poly(i32::from(l) - max)
+        } else {
+            0
+        }
+    };
+    let sum: u64 = logits
+        .iter()
+        .zip(mask)
+        .map(|(&l, &m)| u64::from(exp(l, m)))
+        .sum();
     // `e * 2^14` is below 2^36 and `sum` below 2^31 (core's bounds); the divisor 1 of an
     // all-masked row only keeps the lanes defined.
     let divisor = Divisor::new((sum as u32).max(1));
-    for d in &mut dst[..kept] {
-        // SAFETY: written in the loop above (the first `kept` values).
-        let e = unsafe { d.assume_init() } as u32;
-        d.write(divisor.quotient_wide(u64::from(e) << PROB_BITS) as i32);
+    for ((d, &l), &m) in dst.iter_mut().zip(logits).zip(mask) {
+        let e = exp(l, m);
+        // The quotient is at most 2^14.
+        d.write(divisor.quotient_wide(u64::from(e) << PROB_BITS) as i16);
+    }
+    for d in &mut dst[kept..] {
+        d.write(0);
     }
 }
 
 /// Writes `values` (all of `dst`).
 #[inline(always)]
-pub(crate) fn copy_row(values: &[i32], dst: &mut Dst) {
+pub(crate) fn copy_row(values: &[i16], dst: &mut Dst) {
     assert_eq!(values.len(), dst.len());
     for (d, &v) in dst.iter_mut().zip(values) {
         d.write(v);
@@ -230,7 +238,7 @@ pub(crate) fn copy_row(values: &[i32], dst: &mut Dst) {
 }
 
 /// A vector of `len` values to be written once each by row ops, without zeroing it first.
-pub(crate) fn unwritten(len: usize) -> Vec<MaybeUninit<i32>> {
+pub(crate) fn unwritten(len: usize) -> Vec<MaybeUninit<i16>> {
     let mut values = Vec::with_capacity(len);
     // SAFETY: `MaybeUninit` values need no initialisation.
     unsafe { values.set_len(len) };
@@ -241,12 +249,12 @@ pub(crate) fn unwritten(len: usize) -> Vec<MaybeUninit<i32>> {
 ///
 /// # Safety
 /// Every element of `values` must have been written.
-pub(crate) unsafe fn written(values: Vec<MaybeUninit<i32>>) -> Vec<i32> {
+pub(crate) unsafe fn written(values: Vec<MaybeUninit<i16>>) -> Vec<i16> {
     let mut values = std::mem::ManuallyDrop::new(values);
     let (ptr, len, capacity) = (values.as_mut_ptr(), values.len(), values.capacity());
-    // SAFETY: `MaybeUninit<i32>` has the layout of `i32`, the allocation is handed over whole,
+    // SAFETY: `MaybeUninit<i16>` has the layout of `i16`, the allocation is handed over whole,
     // and the caller guarantees every value is initialised.
-    unsafe { Vec::from_raw_parts(ptr.cast::<i32>(), len, capacity) }
+    unsafe { Vec::from_raw_parts(ptr.cast::<i16>(), len, capacity) }
 }
 
 #[cfg(test)]
@@ -260,13 +268,25 @@ mod tests {
     /// `width` outputs of `f`, started from a value no op writes, so that a missed element
     /// shows (and is still initialised memory).
     fn outputs(width: usize, f: impl FnOnce(&mut Dst)) -> Vec<i32> {
-        let mut values = vec![MaybeUninit::new(i32::MIN + 7); width];
+        let mut values = vec![MaybeUninit::new(i16::MIN + 7); width];
         vectorised(
             #[inline(always)]
             || f(&mut values),
         );
         // SAFETY: every element was initialised above.
-        unsafe { written(values) }
+        let values = unsafe { written(values) };
+        wide(&values)
+    }
+
+    fn wide(values: &[i16]) -> Vec<i32> {
+        values.iter().map(|&v| i32::from(v)).collect()
+    }
+
+    /// `width` values of `rng.edgy(lo, hi)` (within `i16`, as a trace holds them).
+    fn row(rng: &mut Rng, width: usize, lo: i16, hi: i16) -> Vec<i16> {
+        (0..width)
+            .map(|_| rng.edgy(lo.into(), hi.into()) as i16)
+            .collect()
     }
 
     struct Rng(u64);
@@ -301,7 +321,7 @@ mod tests {
                 2 => (0, 0),
                 _ => (-3, 3),
             };
-            let x: Vec<i32> = (0..width).map(|_| rng.edgy(lo, hi)).collect();
+            let x = row(&mut rng, width, lo, hi);
             let gamma: Vec<i32> = (0..width).map(|_| rng.edgy(-32768, 32767)).collect();
             let beta: Vec<i32> = (0..width).map(|_| rng.edgy(-(1 << 30), 1 << 30)).collect();
             let (shift, out) = (rng.below(24) as u32, [DType::I8, DType::I16][case % 2]);
@@ -310,7 +330,7 @@ mod tests {
                 #[inline(always)]
                 |dst| layer_norm_row(&x, &gamma, &beta, shift, out, dst),
             );
-            let norm = NormRow::of(&x);
+            let norm = NormRow::of(&wide(&x));
             let want: Vec<i32> = (0..width)
                 .map(|i| norm.output(i, gamma[i], beta[i], shift, out))
                 .collect();
@@ -323,7 +343,7 @@ mod tests {
         let mut rng = Rng(5);
         for case in 0..3000 {
             let width = [1, 2, 8, 100, 128, 512][case % 6];
-            let logits: Vec<i32> = (0..width).map(|_| rng.edgy(-32768, 32767)).collect();
+            let logits = row(&mut rng, width, i16::MIN, i16::MAX);
             let mask: Vec<u8> = (0..width - rng.below(2) as usize * width / 3)
                 .map(|_| match rng.below(4) {
                     0 => 0,
@@ -335,7 +355,7 @@ mod tests {
                 #[inline(always)]
                 |dst| softmax_row(&logits, &mask, dst),
             );
-            assert_eq!(got, core_softmax(&logits, &mask), "case {case}");
+            assert_eq!(got, core_softmax(&wide(&logits), &mask), "case {case}");
         }
     }
 
@@ -344,8 +364,9 @@ mod tests {
         let mut rng = Rng(9);
         for case in 0..2000 {
             let width = [1, 5, 384, 1536][case % 4];
-            let x: Vec<i32> = (0..width).map(|_| rng.edgy(-32768, 32767)).collect();
-            let y: Vec<i32> = (0..width).map(|_| rng.edgy(-32768, 32767)).collect();
+            let x = row(&mut rng, width, i16::MIN, i16::MAX);
+            let y = row(&mut rng, width, i16::MIN, i16::MAX);
+            let raw = wide(&x);
             let mults: Vec<u32> = (0..width).map(|_| rng.edgy(1, 32767) as u32).collect();
             let offsets: Vec<i64> = (0..width)
                 .map(|_| i64::from(rng.edgy(-(1 << 30), 1 << 30)))
@@ -372,7 +393,7 @@ mod tests {
             let dense = outputs(
                 width,
                 #[inline(always)]
-                |dst| requant_rows(&x, &offsets, &mults, shift, out, dst),
+                |dst| requant_rows(&raw, &offsets, &mults, shift, out, dst),
             );
             let plain = outputs(
                 width,
@@ -384,11 +405,11 @@ mod tests {
                 let want_add = round_shift(i64::from(x[i]) * am + i64::from(y[i]) * bm, shift)
                     .clamp(out.min().into(), out.max().into())
                     as i32;
-                assert_eq!(gelu[i], requant(gelu_product(x[i]), mults[i], shift, out));
+                assert_eq!(gelu[i], requant(gelu_product(raw[i]), mults[i], shift, out));
                 assert_eq!(add[i], want_add, "case {case}");
-                let raw = i64::from(x[i]) + offsets[i];
-                assert_eq!(dense[i], requant(raw, mults[i], shift, out));
-                assert_eq!(plain[i], requant(x[i].into(), mults[0], shift, out));
+                let sum = i64::from(raw[i]) + offsets[i];
+                assert_eq!(dense[i], requant(sum, mults[i], shift, out));
+                assert_eq!(plain[i], requant(raw[i].into(), mults[0], shift, out));
             }
         }
     }

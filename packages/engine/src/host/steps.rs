@@ -5,7 +5,7 @@
 use rayon::prelude::*;
 use tavdun_core::graph::arith::{masked_mean, requant, Normalised, L2_BITS};
 use tavdun_core::graph::{
-    DType, EmbeddingIndex, Extent, GraphModel, Mult, NodeWeights, Op, Tensor, TokenInput,
+    widened, DType, EmbeddingIndex, Extent, GraphModel, Mult, NodeWeights, Op, Tensor, TokenInput,
 };
 
 use super::gemm::{padded_k, Packed};
@@ -125,7 +125,7 @@ fn per_tensor(mult: Mult) -> u32 {
 
 /// The int8 values of `rows` as unsigned bytes (plus 128), each row padded to the products'
 /// `padded_k`, rows in parallel.
-fn offset_bytes(rows: &[&[i32]], k: usize) -> Vec<u8> {
+fn offset_bytes(rows: &[&[i16]], k: usize) -> Vec<u8> {
     let kp = padded_k(k);
     let mut out = vec![0u8; rows.len() * kp];
     out.par_chunks_mut(kp.max(1) * TASK_ROWS)
@@ -141,7 +141,7 @@ fn offset_bytes(rows: &[&[i32]], k: usize) -> Vec<u8> {
 
 /// [`offset_bytes`] into `dst` (`rows.len()` rows of `kp` bytes), on this thread.
 #[inline(always)]
-fn write_offset_bytes(rows: &[&[i32]], kp: usize, dst: &mut [u8]) {
+fn write_offset_bytes(rows: &[&[i16]], kp: usize, dst: &mut [u8]) {
     for (dst, row) in dst.chunks_exact_mut(kp.max(1)).zip(rows) {
         for (d, &v) in dst.iter_mut().zip(row.iter()) {
             // int8 values by the node's type: v + 128 is in 0..=255.
@@ -151,7 +151,7 @@ fn write_offset_bytes(rows: &[&[i32]], kp: usize, dst: &mut [u8]) {
 }
 
 /// Every row of a job's tensor.
-fn rows_of(t: &Tensor) -> impl Iterator<Item = &[i32]> {
+fn rows_of(t: &Tensor) -> impl Iterator<Item = &[i16]> {
     t.values.chunks_exact(t.width.max(1) as usize)
 }
 
@@ -274,7 +274,7 @@ impl HostStep {
     /// (`done[node][job]`).
     pub(crate) fn forward(&self, done: &[Vec<Tensor>], jobs: &[&TokenInput]) -> Vec<Tensor> {
         let out = self.dtype;
-        let values: Vec<Vec<i32>> = match &self.op {
+        let values: Vec<Vec<i16>> = match &self.op {
             HostOp::Embedding {
                 table,
                 width,
@@ -290,7 +290,7 @@ impl HostStep {
                             };
                             table[row * width..(row + 1) * width]
                                 .iter()
-                                .map(|&v| i32::from(v))
+                                .map(|&v| i16::from(v))
                         })
                         .collect()
                 })
@@ -338,15 +338,7 @@ impl HostStep {
                 #[inline(always)]
                 |job, _, row, dst| lanes::softmax_row(row, &jobs[job].mask, dst),
             ),
-            HostOp::Transpose { input } => done[*input]
-                .par_iter()
-                .map(|x| {
-                    let (rows, width) = (x.rows as usize, x.width as usize);
-                    (0..width)
-                        .flat_map(|c| (0..rows).map(move |r| x.values[r * width + c]))
-                        .collect()
-                })
-                .collect(),
+            HostOp::Transpose { input } => done[*input].par_iter().map(transposed).collect(),
             HostOp::Context {
                 probs,
                 values_t,
@@ -367,14 +359,25 @@ impl HostStep {
                     |_, _, row, dst| lanes::gelu_row(row, &mults, *shift, out, dst),
                 )
             }
+            // One row per feature, or one per job: core's functions on rows widened to `i32`,
+            // the mean of a row within its input's type and the normalised values within
+            // `i16` (core's bounds).
             HostOp::MeanPool { input } => done[*input]
                 .par_iter()
                 .zip(jobs.par_iter())
-                .map(|(x, job)| rows_of(x).map(|row| masked_mean(row, &job.mask)).collect())
+                .map(|(x, job)| {
+                    rows_of(x)
+                        .map(|row| masked_mean(&widened(row), &job.mask) as i16)
+                        .collect()
+                })
                 .collect(),
             HostOp::L2Norm { input } => by_rows(&done[*input], |_, _, row, dst| {
-                let norm = Normalised::of(row);
-                let scaled: Vec<i32> = row.iter().map(|&v| norm.scaled(v, L2_BITS)).collect();
+                let row = widened(row);
+                let norm = Normalised::of(&row);
+                let scaled: Vec<i16> = row
+                    .iter()
+                    .map(|&v| norm.scaled(v, L2_BITS) as i16)
+                    .collect();
                 lanes::copy_row(&scaled, dst);
             }),
         };
@@ -397,7 +400,7 @@ impl HostStep {
 /// A row-wise op over every row of every job, [`TASK_ROWS`] rows a task, vectorised; the
 /// output has the input's shape. `op(job, row index, row, output row)` writes all of its
 /// output row (the row ops of [`lanes`] assert their lengths).
-fn by_rows(inputs: &[Tensor], op: impl Fn(usize, usize, &[i32], &mut Dst) + Sync) -> Vec<Vec<i32>> {
+fn by_rows(inputs: &[Tensor], op: impl Fn(usize, usize, &[i16], &mut Dst) + Sync) -> Vec<Vec<i16>> {
     let mut values: Vec<_> = inputs.iter().map(|x| unwritten(x.values.len())).collect();
     let mut tasks = Vec::new();
     for (job, (x, dst)) in inputs.iter().zip(values.iter_mut()).enumerate() {
@@ -425,6 +428,25 @@ fn by_rows(inputs: &[Tensor], op: impl Fn(usize, usize, &[i32], &mut Dst) + Sync
     values.into_iter().map(|v| unsafe { written(v) }).collect()
 }
 
+/// A job's tensor transposed, in tiles of 32 x 32 values so that both the rows read and the
+/// rows written stay in the cache (a column at a time strides a whole row per value).
+fn transposed(x: &Tensor) -> Vec<i16> {
+    const TILE: usize = 32;
+    let (rows, width) = (x.rows as usize, x.width as usize);
+    let mut values = unwritten(rows * width);
+    for r0 in (0..rows).step_by(TILE) {
+        for c0 in (0..width).step_by(TILE) {
+            for c in c0..(c0 + TILE).min(width) {
+                for r in r0..(r0 + TILE).min(rows) {
+                    values[c * rows + r].write(x.values[r * width + c]);
+                }
+            }
+        }
+    }
+    // SAFETY: the tiles cover every (row, column) of the input, each written once.
+    unsafe { written(values) }
+}
+
 /// Dense over the rows of every job: [`TASK_ROWS`] rows a task, each task's products
 /// requantised while they are in its cache.
 fn dense(
@@ -434,12 +456,12 @@ fn dense(
     mults: &Mults,
     shift: u32,
     out: DType,
-) -> Vec<Vec<i32>> {
+) -> Vec<Vec<i16>> {
     let fan_in = inputs.first().map_or(0, |x| x.width as usize);
     let kp = padded_k(fan_in);
     let units = weights.columns();
     let mults = mults.per_unit(units);
-    let rows: Vec<&[i32]> = inputs.iter().flat_map(rows_of).collect();
+    let rows: Vec<&[i16]> = inputs.iter().flat_map(rows_of).collect();
     let bytes = offset_bytes(&rows, fan_in);
     let mut values: Vec<_> = inputs
         .iter()
@@ -466,7 +488,7 @@ fn dense(
 }
 
 /// The rows `t` of one head's slice `[h*hd, (h+1)*hd)` of a `[n, heads*hd]` tensor.
-fn head_rows(x: &Tensor, head: usize, hd: usize) -> Vec<&[i32]> {
+fn head_rows(x: &Tensor, head: usize, hd: usize) -> Vec<&[i16]> {
     rows_of(x)
         .map(|row| &row[head * hd..(head + 1) * hd])
         .collect()
@@ -474,7 +496,7 @@ fn head_rows(x: &Tensor, head: usize, hd: usize) -> Vec<&[i32]> {
 
 /// Every job's attention logits `[heads * n, n]`: per job and head (one task each), the
 /// queries' int8 rows (plus 128) times the packed keys.
-fn scores(qs: &[Tensor], ks: &[Tensor], heads: usize, mult: u32, shift: u32) -> Vec<Vec<i32>> {
+fn scores(qs: &[Tensor], ks: &[Tensor], heads: usize, mult: u32, shift: u32) -> Vec<Vec<i16>> {
     let mut values: Vec<_> = qs
         .iter()
         .map(|q| unwritten(heads * (q.rows as usize).pow(2)))
@@ -489,7 +511,7 @@ fn scores(qs: &[Tensor], ks: &[Tensor], heads: usize, mult: u32, shift: u32) -> 
     tasks.into_par_iter().for_each(|(q, k, h, dst)| {
         let n = q.rows as usize;
         let hd = q.width as usize / heads.max(1);
-        let keys: Vec<i32> = head_rows(k, h, hd).concat();
+        let keys: Vec<i16> = head_rows(k, h, hd).concat();
         let packed = Packed::new(&keys, n, hd);
         let mut raw = vec![0; n * n];
         packed.product(&head_bytes(q, h, hd), n, &mut raw);
@@ -532,11 +554,11 @@ fn context(
     mult: u32,
     shift: u32,
     out: DType,
-) -> Vec<Vec<i32>> {
+) -> Vec<Vec<i16>> {
     let tasks: Vec<(usize, usize)> = (0..ps.len())
         .flat_map(|job| (0..heads).map(move |h| (job, h)))
         .collect();
-    let per_head: Vec<Vec<i32>> = tasks
+    let per_head: Vec<Vec<i16>> = tasks
         .into_par_iter()
         .map(|(job, h)| {
             let (p, vt) = (&ps[job], &vts[job]);
@@ -566,17 +588,20 @@ fn context(
                 },
             );
             packed.product(&bytes, 2 * n, &mut acc);
-            let (acc_high, acc_low) = acc.split_at_mut(n * hd);
+            let (acc_high, acc_low) = acc.split_at(n * hd);
+            let mut head = unwritten(n * hd);
             vectorised(
                 #[inline(always)]
                 || {
-                    for (hi, &lo) in acc_high.iter_mut().zip(&*acc_low) {
-                        *hi = requant(i64::from(*hi) * 256 + i64::from(lo), mult, shift, out);
+                    let sums = acc_high.iter().zip(acc_low);
+                    for (d, (&hi, &lo)) in head.iter_mut().zip(sums) {
+                        let v = requant(i64::from(hi) * 256 + i64::from(lo), mult, shift, out);
+                        d.write(v as i16);
                     }
                 },
             );
-            acc.truncate(n * hd);
-            acc
+            // SAFETY: `acc_high` has the head's `n * hd` values, each written above.
+            unsafe { written(head) }
         })
         .collect();
     // per_head[job * heads + h][t * hd + d] -> row t, column h * hd + d of the job's output.
