@@ -3,8 +3,10 @@
 //!
 //! Integer sums are exact in any order, so the fastest order is allowed: on x86-64 with
 //! AVX-512 VNNI, `vpdpbusd` multiplies 64 byte pairs and adds them four by four into 16 i32
-//! lanes per instruction (four times an f32 FMA's work); elsewhere a portable loop does the
-//! same sums. Callers keep every sum below 2^31 (core's bounds), so both give the same bytes.
+//! lanes per instruction (four times an f32 FMA's work); with AVX2 alone (AMD Zen 2 and 3,
+//! older Intel), `vpmaddwd` on bytes widened to i16 does 16; elsewhere a portable loop does
+//! the same sums. Callers keep every sum below 2^31 (core's bounds), so all give the same
+//! bytes.
 //!
 //! `w` is packed once (weights at load, attention operands per job) in the kernel's layout:
 //! blocks of [`BLOCK_COLS`] columns, and within a block, for every 4 consecutive `k`, the 4
@@ -24,6 +26,10 @@ pub(crate) fn kernel_name() -> &'static str {
     #[cfg(target_arch = "x86_64")]
     if vnni::available() {
         return "CPU kernels, int8 products (AVX-512 VNNI)";
+    }
+    #[cfg(target_arch = "x86_64")]
+    if avx2::available() {
+        return "CPU kernels, int8 products (AVX2)";
     }
     "CPU kernels, int8 products (portable)"
 }
@@ -158,6 +164,13 @@ fn micro_kernel(
         }
         return;
     }
+    #[cfg(target_arch = "x86_64")]
+    if avx2::available() {
+        // SAFETY: the CPU has AVX2 (checked above), and the slices hold what the kernel reads
+        // (asserted above).
+        unsafe { avx2::kernel(lhs, rows, w, quads, tile) };
+        return;
+    }
     portable_kernel(lhs, rows, w, quads, tile);
 }
 
@@ -237,6 +250,107 @@ mod vnni {
                     tile.as_mut_ptr().add(r * BLOCK_COLS + v * 16).cast(),
                     vector,
                 );
+            }
+        }
+    }
+}
+
+/// AVX2 without VNNI. `vpmaddubsw` (bytes times bytes) adds its products in pairs into i16
+/// with saturation, which `255 * -128` twice reaches, so it cannot be used exactly; instead
+/// both operands are widened to i16 (unsigned left bytes zero-extended, weights
+/// sign-extended) and `vpmaddwd` multiplies 16 pairs into 8 i32 lanes (pair sums at most
+/// `2 * 255 * 128`, exact). A lane holds half of one column's quad (its first or last two
+/// `k`), and the two halves are added when the tile is stored.
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::*;
+    use std::sync::OnceLock;
+
+    use super::{BLOCK_COLS, BLOCK_ROWS};
+
+    pub(super) fn available() -> bool {
+        static AVAILABLE: OnceLock<bool> = OnceLock::new();
+        *AVAILABLE.get_or_init(|| {
+            std::env::var_os("TAVDUN_ENGINE_NO_AVX2").is_none() && is_x86_feature_detected!("avx2")
+        })
+    }
+
+    /// Half a block's columns per pass: six vectors of 4 columns x 2 lanes.
+    const HALF: usize = BLOCK_COLS / 2;
+
+    /// The micro-kernel: `rows` rows (at most 8), two at a time, each pass over half of the
+    /// block's 48 columns (12 accumulators, the 16 registers' most with the two rows'
+    /// inputs and a widened weight vector).
+    ///
+    /// # Safety
+    /// The CPU must have AVX2; `lhs` holds `rows` rows of `quads * 4` bytes and `w` holds
+    /// `quads * 192`.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn kernel(
+        lhs: &[u8],
+        rows: usize,
+        w: &[i8],
+        quads: usize,
+        tile: &mut [i32; BLOCK_ROWS * BLOCK_COLS],
+    ) {
+        let mut r = 0;
+        while r < rows {
+            // SAFETY: the caller's guarantee, for rows `r..r + 2` or `r` alone.
+            unsafe {
+                if rows - r >= 2 {
+                    pair::<2>(lhs, r, w, quads, tile);
+                } else {
+                    pair::<1>(lhs, r, w, quads, tile);
+                }
+            }
+            r += 2;
+        }
+    }
+
+    /// Rows `first..first + P` of the tile.
+    ///
+    /// # Safety
+    /// As [`kernel`], with rows `first..first + P` within `lhs`.
+    #[target_feature(enable = "avx2")]
+    unsafe fn pair<const P: usize>(
+        lhs: &[u8],
+        first: usize,
+        w: &[i8],
+        quads: usize,
+        tile: &mut [i32; BLOCK_ROWS * BLOCK_COLS],
+    ) {
+        let stride = quads * 4;
+        let (ap, wp) = (lhs.as_ptr(), w.as_ptr());
+        for half in 0..2 {
+            let mut acc = [[_mm256_setzero_si256(); 6]; P];
+            for q in 0..quads {
+                // SAFETY (whole loop): reads stay within `w` (`quads * 192` bytes) and within
+                // each row (`quads * 4` bytes), as the caller guarantees.
+                let mut x = [_mm256_setzero_si256(); P];
+                for (i, x) in x.iter_mut().enumerate() {
+                    let quad = unsafe { ap.add((first + i) * stride + q * 4).cast::<i32>() };
+                    // The quad's 4 bytes as i16, repeated: [x0 x1 x2 x3] x 4.
+                    *x = _mm256_cvtepu8_epi16(_mm_set1_epi32(unsafe { quad.read_unaligned() }));
+                }
+                let b = unsafe { wp.add(q * BLOCK_COLS * 4 + half * HALF * 4) };
+                for v in 0..6 {
+                    // 4 columns x 4 `k`, as i16.
+                    let wv = _mm256_cvtepi8_epi16(unsafe { _mm_loadu_si128(b.add(v * 16).cast()) });
+                    for (row, &x) in acc.iter_mut().zip(&x) {
+                        row[v] = _mm256_add_epi32(row[v], _mm256_madd_epi16(wv, x));
+                    }
+                }
+            }
+            for (i, row) in acc.iter().enumerate() {
+                let mut lanes = [0i32; 2 * HALF];
+                for (v, &vector) in row.iter().enumerate() {
+                    // SAFETY: 8 lanes into `lanes`, which has room for all 6 vectors.
+                    unsafe { _mm256_storeu_si256(lanes.as_mut_ptr().add(v * 8).cast(), vector) };
+                }
+                let out = &mut tile[(first + i) * BLOCK_COLS + half * HALF..][..HALF];
+                for (o, halves) in out.iter_mut().zip(lanes.chunks_exact(2)) {
+                    *o = halves[0] + halves[1];
+                }
             }
         }
     }
@@ -433,13 +547,20 @@ mod tests {
             (35, 48, 1536),
         ] {
             let kp = padded_k(k);
+            // The extremes of both operands, often side by side: `255 * -128` in both halves
+            // of a pair is what saturates `vpmaddubsw`.
             let a: Vec<u8> = (0..rows * kp)
-                .map(|i| if i % kp < k { next() as u8 } else { 0 })
+                .map(|i| match (i % kp < k, i % 3) {
+                    (false, _) => 0,
+                    (true, 0) => 255,
+                    _ => next() as u8,
+                })
                 .collect();
             let w: Vec<i8> = (0..n * k)
-                .map(|i| match i % 5 {
-                    0 => 127,
-                    1 => -127,
+                .map(|i| match i % 7 {
+                    0 | 1 => -128,
+                    2 => 127,
+                    3 => -127,
                     _ => next() as i8,
                 })
                 .collect();
@@ -454,6 +575,14 @@ mod tests {
                 micro_kernel(&a, take, w, kp / 4, &mut tile);
                 portable_kernel(&a, take, w, kp / 4, &mut portable);
                 assert_eq!(tile[..take * BLOCK_COLS], portable[..take * BLOCK_COLS]);
+                // The AVX2 kernel too where the CPU has it, also on CPUs that prefer VNNI.
+                #[cfg(target_arch = "x86_64")]
+                if avx2::available() {
+                    let mut tile = [0; BLOCK_ROWS * BLOCK_COLS];
+                    // SAFETY: AVX2 is available; `a` holds `take` rows and `w` a whole block.
+                    unsafe { avx2::kernel(&a, take, w, kp / 4, &mut tile) };
+                    assert_eq!(tile[..take * BLOCK_COLS], portable[..take * BLOCK_COLS]);
+                }
             }
         }
     }
