@@ -141,7 +141,7 @@ pub(crate) fn layer_norm_row(
     for (((d, &v), &g), &b) in dst.iter_mut().zip(x).zip(gamma).zip(beta) {
         let c = i32::from(v) - mean;
         // `|c| << up` is below 2^30 and the quotient at most 2^15 + 2^7 (core's bounds).
-        let q = divisor.quotient(c.unsigned_abs() << up) as i32 * live;
+        let q = divisor.quotient((c.unsigned_abs() << up) as i32, 1.0) * live;
         let q = if c < 0 { -q } else { q };
         let v = i64::from(q) * i64::from(g) + i64::from(b);
         d.write(round_shift(v, shift).clamp(lo, hi) as i16);
@@ -174,43 +174,39 @@ impl Divisor {
         }
     }
 
+    /// `floor(n / d)` for `n = x * unit`, `0 <= x < 2^31` and `unit` a power of two (so
+    /// `n` is exact in f64). The integers cross to and from f64 as i32, without saturation:
+    /// AVX2 converts vectors of i32 but of no unsigned or 64-bit integer, and a saturating
+    /// conversion, so either would leave the loop scalar.
     #[inline(always)]
-    fn quotient(self, n: u32) -> u32 {
-        self.quotient_wide(u64::from(n))
-    }
-
-    #[inline(always)]
-    fn quotient_wide(self, n: u64) -> u32 {
-        let n = n as f64;
+    fn quotient(self, x: i32, unit: f64) -> i32 {
+        let n = f64::from(x) * unit;
         let t = (n * self.inverse).trunc();
         let t = if n - t * self.d >= self.d { t + 1.0 } else { t };
-        t as u32
+        // SAFETY: `t` is an integer from 0 to 2^16 (above), so finite and within i32.
+        unsafe { t.to_int_unchecked::<i32>() }
     }
 }
 
 /// Softmax of one row of logits ([`tavdun_core::graph::arith::softmax_row`]): the kept
 /// positions are those where `mask` is 1 (none past its end). The exponentials (below 2^22)
 /// do not fit the output's `i16`, so they are computed twice, for their sum and for each
-/// quotient: cheaper than a buffer per row.
+/// quotient: cheaper than a buffer per row. Every loop is free of branches, so that it
+/// vectorises: a masked position's exponent is [`MASKED`], whose exponential is 0.
 #[inline(always)]
 pub(crate) fn softmax_row(logits: &[i16], mask: &[u8], dst: &mut Dst) {
     assert_eq!(logits.len(), dst.len());
     let kept = mask.len().min(logits.len());
-    let (mut max, mut any) = (i32::from(i16::MIN), false);
-    for (&l, &m) in logits.iter().zip(mask) {
-        let keep = m == 1;
-        max = if keep { max.max(i32::from(l)) } else { max };
-        any |= keep;
-    }
-    // With nothing kept every output is 0.
-    let exp = |l: i16, m: u8| {
-        if any && m == 1 {
-            exp_poly(i32::from(l) - max)
-        } else {
-            0
-        }
-    };
-    let sum: u64 = logits
+    let (logits_kept, mask) = (&logits[..kept], &mask[..kept]);
+    // The largest kept logit; `i32::MIN` when none is kept, and then every position is
+    // masked, so nothing is subtracted from it.
+    let max = logits_kept
+        .iter()
+        .zip(mask)
+        .map(|(&l, &m)| if m == 1 { i32::from(l) } else { i32::MIN })
+        .fold(i32::MIN, i32::max);
+    let exp = |l: i16, m: u8| exp_poly(if m == 1 { i32::from(l) - max } else { MASKED });
+    let sum: u64 = logits_kept
         .iter()
         .zip(mask)
         .map(|(&l, &m)| u64::from(exp(l, m)))
@@ -218,15 +214,20 @@ pub(crate) fn softmax_row(logits: &[i16], mask: &[u8], dst: &mut Dst) {
     // `e * 2^14` is below 2^36 and `sum` below 2^31 (core's bounds); the divisor 1 of an
     // all-masked row only keeps the lanes defined.
     let divisor = Divisor::new((sum as u32).max(1));
-    for ((d, &l), &m) in dst.iter_mut().zip(logits).zip(mask) {
-        let e = exp(l, m);
-        // The quotient is at most 2^14.
-        d.write(divisor.quotient_wide(u64::from(e) << PROB_BITS) as i16);
+    let unit = f64::from(1u32 << PROB_BITS);
+    let (dst_kept, rest) = dst.split_at_mut(kept);
+    for ((d, &l), &m) in dst_kept.iter_mut().zip(logits_kept).zip(mask) {
+        // `e` is below 2^22 and the quotient at most 2^14.
+        d.write(divisor.quotient(exp(l, m) as i32, unit) as i16);
     }
-    for d in &mut dst[kept..] {
+    for d in rest {
         d.write(0);
     }
 }
+
+/// The exponent of a masked position: `exp_poly` of it is 0 (`-2^17` is 184 halvings of
+/// `EXP_LN2` = 710 below 0, and `exp_poly` is 0 from 32), and nothing in it overflows.
+const MASKED: i32 = -(1 << 17);
 
 /// Writes `values` (all of `dst`).
 #[inline(always)]
