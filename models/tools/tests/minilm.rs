@@ -133,7 +133,11 @@ fn one_step_checks_agree_with_the_forward_pass_on_a_real_sentence() {
             col,
             &w,
         );
-        assert_eq!(v, Ok(t.row(row).unwrap()[col as usize]), "node {node}");
+        assert_eq!(
+            v,
+            Ok(i32::from(t.row(row).unwrap()[col as usize])),
+            "node {node}"
+        );
     }
     assert!(
         kinds.len() >= 10,
