@@ -265,6 +265,7 @@ mod tests {
 
     use super::*;
     use tavdun_core::graph::arith::{softmax_row as core_softmax, NormRow};
+    use tavdun_core::graph::widened;
 
     /// `width` outputs of `f`, started from a value no op writes, so that a missed element
     /// shows (and is still initialised memory).
@@ -276,11 +277,7 @@ mod tests {
         );
         // SAFETY: every element was initialised above.
         let values = unsafe { written(values) };
-        wide(&values)
-    }
-
-    fn wide(values: &[i16]) -> Vec<i32> {
-        values.iter().map(|&v| i32::from(v)).collect()
+        widened(&values)
     }
 
     /// `width` values of `rng.edgy(lo, hi)` (within `i16`, as a trace holds them).
@@ -331,7 +328,7 @@ mod tests {
                 #[inline(always)]
                 |dst| layer_norm_row(&x, &gamma, &beta, shift, out, dst),
             );
-            let norm = NormRow::of(&wide(&x));
+            let norm = NormRow::of(&widened(&x));
             let want: Vec<i32> = (0..width)
                 .map(|i| norm.output(i, gamma[i], beta[i], shift, out))
                 .collect();
@@ -356,7 +353,7 @@ mod tests {
                 #[inline(always)]
                 |dst| softmax_row(&logits, &mask, dst),
             );
-            assert_eq!(got, core_softmax(&wide(&logits), &mask), "case {case}");
+            assert_eq!(got, core_softmax(&widened(&logits), &mask), "case {case}");
         }
     }
 
@@ -367,7 +364,7 @@ mod tests {
             let width = [1, 5, 384, 1536][case % 4];
             let x = row(&mut rng, width, i16::MIN, i16::MAX);
             let y = row(&mut rng, width, i16::MIN, i16::MAX);
-            let raw = wide(&x);
+            let raw = widened(&x);
             let mults: Vec<u32> = (0..width).map(|_| rng.edgy(1, 32767) as u32).collect();
             let offsets: Vec<i64> = (0..width)
                 .map(|_| i64::from(rng.edgy(-(1 << 30), 1 << 30)))
