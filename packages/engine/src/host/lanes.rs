@@ -191,29 +191,39 @@ impl Divisor {
 /// Softmax of one row of logits ([`tavdun_core::graph::arith::softmax_row`]): the kept
 /// positions are those where `mask` is 1 (none past its end). The exponentials (below 2^22)
 /// do not fit the output's `i16`, so they are computed twice, for their sum and for each
-/// quotient: cheaper than a buffer per row. Every loop is free of branches, so that it
-/// vectorises: a masked position's exponent is [`MASKED`], whose exponential is 0.
+/// quotient: cheaper than a buffer per row. Every loop is arithmetic without a select on the
+/// mask, which LLVM does not vectorise through `exp_poly`'s division (measured: the loops
+/// stayed scalar): a masked position's logit is lowered by [`MASK_DROP`] instead, which puts
+/// it below every kept logit and its exponential at 0.
 #[inline(always)]
 pub(crate) fn softmax_row(logits: &[i16], mask: &[u8], dst: &mut Dst) {
     assert_eq!(logits.len(), dst.len());
     let kept = mask.len().min(logits.len());
     let (logits_kept, mask) = (&logits[..kept], &mask[..kept]);
-    // The largest kept logit; `i32::MIN` when none is kept, and then every position is
-    // masked, so nothing is subtracted from it.
+    let lowered = |l: i16, m: u8| i32::from(l) - (i32::from(m != 1) << MASK_DROP);
     let max = logits_kept
         .iter()
         .zip(mask)
-        .map(|(&l, &m)| if m == 1 { i32::from(l) } else { i32::MIN })
+        .map(|(&l, &m)| lowered(l, m))
         .fold(i32::MIN, i32::max);
-    let exp = |l: i16, m: u8| exp_poly(if m == 1 { i32::from(l) - max } else { MASKED });
-    let sum: u64 = logits_kept
-        .iter()
-        .zip(mask)
-        .map(|(&l, &m)| u64::from(exp(l, m)))
-        .sum();
-    // `e * 2^14` is below 2^36 and `sum` below 2^31 (core's bounds); the divisor 1 of an
-    // all-masked row only keeps the lanes defined.
-    let divisor = Divisor::new((sum as u32).max(1));
+    // A kept logit is at least `i16::MIN`, a masked one at most `i16::MAX - 2^18`: nothing
+    // is kept when the largest is below `i16::MIN`, and then every probability is 0.
+    if max < i32::from(i16::MIN) {
+        for d in dst.iter_mut() {
+            d.write(0);
+        }
+        return;
+    }
+    // Kept: `l - max` in `[-2^16, 0]`. Masked: below `-2^17` (at most `2^16 - 2^18`), where
+    // `exp_poly` is 0 (`2^17` is 184 halvings of `EXP_LN2 = 710`, and it is 0 from 32), and
+    // at least `-2^16 - 2^18`, where nothing in it overflows.
+    let exp = |l: i16, m: u8| exp_poly(lowered(l, m) - max);
+    // At most 512 terms below 2^22 (core's bounds): the sum fits u32, and a u64 sum would
+    // leave the loop scalar.
+    let sum: u32 = logits_kept.iter().zip(mask).map(|(&l, &m)| exp(l, m)).sum();
+    // `e * 2^14` is below 2^36 and `sum` below 2^31 (core's bounds); the kept maximum's
+    // exponential makes it at least 1.
+    let divisor = Divisor::new(sum);
     let unit = f64::from(1u32 << PROB_BITS);
     let (dst_kept, rest) = dst.split_at_mut(kept);
     for ((d, &l), &m) in dst_kept.iter_mut().zip(logits_kept).zip(mask) {
@@ -225,9 +235,9 @@ pub(crate) fn softmax_row(logits: &[i16], mask: &[u8], dst: &mut Dst) {
     }
 }
 
-/// The exponent of a masked position: `exp_poly` of it is 0 (`-2^17` is 184 halvings of
-/// `EXP_LN2` = 710 below 0, and `exp_poly` is 0 from 32), and nothing in it overflows.
-const MASKED: i32 = -(1 << 17);
+/// How far (a power of two) a masked position's logit is lowered: below every kept logit,
+/// with room for `l - max` to stay far below `-2^17` (see [`softmax_row`]).
+const MASK_DROP: u32 = 18;
 
 /// Writes `values` (all of `dst`).
 #[inline(always)]
@@ -342,9 +352,11 @@ mod tests {
         for case in 0..3000 {
             let width = [1, 2, 8, 100, 128, 512][case % 6];
             let logits = row(&mut rng, width, i16::MIN, i16::MAX);
+            // Kept is 1 only; some rows keep nothing.
             let mask: Vec<u8> = (0..width - rng.below(2) as usize * width / 3)
-                .map(|_| match rng.below(4) {
-                    0 => 0,
+                .map(|_| match (case % 7, rng.below(8)) {
+                    (0, _) | (_, 0) => 0,
+                    (_, 1) => [2, 255][case % 2],
                     _ => 1,
                 })
                 .collect();
