@@ -13,7 +13,7 @@
 use std::mem::MaybeUninit;
 
 use tavdun_core::graph::arith::{
-    exp_poly, gelu_product, isqrt, requant, round_shift, NORM_BITS, PROB_BITS,
+    exp_poly, isqrt, round_shift, GELU_A, GELU_CLIP, GELU_INV_SQRT2, NORM_BITS, PROB_BITS,
 };
 use tavdun_core::graph::plan::norm_bits;
 use tavdun_core::graph::DType;
@@ -30,35 +30,76 @@ pub(crate) fn vectorised<R>(f: impl FnOnce() -> R) -> R {
 /// a value its arithmetic clamped to the node's type, so the narrowing is exact.
 pub(crate) type Dst = [MaybeUninit<i16>];
 
+/// Requantisation, core's `clamp(round_shift(acc * mult, shift))`, in f64: AVX2 has vector
+/// f64 multiplication, rounding and conversion, but neither the i64 multiplication nor the
+/// arithmetic i64 shift that core's form needs, so that form stays scalar.
+///
+/// Exact under validation's bounds (`|acc| < 2^31`, `1 <= mult < 2^15`, `shift <= 46`):
+/// `scale = mult * 2^-shift` is exact; `acc * scale` is `acc * mult` (below 2^46) scaled by a
+/// power of two, so exact; adding 1/2 gives a value of at most 48 significant bits (from
+/// below 2^47 down to 2^-shift), so exact; and `floor` of that is round_shift's
+/// `floor((acc * mult + 2^(shift-1)) / 2^shift)` (for shift 0, `floor(v + 1/2) = v`).
+#[derive(Clone, Copy)]
+pub(crate) struct Requant {
+    lo: f64,
+    hi: f64,
+}
+
+impl Requant {
+    pub(crate) fn new(out: DType) -> Requant {
+        Requant {
+            lo: out.min().into(),
+            hi: out.max().into(),
+        }
+    }
+
+    /// `mult * 2^-shift`, the factor [`Requant::apply`] takes.
+    pub(crate) fn scale(mult: u32, shift: u32) -> f64 {
+        f64::from(mult) / (1u64 << shift) as f64
+    }
+
+    #[inline(always)]
+    fn apply(self, acc: f64, scale: f64) -> i16 {
+        // Compared by hand: `f64::max` and `min` also handle NaN (none arises here), which
+        // costs a compare and a blend per vector.
+        let v = (acc * scale + 0.5).floor();
+        let v = if v > self.lo { v } else { self.lo };
+        let v = if v < self.hi { v } else { self.hi };
+        // SAFETY: `v` is an integer within the output type's range, which is within `i16`.
+        unsafe { v.to_int_unchecked::<i32>() as i16 }
+    }
+}
+
 /// Dense's epilogue: rows of raw products into their output, unit `u` of a row becoming
-/// `requant(raw + offsets[u], mults[u])`.
+/// `requant(raw + offsets[u], mults[u])`, with `scales[u]` from [`Requant::scale`].
 #[inline(always)]
 pub(crate) fn requant_rows(
     raw: &[i32],
-    offsets: &[i64],
-    mults: &[u32],
-    shift: u32,
+    offsets: &[f64],
+    scales: &[f64],
     out: DType,
     dst: &mut Dst,
 ) {
     let units = offsets.len();
     assert!(
-        raw.len() == dst.len() && mults.len() == units && raw.len().is_multiple_of(units.max(1))
+        raw.len() == dst.len() && scales.len() == units && raw.len().is_multiple_of(units.max(1))
     );
+    let requant = Requant::new(out);
     let rows = raw.chunks_exact(units.max(1));
     for (raw, dst) in rows.zip(dst.chunks_exact_mut(units.max(1))) {
-        for (((d, &v), &offset), &mult) in dst.iter_mut().zip(raw).zip(offsets).zip(mults) {
-            d.write(requant(i64::from(v) + offset, mult, shift, out) as i16);
+        for (((d, &v), &offset), &scale) in dst.iter_mut().zip(raw).zip(offsets).zip(scales) {
+            d.write(requant.apply(f64::from(v) + offset, scale));
         }
     }
 }
 
-/// `requant(x, mult)` of every value.
+/// `requant(x, mult)` of every value, `scale` from [`Requant::scale`].
 #[inline(always)]
-pub(crate) fn requant_values(x: &[i16], mult: u32, shift: u32, out: DType, dst: &mut Dst) {
+pub(crate) fn requant_values(x: &[i16], scale: f64, out: DType, dst: &mut Dst) {
     assert_eq!(x.len(), dst.len());
+    let requant = Requant::new(out);
     for (d, &v) in dst.iter_mut().zip(x) {
-        d.write(requant(v.into(), mult, shift, out) as i16);
+        d.write(requant.apply(v.into(), scale));
     }
 }
 
@@ -90,13 +131,28 @@ pub(crate) fn add_row(
     }
 }
 
-/// GELU of one row, unit `u` requantised by `mults[u]`.
+/// GELU of one row, unit `u` requantised by `scales[u]` (from [`Requant::scale`]).
 #[inline(always)]
-pub(crate) fn gelu_row(x: &[i16], mults: &[u32], shift: u32, out: DType, dst: &mut Dst) {
-    assert!(x.len() == dst.len() && mults.len() == dst.len());
-    for ((d, &v), &mult) in dst.iter_mut().zip(x).zip(mults) {
-        d.write(requant(gelu_product(v.into()), mult, shift, out) as i16);
+pub(crate) fn gelu_row(x: &[i16], scales: &[f64], out: DType, dst: &mut Dst) {
+    assert!(x.len() == dst.len() && scales.len() == dst.len());
+    let requant = Requant::new(out);
+    for ((d, &v), &scale) in dst.iter_mut().zip(x).zip(scales) {
+        d.write(requant.apply(gelu_product(v).into(), scale));
     }
+}
+
+/// Core's `gelu_product` of an `i16` input in i32, which it fits (AVX2 has no i64
+/// multiplication): `|x| * 46341 < 2^31`, `t * t * 296 <= 453^2 * 296 < 2^26`, and
+/// `|x| * (1024 + erf) <= 2^15 * 2048 = 2^26`. Arithmetic shifts floor as core's do.
+#[inline(always)]
+fn gelu_product(x: i16) -> i32 {
+    let x = i32::from(x);
+    let z = (x * GELU_INV_SQRT2 as i32) >> 16;
+    let t = z.abs().min(GELU_CLIP) - GELU_CLIP;
+    let l = 1024 - ((t * t * GELU_A as i32) >> 16);
+    // `signum` by comparisons: LLVM does not vectorise `i32::signum`.
+    let erf = (i32::from(z > 0) - i32::from(z < 0)) * l;
+    x * (1024 + erf)
 }
 
 /// LayerNorm of one row, [`tavdun_core::graph::arith::NormRow`]'s `of` and `output` restated
@@ -274,7 +330,9 @@ mod tests {
     //! suites (tests/flex.rs) check whole nodes and MiniLM as well.
 
     use super::*;
-    use tavdun_core::graph::arith::{softmax_row as core_softmax, NormRow};
+    use tavdun_core::graph::arith::{
+        gelu_product as core_gelu_product, requant, softmax_row as core_softmax, NormRow,
+    };
     use tavdun_core::graph::widened;
 
     /// `width` outputs of `f`, started from a value no op writes, so that a missed element
@@ -390,36 +448,97 @@ mod tests {
                 })
                 .collect();
             let (shift, out) = (rng.below(32) as u32, [DType::I8, DType::I16][case % 2]);
+            let scales: Vec<f64> = mults.iter().map(|&m| Requant::scale(m, shift)).collect();
             let gelu = outputs(
                 width,
                 #[inline(always)]
-                |dst| gelu_row(&x, &mults, shift, out, dst),
+                |dst| gelu_row(&x, &scales, out, dst),
             );
             let add = outputs(
                 width,
                 #[inline(always)]
                 |dst| add_row(&x, &y, &pairs, shift, out, dst),
             );
+            let offsets_f64: Vec<f64> = offsets.iter().map(|&o| o as f64).collect();
             let dense = outputs(
                 width,
                 #[inline(always)]
-                |dst| requant_rows(&raw, &offsets, &mults, shift, out, dst),
+                |dst| requant_rows(&raw, &offsets_f64, &scales, out, dst),
             );
             let plain = outputs(
                 width,
                 #[inline(always)]
-                |dst| requant_values(&x, mults[0], shift, out, dst),
+                |dst| requant_values(&x, scales[0], out, dst),
             );
             for i in 0..width {
                 let (am, bm) = pairs[i % pairs.len()];
                 let want_add = round_shift(i64::from(x[i]) * am + i64::from(y[i]) * bm, shift)
                     .clamp(out.min().into(), out.max().into())
                     as i32;
-                assert_eq!(gelu[i], requant(gelu_product(raw[i]), mults[i], shift, out));
+                assert_eq!(
+                    gelu[i],
+                    requant(core_gelu_product(raw[i]), mults[i], shift, out)
+                );
                 assert_eq!(add[i], want_add, "case {case}");
                 let sum = i64::from(raw[i]) + offsets[i];
                 assert_eq!(dense[i], requant(sum, mults[i], shift, out));
                 assert_eq!(plain[i], requant(raw[i].into(), mults[0], shift, out));
+            }
+        }
+    }
+
+    #[test]
+    fn gelu_product_in_i32_is_cores_on_every_i16() {
+        for x in i16::MIN..=i16::MAX {
+            assert_eq!(
+                i64::from(gelu_product(x)),
+                core_gelu_product(x.into()),
+                "x = {x}"
+            );
+        }
+    }
+
+    /// The f64 form against core's i64 one at the bounds validation allows: `|acc|` up to
+    /// `2^31 - 1`, multipliers 1 to `2^15 - 1`, every shift to 46, both output types.
+    #[test]
+    fn requantisation_in_f64_is_cores_within_validations_bounds() {
+        let mut rng = Rng(11);
+        for shift in 0..=46 {
+            for case in 0..400 {
+                let acc = match case % 5 {
+                    0 => i64::from(i32::MAX),
+                    1 => -i64::from(i32::MAX),
+                    // Half-way between two outputs (for multiplier 1), below 2^31.
+                    2 if (1..=30).contains(&shift) => {
+                        (i64::from(rng.edgy(-(1 << 30), 1 << 30)) >> shift << shift)
+                            + (1 << (shift - 1))
+                    }
+                    _ => rng.edgy(i32::MIN + 1, i32::MAX).into(),
+                };
+                let mult = match case % 3 {
+                    0 => 32767,
+                    1 => 1,
+                    _ => rng.edgy(1, 32767) as u32,
+                };
+                let out = [DType::I8, DType::I16][case % 2];
+                let got = outputs(
+                    1,
+                    #[inline(always)]
+                    |dst| {
+                        requant_rows(
+                            &[0],
+                            &[acc as f64],
+                            &[Requant::scale(mult, shift)],
+                            out,
+                            dst,
+                        )
+                    },
+                );
+                assert_eq!(
+                    got[0],
+                    requant(acc, mult, shift, out),
+                    "acc {acc} mult {mult} shift {shift}"
+                );
             }
         }
     }

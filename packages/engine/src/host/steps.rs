@@ -32,11 +32,11 @@ impl Mults {
         }
     }
 
-    /// The multiplier of each of `units` units.
-    fn per_unit(&self, units: usize) -> Vec<u32> {
+    /// The requantisation scale ([`lanes::Requant::scale`]) of each of `units` units.
+    fn scales(&self, units: usize, shift: u32) -> Vec<f64> {
         match self {
-            Mults::Scalar(m) => vec![*m; units],
-            Mults::PerUnit(m) => m.clone(),
+            Mults::Scalar(m) => vec![lanes::Requant::scale(*m, shift); units],
+            Mults::PerUnit(m) => m.iter().map(|&m| lanes::Requant::scale(m, shift)).collect(),
         }
     }
 }
@@ -58,8 +58,9 @@ enum HostOp {
         input: usize,
         weights: Packed,
         /// `bias - 128 * sum of the unit's weights`: the products take the int8 input plus
-        /// 128 (unsigned bytes), and this undoes it.
-        offsets: Vec<i64>,
+        /// 128 (unsigned bytes), and this undoes it. In f64 for the requantisation (exact:
+        /// integers below 2^31).
+        offsets: Vec<f64>,
         mults: Mults,
         shift: u32,
     },
@@ -210,7 +211,7 @@ impl HostStep {
                 let offsets = bias
                     .iter()
                     .zip(weights.column_sums())
-                    .map(|(&b, &s)| i64::from(b) - 128 * i64::from(s))
+                    .map(|(&b, &s)| f64::from(b) - 128.0 * f64::from(s))
                     .collect();
                 HostOp::Dense {
                     input: input(0),
@@ -314,7 +315,9 @@ impl HostStep {
             HostOp::Requantize { input, mult, shift } => by_rows(
                 &done[*input],
                 #[inline(always)]
-                |_, _, row, dst| lanes::requant_values(row, *mult, *shift, out, dst),
+                |_, _, row, dst| {
+                    lanes::requant_values(row, lanes::Requant::scale(*mult, *shift), out, dst)
+                },
             ),
             HostOp::LayerNorm {
                 input,
@@ -352,11 +355,11 @@ impl HostStep {
                 shift,
             } => {
                 let width = done[*input].first().map_or(0, |x| x.width as usize);
-                let mults = mults.per_unit(width);
+                let scales = mults.scales(width, *shift);
                 by_rows(
                     &done[*input],
                     #[inline(always)]
-                    |_, _, row, dst| lanes::gelu_row(row, &mults, *shift, out, dst),
+                    |_, _, row, dst| lanes::gelu_row(row, &scales, out, dst),
                 )
             }
             // One row per feature, or one per job: core's functions on rows widened to `i32`,
@@ -452,7 +455,7 @@ fn transposed(x: &Tensor) -> Vec<i16> {
 fn dense(
     inputs: &[Tensor],
     weights: &Packed,
-    offsets: &[i64],
+    offsets: &[f64],
     mults: &Mults,
     shift: u32,
     out: DType,
@@ -460,7 +463,7 @@ fn dense(
     let fan_in = inputs.first().map_or(0, |x| x.width as usize);
     let kp = padded_k(fan_in);
     let units = weights.columns();
-    let mults = mults.per_unit(units);
+    let scales = mults.scales(units, shift);
     let rows: Vec<&[i16]> = inputs.iter().flat_map(rows_of).collect();
     let bytes = offset_bytes(&rows, fan_in);
     let mut values: Vec<_> = inputs
@@ -480,7 +483,7 @@ fn dense(
         weights.product(a, dst.len() / units, &mut raw);
         vectorised(
             #[inline(always)]
-            || lanes::requant_rows(&raw, offsets, &mults, shift, out, dst),
+            || lanes::requant_rows(&raw, offsets, &scales, out, dst),
         );
     });
     // SAFETY: the tasks cover every row of every job, and `requant_rows` writes all of them.
@@ -516,15 +519,15 @@ fn scores(qs: &[Tensor], ks: &[Tensor], heads: usize, mult: u32, shift: u32) -> 
         let mut raw = vec![0; n * n];
         packed.product(&head_bytes(q, h, hd), n, &mut raw);
         // Undo the queries' offset of 128 per key: one offset per column.
-        let offsets: Vec<i64> = packed
+        let offsets: Vec<f64> = packed
             .column_sums()
             .iter()
-            .map(|&s| -128 * i64::from(s))
+            .map(|&s| -128.0 * f64::from(s))
             .collect();
-        let mults = vec![mult; n];
+        let scales = vec![lanes::Requant::scale(mult, shift); n];
         vectorised(
             #[inline(always)]
-            || lanes::requant_rows(&raw, &offsets, &mults, shift, DType::I16, dst),
+            || lanes::requant_rows(&raw, &offsets, &scales, DType::I16, dst),
         );
     });
     // SAFETY: one task per head of every job covers each job's values, and `requant_rows`
