@@ -85,9 +85,10 @@ impl Packed {
     }
 
     /// `out[m][n] = sum_k a[m][k] * w[n][k]` for `rows` rows of `a`, each `padded_k(k)` bytes
-    /// (the padding's products meet zero weights). `out` has `rows * columns()` values. One
-    /// thread: callers split their rows (or heads, or jobs) into tasks, so that each task can
-    /// finish its rows while they are in its cache.
+    /// (the padding's products meet zero weights). `out` has `rows * columns()` values, every
+    /// one written (callers may hand in a dirty buffer). One thread: callers split their rows
+    /// (or heads, or jobs) into tasks, so that each task can finish its rows while they are in
+    /// its cache.
     pub(crate) fn product(&self, a: &[u8], rows: usize, out: &mut [i32]) {
         let kp = padded_k(self.k);
         assert!(a.len() >= rows * kp && out.len() >= rows * self.n);
