@@ -130,7 +130,7 @@ impl Packed {
                 .enumerate()
             {
                 let take = lhs.len() / kp.max(1);
-                micro_kernel(lhs, take, w, kp / 4, &mut tile);
+                micro_kernel(lhs, take, w, kp / 4, cols, &mut tile);
                 store(amx_rows + r0 * BLOCK_ROWS, &tile, take);
             }
         }
@@ -138,12 +138,14 @@ impl Packed {
 }
 
 /// `tile[r][c] = sum over quads q of the 4 products of row r's bytes 4q..4q+4 and column c`,
-/// for the `rows` (at most [`BLOCK_ROWS`]) rows of `lhs`, `quads * 4` bytes each.
+/// for the `rows` (at most [`BLOCK_ROWS`]) rows of `lhs`, `quads * 4` bytes each, and at least
+/// the block's first `cols` columns (the rest are padding, which a kernel may skip).
 fn micro_kernel(
     lhs: &[u8],
     rows: usize,
     w: &[i8],
     quads: usize,
+    cols: usize,
     tile: &mut [i32; BLOCK_ROWS * BLOCK_COLS],
 ) {
     assert!(rows <= BLOCK_ROWS && lhs.len() >= rows * quads * 4 && w.len() >= quads * 192);
@@ -169,7 +171,7 @@ fn micro_kernel(
     if avx2::available() {
         // SAFETY: the CPU has AVX2 (checked above), and the slices hold what the kernel reads
         // (asserted above).
-        unsafe { avx2::kernel(lhs, rows, w, quads, tile) };
+        unsafe { avx2::kernel(lhs, rows, w, quads, cols, tile) };
         return;
     }
     portable_kernel(lhs, rows, w, quads, tile);
@@ -281,7 +283,8 @@ mod avx2 {
 
     /// The micro-kernel: `rows` rows (at most 8), two at a time, each pass over half of the
     /// block's 48 columns (12 accumulators, the 16 registers' most with the two rows'
-    /// inputs and a widened weight vector).
+    /// inputs and a widened weight vector). Vectors of padding columns only (past `cols`),
+    /// two at a time, are skipped: attention's heads of 32 fill two thirds of a block.
     ///
     /// # Safety
     /// The CPU must have AVX2; `lhs` holds `rows` rows of `quads * 4` bytes and `w` holds
@@ -292,66 +295,74 @@ mod avx2 {
         rows: usize,
         w: &[i8],
         quads: usize,
+        cols: usize,
         tile: &mut [i32; BLOCK_ROWS * BLOCK_COLS],
     ) {
-        let mut r = 0;
-        while r < rows {
-            // SAFETY: the caller's guarantee, for rows `r..r + 2` or `r` alone.
-            unsafe {
-                if rows - r >= 2 {
-                    pair::<2>(lhs, r, w, quads, tile);
-                } else {
-                    pair::<1>(lhs, r, w, quads, tile);
+        for half in 0..2 {
+            // Live vectors of this half, rounded up to a pair.
+            let live = cols.saturating_sub(half * HALF).min(HALF).div_ceil(8) * 2;
+            let mut r = 0;
+            while r < rows {
+                // SAFETY: the caller's guarantee, for rows `r..r + 2` or `r` alone.
+                unsafe {
+                    match (rows - r >= 2, live) {
+                        (_, 0) => {}
+                        (true, 2) => pair::<2, 2>(lhs, r, half, w, quads, tile),
+                        (true, 4) => pair::<2, 4>(lhs, r, half, w, quads, tile),
+                        (true, _) => pair::<2, 6>(lhs, r, half, w, quads, tile),
+                        (false, 2) => pair::<1, 2>(lhs, r, half, w, quads, tile),
+                        (false, 4) => pair::<1, 4>(lhs, r, half, w, quads, tile),
+                        (false, _) => pair::<1, 6>(lhs, r, half, w, quads, tile),
+                    }
                 }
+                r += 2;
             }
-            r += 2;
         }
     }
 
-    /// Rows `first..first + P` of the tile.
+    /// Rows `first..first + P` of the tile, the first `V` vectors of half `half`.
     ///
     /// # Safety
     /// As [`kernel`], with rows `first..first + P` within `lhs`.
     #[target_feature(enable = "avx2")]
-    unsafe fn pair<const P: usize>(
+    unsafe fn pair<const P: usize, const V: usize>(
         lhs: &[u8],
         first: usize,
+        half: usize,
         w: &[i8],
         quads: usize,
         tile: &mut [i32; BLOCK_ROWS * BLOCK_COLS],
     ) {
         let stride = quads * 4;
         let (ap, wp) = (lhs.as_ptr(), w.as_ptr());
-        for half in 0..2 {
-            let mut acc = [[_mm256_setzero_si256(); 6]; P];
-            for q in 0..quads {
-                // SAFETY (whole loop): reads stay within `w` (`quads * 192` bytes) and within
-                // each row (`quads * 4` bytes), as the caller guarantees.
-                let mut x = [_mm256_setzero_si256(); P];
-                for (i, x) in x.iter_mut().enumerate() {
-                    let quad = unsafe { ap.add((first + i) * stride + q * 4).cast::<i32>() };
-                    // The quad's 4 bytes as i16, repeated: [x0 x1 x2 x3] x 4.
-                    *x = _mm256_cvtepu8_epi16(_mm_set1_epi32(unsafe { quad.read_unaligned() }));
-                }
-                let b = unsafe { wp.add(q * BLOCK_COLS * 4 + half * HALF * 4) };
-                for v in 0..6 {
-                    // 4 columns x 4 `k`, as i16.
-                    let wv = _mm256_cvtepi8_epi16(unsafe { _mm_loadu_si128(b.add(v * 16).cast()) });
-                    for (row, &x) in acc.iter_mut().zip(&x) {
-                        row[v] = _mm256_add_epi32(row[v], _mm256_madd_epi16(wv, x));
-                    }
+        let mut acc = [[_mm256_setzero_si256(); V]; P];
+        for q in 0..quads {
+            // SAFETY (whole loop): reads stay within `w` (`quads * 192` bytes) and within
+            // each row (`quads * 4` bytes), as the caller guarantees.
+            let mut x = [_mm256_setzero_si256(); P];
+            for (i, x) in x.iter_mut().enumerate() {
+                let quad = unsafe { ap.add((first + i) * stride + q * 4).cast::<i32>() };
+                // The quad's 4 bytes as i16, repeated: [x0 x1 x2 x3] x 4.
+                *x = _mm256_cvtepu8_epi16(_mm_set1_epi32(unsafe { quad.read_unaligned() }));
+            }
+            let b = unsafe { wp.add(q * BLOCK_COLS * 4 + half * HALF * 4) };
+            for v in 0..V {
+                // 4 columns x 4 `k`, as i16.
+                let wv = _mm256_cvtepi8_epi16(unsafe { _mm_loadu_si128(b.add(v * 16).cast()) });
+                for (row, &x) in acc.iter_mut().zip(&x) {
+                    row[v] = _mm256_add_epi32(row[v], _mm256_madd_epi16(wv, x));
                 }
             }
-            for (i, row) in acc.iter().enumerate() {
-                let mut lanes = [0i32; 2 * HALF];
-                for (v, &vector) in row.iter().enumerate() {
-                    // SAFETY: 8 lanes into `lanes`, which has room for all 6 vectors.
-                    unsafe { _mm256_storeu_si256(lanes.as_mut_ptr().add(v * 8).cast(), vector) };
-                }
-                let out = &mut tile[(first + i) * BLOCK_COLS + half * HALF..][..HALF];
-                for (o, halves) in out.iter_mut().zip(lanes.chunks_exact(2)) {
-                    *o = halves[0] + halves[1];
-                }
+        }
+        for (i, row) in acc.iter().enumerate() {
+            let out = &mut tile[(first + i) * BLOCK_COLS + half * HALF..][..V * 4];
+            for (v, out) in out.chunks_exact_mut(8).enumerate() {
+                // Two vectors' column halves added pairwise: columns 0 1 4 5 2 3 6 7 of the
+                // pair's 8, put in order by the 64-bit permutation.
+                let sums = _mm256_hadd_epi32(row[2 * v], row[2 * v + 1]);
+                let sums = _mm256_permute4x64_epi64::<0b11_01_10_00>(sums);
+                // SAFETY: 8 values into `out`'s 8.
+                unsafe { _mm256_storeu_si256(out.as_mut_ptr().cast(), sums) };
             }
         }
     }
@@ -541,6 +552,12 @@ mod tests {
             (1, 1, 1),
             (9, 49, 5),
             (17, 96, 64),
+            // Blocks with padding vectors the AVX2 kernel skips: attention's heads of 32 and
+            // 128 keys (a last block of 32), and 20 and 40 columns.
+            (10, 32, 128),
+            (12, 128, 32),
+            (7, 40, 32),
+            (5, 20, 9),
             (8, 48, 1030),
             (3, 100, 7),
             // Whole 64-byte K steps and 16-row groups: AMX where the CPU has it, plus tails.
@@ -569,20 +586,28 @@ mod tests {
             let mut out = vec![0; rows * n];
             packed.product(&a, rows, &mut out);
             assert_eq!(out, naive(&a, &w, rows, n, k), "{rows}x{n}x{k}");
+            // The first block's real columns, row by row.
+            let cols = n.min(BLOCK_COLS);
+            let live = |tile: &[i32], take: usize| -> Vec<i32> {
+                tile.chunks_exact(BLOCK_COLS)
+                    .take(take)
+                    .flat_map(|row| row[..cols].to_vec())
+                    .collect()
+            };
             for take in 1..=rows.min(BLOCK_ROWS) {
                 let mut tile = [0; BLOCK_ROWS * BLOCK_COLS];
                 let mut portable = [0; BLOCK_ROWS * BLOCK_COLS];
                 let w = &packed.data[..BLOCK_COLS * kp];
-                micro_kernel(&a, take, w, kp / 4, &mut tile);
+                micro_kernel(&a, take, w, kp / 4, cols, &mut tile);
                 portable_kernel(&a, take, w, kp / 4, &mut portable);
-                assert_eq!(tile[..take * BLOCK_COLS], portable[..take * BLOCK_COLS]);
+                assert_eq!(live(&tile, take), live(&portable, take));
                 // The AVX2 kernel too where the CPU has it, also on CPUs that prefer VNNI.
                 #[cfg(target_arch = "x86_64")]
                 if avx2::available() {
                     let mut tile = [0; BLOCK_ROWS * BLOCK_COLS];
                     // SAFETY: AVX2 is available; `a` holds `take` rows and `w` a whole block.
-                    unsafe { avx2::kernel(&a, take, w, kp / 4, &mut tile) };
-                    assert_eq!(tile[..take * BLOCK_COLS], portable[..take * BLOCK_COLS]);
+                    unsafe { avx2::kernel(&a, take, w, kp / 4, cols, &mut tile) };
+                    assert_eq!(live(&tile, take), live(&portable, take));
                 }
             }
         }
