@@ -59,13 +59,16 @@ impl Packed {
         let mut column_sums = vec![0i32; n];
         for (col, row) in w.chunks_exact(k.max(1)).take(n).enumerate() {
             let (block, c) = (col / BLOCK_COLS, col % BLOCK_COLS);
-            let base = block * BLOCK_COLS * kp;
-            for (i, &v) in row.iter().enumerate() {
-                let v: i32 = v.into();
-                column_sums[col] += v;
-                let (quad, lane) = (i / 4, i % 4);
-                // int8 by the caller's contract.
-                data[base + quad * BLOCK_COLS * 4 + c * 4 + lane] = v as i8;
+            // The column's quads, `BLOCK_COLS * 4` bytes apart: attention packs a head's keys
+            // and values per job, so this loop runs per task.
+            let column = data[block * BLOCK_COLS * kp + c * 4..].chunks_mut(BLOCK_COLS * 4);
+            for (quad, values) in column.zip(row.chunks(4)) {
+                for (d, &v) in quad.iter_mut().zip(values) {
+                    let v: i32 = v.into();
+                    column_sums[col] += v;
+                    // int8 by the caller's contract.
+                    *d = v as i8;
+                }
             }
         }
         Packed {

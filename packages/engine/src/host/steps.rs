@@ -5,7 +5,7 @@
 use std::cell::RefCell;
 
 use rayon::prelude::*;
-use tavdun_core::graph::arith::{masked_mean, requant, Normalised, L2_BITS};
+use tavdun_core::graph::arith::{masked_mean, Normalised, L2_BITS};
 use tavdun_core::graph::{
     widened, DType, EmbeddingIndex, Extent, GraphModel, Mult, NodeWeights, Op, Tensor, TokenInput,
 };
@@ -453,9 +453,20 @@ fn transposed(x: &Tensor) -> Vec<i16> {
 }
 
 thread_local! {
-    /// Each pool thread's raw products of its current dense task, kept from task to task: a
-    /// fresh zeroed buffer per task zeroed (or faulted in) 340 MB per batch-32 MiniLM pass.
+    /// Each pool thread's raw products of its current task, kept from task to task: fresh
+    /// zeroed buffers per task zeroed (or faulted in) 640 MB per batch-32 MiniLM pass.
     static RAW: RefCell<Vec<i32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` on this thread's [`RAW`] buffer of `len` values, which hold what an earlier task
+/// left: `f` must write before it reads (the products write all of their output).
+fn with_raw<R>(len: usize, f: impl FnOnce(&mut [i32]) -> R) -> R {
+    RAW.with_borrow_mut(|raw| {
+        if raw.len() < len {
+            raw.resize(len, 0);
+        }
+        f(&mut raw[..len])
+    })
 }
 
 /// Dense over the rows of every job: [`TASK_ROWS`] rows a task, each task's products
@@ -487,12 +498,7 @@ fn dense(
         tasks.extend(chunks.zip(job.chunks_mut(TASK_ROWS * units.max(1))));
     }
     tasks.into_par_iter().for_each(|(a, dst)| {
-        RAW.with_borrow_mut(|raw| {
-            if raw.len() < dst.len() {
-                raw.resize(dst.len(), 0);
-            }
-            // `product` writes every value of it: what a previous task left is overwritten.
-            let raw = &mut raw[..dst.len()];
+        with_raw(dst.len(), |raw| {
             weights.product(a, dst.len() / units, raw);
             vectorised(
                 #[inline(always)]
@@ -530,8 +536,6 @@ fn scores(qs: &[Tensor], ks: &[Tensor], heads: usize, mult: u32, shift: u32) -> 
         let hd = q.width as usize / heads.max(1);
         let keys: Vec<i16> = head_rows(k, h, hd).concat();
         let packed = Packed::new(&keys, n, hd);
-        let mut raw = vec![0; n * n];
-        packed.product(&head_bytes(q, h, hd), n, &mut raw);
         // Undo the queries' offset of 128 per key: one offset per column.
         let offsets: Vec<f64> = packed
             .column_sums()
@@ -539,10 +543,13 @@ fn scores(qs: &[Tensor], ks: &[Tensor], heads: usize, mult: u32, shift: u32) -> 
             .map(|&s| -128.0 * f64::from(s))
             .collect();
         let scales = vec![lanes::Requant::scale(mult, shift); n];
-        vectorised(
-            #[inline(always)]
-            || lanes::requant_rows(&raw, &offsets, &scales, DType::I16, dst),
-        );
+        with_raw(n * n, |raw| {
+            packed.product(&head_bytes(q, h, hd), n, raw);
+            vectorised(
+                #[inline(always)]
+                || lanes::requant_rows(raw, &offsets, &scales, DType::I16, dst),
+            );
+        });
     });
     // SAFETY: one task per head of every job covers each job's values, and `requant_rows`
     // writes all of its head.
@@ -575,6 +582,7 @@ fn context(
     let tasks: Vec<(usize, usize)> = (0..ps.len())
         .flat_map(|job| (0..heads).map(move |h| (job, h)))
         .collect();
+    let scale = lanes::Requant::scale(mult, shift);
     let per_head: Vec<Vec<i16>> = tasks
         .into_par_iter()
         .map(|(job, h)| {
@@ -587,7 +595,6 @@ fn context(
             // The high bytes of every row, then the low bytes: one product of 2n rows.
             let mut bytes = vec![0u8; 2 * n * kp];
             let (high, low) = bytes.split_at_mut(n * kp);
-            let mut acc = vec![0i32; 2 * n * hd];
             vectorised(
                 #[inline(always)]
                 || {
@@ -604,20 +611,16 @@ fn context(
                     }
                 },
             );
-            packed.product(&bytes, 2 * n, &mut acc);
-            let (acc_high, acc_low) = acc.split_at(n * hd);
             let mut head = unwritten(n * hd);
-            vectorised(
-                #[inline(always)]
-                || {
-                    let sums = acc_high.iter().zip(acc_low);
-                    for (d, (&hi, &lo)) in head.iter_mut().zip(sums) {
-                        let v = requant(i64::from(hi) * 256 + i64::from(lo), mult, shift, out);
-                        d.write(v as i16);
-                    }
-                },
-            );
-            // SAFETY: `acc_high` has the head's `n * hd` values, each written above.
+            with_raw(2 * n * hd, |acc| {
+                packed.product(&bytes, 2 * n, acc);
+                let (high, low) = acc.split_at(n * hd);
+                vectorised(
+                    #[inline(always)]
+                    || lanes::requant_halves(high, low, scale, out, &mut head),
+                );
+            });
+            // SAFETY: `requant_halves` wrote the head's `n * hd` values.
             unsafe { written(head) }
         })
         .collect();
