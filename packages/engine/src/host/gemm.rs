@@ -615,4 +615,19 @@ mod tests {
             }
         }
     }
+
+    /// Every left byte 255 against every weight -128 (and 127), over a long K: the largest
+    /// sums a kernel's partial stages meet.
+    #[test]
+    fn products_at_both_extremes_throughout_match_the_definition() {
+        for weight in [-128i8, 127] {
+            let (rows, n, k) = (9, 50, 1000);
+            let a = vec![255u8; rows * padded_k(k)];
+            let w = vec![weight; n * k];
+            let packed = Packed::new(&w, n, k);
+            let mut out = vec![0; rows * n];
+            packed.product(&a, rows, &mut out);
+            assert_eq!(out, vec![255 * i32::from(weight) * k as i32; rows * n]);
+        }
+    }
 }
