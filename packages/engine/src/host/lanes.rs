@@ -1,11 +1,12 @@
 //! Row ops over whole rows, written for the compiler's vectoriser. Each runs inside
 //! [`vectorised`], which compiles it for the widest vector unit the CPU has (AVX-512 or AVX2
-//! on x86-64, chosen at run time by pulp): the per-element arithmetic is core's own
-//! `#[inline]` functions, so the semantics stay core's. LayerNorm is restated whole (core's
-//! `NormRow` allocates per row and its loops are too big to be inlined here), and the two
-//! divisions by a row's own value (LayerNorm's by sigma, softmax's by the sum of its
-//! exponentials), which have no integer vector instruction, are done in f64 by [`Divisor`],
-//! exactly (the proof is there). The tests below hold each against core.
+//! on x86-64, chosen at run time by pulp). Core's arithmetic is restated where its own form
+//! does not vectorise, each time with the bounds that make the restatement exact: LayerNorm
+//! whole (core's `NormRow` allocates per row, and its i64 output step fits i32 within
+//! validation's bounds), GELU's product in i32, requantisation in f64 ([`Requant`]: AVX2 has
+//! no i64 multiplication or arithmetic shift), and the two divisions by a row's own value
+//! (LayerNorm's by sigma, softmax's by the sum of its exponentials) in f64 by [`Divisor`].
+//! The proofs are at each; the tests below hold each against core's own functions.
 //!
 //! Every function is `#[inline(always)]` and every closure passed to [`vectorised`] too: code
 //! compiled outside the dispatched function gets no wider instructions.
@@ -36,8 +37,8 @@ pub(crate) type Dst = [MaybeUninit<i16>];
 ///
 /// Exact under validation's bounds (`|acc| < 2^31`, `1 <= mult < 2^15`, `shift <= 46`):
 /// `scale = mult * 2^-shift` is exact; `acc * scale` is `acc * mult` (below 2^46) scaled by a
-/// power of two, so exact; adding 1/2 gives a value of at most 48 significant bits (from
-/// below 2^47 down to 2^-shift), so exact; and `floor` of that is round_shift's
+/// power of two, so exact; adding 1/2 gives a value of at most 48 significant bits (bits
+/// from below 2^47 down to 2^-shift or 2^-1), so exact; and `floor` of that is round_shift's
 /// `floor((acc * mult + 2^(shift-1)) / 2^shift)` (for shift 0, `floor(v + 1/2) = v`).
 #[derive(Clone, Copy)]
 pub(crate) struct Requant {

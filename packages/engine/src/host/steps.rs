@@ -1,6 +1,6 @@
 //! One node of a graph on the CPU kernels: its parameters, packed weights, and its output for
-//! every job, computed by core's arithmetic (row by row, in parallel) and the int8 products
-//! of [`super::gemm`].
+//! every job, computed by the row ops of [`super::lanes`] (core's arithmetic, restated where
+//! it must be to vectorise) and the int8 products of [`super::gemm`], row by row in parallel.
 
 use std::cell::RefCell;
 
@@ -455,7 +455,9 @@ fn transposed(x: &Tensor) -> Vec<i16> {
 thread_local! {
     /// Each pool thread's raw products of its current task, kept from task to task: a fresh
     /// zeroed buffer per task meant zeroing (or faulting in) about 570 MB per batch-32
-    /// MiniLM pass (dense 340, scores 150, context 75).
+    /// MiniLM pass (dense 340, scores 150, context 75). It keeps its largest size for the
+    /// thread's life: at most `TASK_ROWS` rows of a dense layer or one head's scores (1 MiB
+    /// at 512 tokens).
     static RAW: RefCell<Vec<i32>> = const { RefCell::new(Vec::new()) };
 }
 
