@@ -314,13 +314,14 @@ impl HostStep {
                 mults,
                 shift,
             } => dense(&done[*input], weights, offsets, mults, *shift, out),
-            HostOp::Requantize { input, mult, shift } => by_rows(
-                &done[*input],
-                #[inline(always)]
-                |_, _, row, dst| {
-                    lanes::requant_values(row, lanes::Requant::scale(*mult, *shift), out, dst)
-                },
-            ),
+            HostOp::Requantize { input, mult, shift } => {
+                let scale = lanes::Requant::scale(*mult, *shift);
+                by_rows(
+                    &done[*input],
+                    #[inline(always)]
+                    |_, _, row, dst| lanes::requant_values(row, scale, out, dst),
+                )
+            }
             HostOp::LayerNorm {
                 input,
                 gamma,
