@@ -104,18 +104,6 @@ pub(crate) fn requant_values(x: &[i16], scale: f64, out: DType, dst: &mut Dst) {
     }
 }
 
-/// Context's epilogue: `requant(256 * high + low, mult)` of products split by the
-/// probabilities' high and low bytes, `scale` from [`Requant::scale`].
-#[inline(always)]
-pub(crate) fn requant_halves(high: &[i32], low: &[i32], scale: f64, out: DType, dst: &mut Dst) {
-    assert!(high.len() == dst.len() && low.len() == dst.len());
-    let requant = Requant::new(out);
-    for ((d, &h), &l) in dst.iter_mut().zip(high).zip(low) {
-        // Exact in f64: validation keeps `|256 * high + low|` below 2^31.
-        d.write(requant.apply(f64::from(h) * 256.0 + f64::from(l), scale));
-    }
-}
-
 /// Add of two rows: `clamp(round_shift(a * a_mult + b * b_mult))`, the multipliers of each
 /// column (`mults` as wide as the row) or one pair for all (`mults` of length 1).
 #[inline(always)]
@@ -486,12 +474,6 @@ mod tests {
                 #[inline(always)]
                 |dst| requant_rows(&raw, &offsets_f64, &scales, out, dst),
             );
-            let low = widened(&y);
-            let halves = outputs(
-                width,
-                #[inline(always)]
-                |dst| requant_halves(&raw, &low, scales[0], out, dst),
-            );
             let plain = outputs(
                 width,
                 #[inline(always)]
@@ -510,8 +492,6 @@ mod tests {
                 let sum = i64::from(raw[i]) + offsets[i];
                 assert_eq!(dense[i], requant(sum, mults[i], shift, out));
                 assert_eq!(plain[i], requant(raw[i].into(), mults[0], shift, out));
-                let split = 256 * i64::from(raw[i]) + i64::from(low[i]);
-                assert_eq!(halves[i], requant(split, mults[0], shift, out));
             }
         }
     }

@@ -10,7 +10,7 @@ use tavdun_core::graph::{
     widened, DType, EmbeddingIndex, Extent, GraphModel, Mult, NodeWeights, Op, Tensor, TokenInput,
 };
 
-use super::gemm::{padded_k, Packed};
+use super::gemm::{padded_k, padded_rows, Left, Packed};
 use super::lanes::{self, unwritten, vectorised, written, Dst};
 use crate::error::EngineError;
 
@@ -59,9 +59,7 @@ enum HostOp {
     Dense {
         input: usize,
         weights: Packed,
-        /// `bias - 128 * sum of the unit's weights`: the products take the int8 input plus
-        /// 128 (unsigned bytes), and this undoes it. In f64 for the requantisation (exact:
-        /// integers below 2^31).
+        /// The bias, in f64 for the requantisation (exact: integers below 2^31).
         offsets: Vec<f64>,
         mults: Mults,
         shift: u32,
@@ -126,33 +124,6 @@ fn per_tensor(mult: Mult) -> u32 {
     }
 }
 
-/// The int8 values of `rows` as unsigned bytes (plus 128), each row padded to the products'
-/// `padded_k`, rows in parallel.
-fn offset_bytes(rows: &[&[i16]], k: usize) -> Vec<u8> {
-    let kp = padded_k(k);
-    let mut out = vec![0u8; rows.len() * kp];
-    out.par_chunks_mut(kp.max(1) * TASK_ROWS)
-        .zip(rows.par_chunks(TASK_ROWS))
-        .for_each(|(dst, rows)| {
-            vectorised(
-                #[inline(always)]
-                || write_offset_bytes(rows, kp, dst),
-            )
-        });
-    out
-}
-
-/// [`offset_bytes`] into `dst` (`rows.len()` rows of `kp` bytes), on this thread.
-#[inline(always)]
-fn write_offset_bytes(rows: &[&[i16]], kp: usize, dst: &mut [u8]) {
-    for (dst, row) in dst.chunks_exact_mut(kp.max(1)).zip(rows) {
-        for (d, &v) in dst.iter_mut().zip(row.iter()) {
-            // int8 values by the node's type: v + 128 is in 0..=255.
-            *d = (v + 128) as u8;
-        }
-    }
-}
-
 /// Every row of a job's tensor.
 fn rows_of(t: &Tensor) -> impl Iterator<Item = &[i16]> {
     t.values.chunks_exact(t.width.max(1) as usize)
@@ -210,11 +181,7 @@ impl HostStep {
                 },
             ) => {
                 let weights = Packed::new(weight, *units as usize, *fan_in);
-                let offsets = bias
-                    .iter()
-                    .zip(weights.column_sums())
-                    .map(|(&b, &s)| f64::from(b) - 128.0 * f64::from(s))
-                    .collect();
+                let offsets = bias.iter().map(|&b| f64::from(b)).collect();
                 HostOp::Dense {
                     input: input(0),
                     weights,
@@ -484,26 +451,24 @@ fn dense(
     out: DType,
 ) -> Vec<Vec<i16>> {
     let fan_in = inputs.first().map_or(0, |x| x.width as usize);
-    let kp = padded_k(fan_in);
     let units = weights.columns();
     let scales = mults.scales(units, shift);
-    let rows: Vec<&[i16]> = inputs.iter().flat_map(rows_of).collect();
-    let bytes = offset_bytes(&rows, fan_in);
+    let lefts: Vec<_> = inputs
+        .iter()
+        .map(|x| padded_rows(&x.values, x.rows as usize, fan_in))
+        .collect();
     let mut values: Vec<_> = inputs
         .iter()
         .map(|x| unwritten(x.rows as usize * units))
         .collect();
     let mut tasks = Vec::new();
-    let mut rest = &bytes[..];
-    for job in values.iter_mut() {
-        let (mine, others) = rest.split_at(job.len() / units.max(1) * kp);
-        rest = others;
-        let chunks = mine.chunks(TASK_ROWS * kp.max(1));
-        tasks.extend(chunks.zip(job.chunks_mut(TASK_ROWS * units.max(1))));
+    for (left, job) in lefts.iter().zip(values.iter_mut()) {
+        let rows = left.chunks(TASK_ROWS * padded_k(fan_in).max(1));
+        tasks.extend(rows.zip(job.chunks_mut(TASK_ROWS * units.max(1))));
     }
     tasks.into_par_iter().for_each(|(a, dst)| {
         with_raw(dst.len(), |raw| {
-            weights.product(a, dst.len() / units, raw);
+            weights.product(Left::Int8(a), dst.len() / units, raw);
             vectorised(
                 #[inline(always)]
                 || lanes::requant_rows(raw, offsets, &scales, out, dst),
@@ -522,7 +487,7 @@ fn head_rows(x: &Tensor, head: usize, hd: usize) -> Vec<&[i16]> {
 }
 
 /// Every job's attention logits `[heads * n, n]`: per job and head (one task each), the
-/// queries' int8 rows (plus 128) times the packed keys.
+/// queries' int8 rows times the packed keys.
 fn scores(qs: &[Tensor], ks: &[Tensor], heads: usize, mult: u32, shift: u32) -> Vec<Vec<i16>> {
     let mut values: Vec<_> = qs
         .iter()
@@ -540,15 +505,10 @@ fn scores(qs: &[Tensor], ks: &[Tensor], heads: usize, mult: u32, shift: u32) -> 
         let hd = q.width as usize / heads.max(1);
         let keys: Vec<i16> = head_rows(k, h, hd).concat();
         let packed = Packed::new(&keys, n, hd);
-        // Undo the queries' offset of 128 per key: one offset per column.
-        let offsets: Vec<f64> = packed
-            .column_sums()
-            .iter()
-            .map(|&s| -128.0 * f64::from(s))
-            .collect();
-        let scales = vec![lanes::Requant::scale(mult, shift); n];
+        let queries: Vec<i16> = head_rows(q, h, hd).concat();
+        let (offsets, scales) = (vec![0.0; n], vec![lanes::Requant::scale(mult, shift); n]);
         with_raw(n * n, |raw| {
-            packed.product(&head_bytes(q, h, hd), n, raw);
+            packed.product(Left::Int8(&padded_rows(&queries, n, hd)), n, raw);
             vectorised(
                 #[inline(always)]
                 || lanes::requant_rows(raw, &offsets, &scales, DType::I16, dst),
@@ -560,21 +520,8 @@ fn scores(qs: &[Tensor], ks: &[Tensor], heads: usize, mult: u32, shift: u32) -> 
     values.into_iter().map(|v| unsafe { written(v) }).collect()
 }
 
-/// One head's int8 rows as unsigned bytes (plus 128), padded for the products.
-fn head_bytes(x: &Tensor, head: usize, hd: usize) -> Vec<u8> {
-    let kp = padded_k(hd);
-    let rows = head_rows(x, head, hd);
-    let mut bytes = vec![0u8; rows.len() * kp];
-    vectorised(
-        #[inline(always)]
-        || write_offset_bytes(&rows, kp, &mut bytes),
-    );
-    bytes
-}
-
 /// Every job's attention context `[n, heads * hd]`: per job and head (one task each), the
-/// probabilities (at most 2^14, as two unsigned bytes `256 * high + low`) times the packed
-/// transposed values.
+/// probabilities (at most 2^14) times the packed transposed values.
 fn context(
     ps: &[Tensor],
     vts: &[Tensor],
@@ -593,38 +540,18 @@ fn context(
             let (p, vt) = (&ps[job], &vts[job]);
             let n = p.width as usize;
             let hd = vt.rows as usize / heads.max(1);
-            let kp = padded_k(n);
             let packed = Packed::new(&vt.values[h * hd * n..(h + 1) * hd * n], hd, n);
-            let probs = &p.values[h * n * n..(h + 1) * n * n];
-            // The high bytes of every row, then the low bytes: one product of 2n rows.
-            let mut bytes = vec![0u8; 2 * n * kp];
-            let (high, low) = bytes.split_at_mut(n * kp);
-            vectorised(
-                #[inline(always)]
-                || {
-                    let rows = probs.chunks_exact(n.max(1));
-                    let split = high
-                        .chunks_exact_mut(kp.max(1))
-                        .zip(low.chunks_exact_mut(kp.max(1)));
-                    for (row, (high, low)) in rows.zip(split) {
-                        for ((h, l), &v) in high.iter_mut().zip(low.iter_mut()).zip(row) {
-                            // 0 <= v <= 2^14: both bytes fit.
-                            *h = (v >> 8) as u8;
-                            *l = (v & 0xff) as u8;
-                        }
-                    }
-                },
-            );
+            let probs = padded_rows(&p.values[h * n * n..(h + 1) * n * n], n, n);
+            let (offsets, scales) = (vec![0.0; hd], vec![scale; hd]);
             let mut head = unwritten(n * hd);
-            with_raw(2 * n * hd, |acc| {
-                packed.product(&bytes, 2 * n, acc);
-                let (high, low) = acc.split_at(n * hd);
+            with_raw(n * hd, |raw| {
+                packed.product(Left::Probs(&probs), n, raw);
                 vectorised(
                     #[inline(always)]
-                    || lanes::requant_halves(high, low, scale, out, &mut head),
+                    || lanes::requant_rows(raw, &offsets, &scales, out, &mut head),
                 );
             });
-            // SAFETY: `requant_halves` wrote the head's `n * hd` values.
+            // SAFETY: `requant_rows` wrote the head's `n * hd` values.
             unsafe { written(head) }
         })
         .collect();
