@@ -340,8 +340,9 @@ mod vnni {
 /// `k`), and the two halves are added when the sums are stored.
 ///
 /// Left values as i16 spare the kernel a widening per row and quad (a quad is one 64-bit
-/// broadcast load), and the probabilities need no split into bytes; on AMD Zen 3 this form,
-/// with each half-block's rows all in one pass, ran 1.15-1.4x the byte form's speed.
+/// broadcast load), and the probabilities need no split into bytes. On AMD Zen 3 this form,
+/// with each half-block's rows all in one pass, ran 1.06-1.38x the byte form's speed (one
+/// thread, 32 rows of MiniLM's three product shapes, alternated runs; BENCHMARKS.md).
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
     use std::arch::x86_64::*;
