@@ -69,7 +69,8 @@ impl AdapterChoice {
 }
 
 /// Which kernels run a graph model (version 2) and how they accumulate integer products. All
-/// give the same bytes; they differ in speed by backend.
+/// give the same bytes; they differ in speed by backend. A version 1 chain runs on the CPU
+/// kernels where they are chosen, and on burn's f32 operations otherwise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ProductChoice {
     /// The backend's default: the int8 kernels on the CPU, f32 slices on wgpu (see
@@ -81,7 +82,7 @@ pub enum ProductChoice {
     /// burn ops; products by f32 matmuls over inner slices whose partial sums stay below
     /// 2^24, summed in int32.
     FloatSlices,
-    /// The engine's CPU kernels (CPU backend only): int8 products.
+    /// The engine's CPU kernels (CPU backend only): int8 products, for both model versions.
     CpuInt8,
 }
 

@@ -72,7 +72,8 @@ pub struct DeviceReport {
     /// Why the CPU backend runs although wgpu was tried (`backend = auto`).
     pub fallback_reason: Option<String>,
     /// Which kernels run graph models (version 2) on this device, and how they accumulate
-    /// integer products.
+    /// integer products. With the CPU kernels, version 1 chains run on them too; otherwise
+    /// on burn's f32 operations.
     pub graph_products: ProductStrategy,
 }
 
@@ -94,7 +95,7 @@ impl fmt::Display for DeviceReport {
         }
         write!(
             f,
-            ", {} CPU threads, graphs: {}]",
+            ", {} CPU threads, products: {}]",
             self.cpu_threads,
             self.graph_products.name()
         )?;

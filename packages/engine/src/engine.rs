@@ -10,7 +10,9 @@ use crate::chain::{Activation, Chain};
 use crate::config::EngineConfig;
 use crate::device::{self, Backend, DeviceReport};
 use crate::error::EngineError;
+use crate::graph::products::ProductStrategy;
 use crate::graph::LoadedGraph;
+use crate::host::HostChain;
 
 /// Every layer's output bytes for one job, in layer order: what `tavdun_core::forward`
 /// returns and what the worker hashes.
@@ -40,12 +42,17 @@ impl Engine {
         &self.report
     }
 
-    /// Uploads the model's weights and runs the configured warm-up batches, so that kernel
+    /// Uploads the model's weights (or packs them for the CPU kernels, where the products
+    /// strategy is theirs) and runs the configured warm-up batches, so that kernel
     /// compilation and first allocations are paid here rather than by the first jobs.
     pub fn load(&self, model: &Model) -> Result<LoadedModel, EngineError> {
         let started = Instant::now();
+        let layers = match self.report.graph_products {
+            ProductStrategy::CpuInt8 => Layers::Cpu(HostChain::build(model)?),
+            _ => Layers::Burn(Chain::build(model, &self.device)?),
+        };
         let mut loaded = LoadedModel {
-            graph: Chain::build(model, &self.device)?,
+            layers,
             device: self.device.clone(),
             backend: self.report.backend,
             input: model.plan.input,
@@ -85,9 +92,15 @@ impl Engine {
     }
 }
 
+/// Where a version 1 model runs: burn operations on the device, or the CPU kernels.
+enum Layers {
+    Burn(Chain),
+    Cpu(HostChain),
+}
+
 /// A model resident on the engine's device.
 pub struct LoadedModel {
-    graph: Chain,
+    layers: Layers,
     device: Device,
     backend: Backend,
     input: Shape,
@@ -123,14 +136,26 @@ impl LoadedModel {
 
     /// One forward pass over `batch` concatenated inputs.
     fn run_pass(&self, inputs: &[i8], batch: usize) -> Result<Vec<Activations>, EngineError> {
+        match &self.layers {
+            Layers::Burn(chain) => self.burn_pass(chain, inputs, batch),
+            Layers::Cpu(host) => Ok(host.run(inputs, batch)),
+        }
+    }
+
+    /// [`LoadedModel::run_pass`] on burn: every layer's output read back from the device.
+    fn burn_pass(
+        &self,
+        chain: &Chain,
+        inputs: &[i8],
+        batch: usize,
+    ) -> Result<Vec<Activations>, EngineError> {
         let input = Activation::input(inputs, batch, self.input, &self.device);
         // One read-back for all layers: one synchronisation with the device per pass.
-        let transaction = self
-            .graph
+        let transaction = chain
             .forward(input)
             .into_iter()
             .enumerate()
-            .filter(|&(i, _)| !self.graph.is_view(i))
+            .filter(|&(i, _)| !chain.is_view(i))
             .fold(Transaction::default(), |tx, (_, out)| out.register(tx));
         let backend_error = |message: String| EngineError::Backend {
             backend: self.backend.name(),
@@ -145,7 +170,7 @@ impl LoadedModel {
             .map(|_| Vec::with_capacity(self.output_lens.len()))
             .collect();
         for (layer, &len) in self.output_lens.iter().enumerate() {
-            if self.graph.is_view(layer) {
+            if chain.is_view(layer) {
                 for (j, acts) in results.iter_mut().enumerate() {
                     let previous = match acts.last() {
                         Some(previous) => previous.clone(),
@@ -182,6 +207,15 @@ impl LoadedModel {
 
     pub fn input_len(&self) -> usize {
         self.input.len()
+    }
+
+    /// What runs the model's layers: the CPU kernels (named as in the device report) or
+    /// burn's f32 operations on the device.
+    pub fn kernels(&self) -> &'static str {
+        match &self.layers {
+            Layers::Burn(_) => "burn f32 operations",
+            Layers::Cpu(_) => crate::host::gemm::kernel_name(),
+        }
     }
 
     pub fn max_batch(&self) -> usize {

@@ -34,67 +34,91 @@ crate::testgen_minilm!(
 );
 
 use common::*;
-use tavdun_engine::{Backend, BackendChoice, EngineConfig, EngineError};
+use tavdun_engine::{Backend, BackendChoice, Engine, EngineError, ProductChoice};
+
+/// Version 1 on the CPU runs on the engine's CPU kernels (the default products choice) and on
+/// burn's f32 operations on flex (any other choice): every version 1 test runs both.
+fn v1_engines(change: impl Fn(&mut tavdun_engine::EngineConfig)) -> [Engine; 2] {
+    [
+        engine_with(BackendChoice::Cpu, &change),
+        engine_with(BackendChoice::Cpu, |c| {
+            change(c);
+            c.products = ProductChoice::FloatSlices;
+        }),
+    ]
+}
+
+#[test]
+fn version_1_runs_on_the_cpu_kernels_by_default_and_on_burn_otherwise() {
+    let model = bench_mlp();
+    let [kernels, burn] = v1_engines(|_| {});
+    let kernels = kernels.load(&model).unwrap();
+    assert!(
+        kernels.kernels().starts_with("CPU kernels"),
+        "{}",
+        kernels.kernels()
+    );
+    assert_eq!(burn.load(&model).unwrap().kernels(), "burn f32 operations");
+}
 
 #[test]
 fn random_models_match_the_reference() {
-    check_random_models(&engine(BackendChoice::Cpu), 48);
+    for engine in v1_engines(|_| {}) {
+        check_random_models(&engine, 48);
+    }
 }
 
 #[test]
 fn conv_model_matches_the_reference() {
-    check_model(
-        &engine(BackendChoice::Cpu),
-        &conv_digits_like(),
-        "conv model",
-    );
+    for engine in v1_engines(|_| {}) {
+        check_model(&engine, &conv_digits_like(), "conv model");
+    }
 }
 
 #[test]
 fn bench_mlp_matches_the_reference() {
-    check_model(&engine(BackendChoice::Cpu), &bench_mlp(), "784-512-256-10");
+    for engine in v1_engines(|_| {}) {
+        check_model(&engine, &bench_mlp(), "784-512-256-10");
+    }
 }
 
 #[test]
 fn worst_case_accumulators_are_exact() {
     let (model, jobs) = worst_case();
-    let loaded = engine(BackendChoice::Cpu).load(&model).unwrap();
-    assert_exact(&loaded, &model, &jobs, "worst case");
+    for engine in v1_engines(|_| {}) {
+        assert_exact(&engine.load(&model).unwrap(), &model, &jobs, "worst case");
+    }
 }
 
 #[test]
 fn long_job_lists_are_split_into_passes_with_the_same_bytes() {
     let model = conv_digits_like();
-    let config = EngineConfig {
-        backend: BackendChoice::Cpu,
-        max_batch: 5,
-        ..EngineConfig::default()
-    };
-    let loaded = tavdun_engine::Engine::new(config)
-        .unwrap()
-        .load(&model)
-        .unwrap();
-    assert_exact(
-        &loaded,
-        &model,
-        &inputs(&model, 12, 3),
-        "12 jobs in passes of 5",
-    );
-    assert!(loaded.run::<Vec<i8>>(&[]).unwrap().is_empty());
+    for engine in v1_engines(|c| c.max_batch = 5) {
+        let loaded = engine.load(&model).unwrap();
+        assert_exact(
+            &loaded,
+            &model,
+            &inputs(&model, 12, 3),
+            "12 jobs in passes of 5",
+        );
+        assert!(loaded.run::<Vec<i8>>(&[]).unwrap().is_empty());
+    }
 }
 
 #[test]
 fn wrong_input_length_is_a_typed_error() {
     let model = bench_mlp();
-    let loaded = engine(BackendChoice::Cpu).load(&model).unwrap();
-    let jobs = vec![vec![0i8; 784], vec![0i8; 783]];
-    match loaded.run(&jobs) {
-        Err(EngineError::InputLen {
-            job: 1,
-            found: 783,
-            expected: 784,
-        }) => {}
-        other => panic!("expected an input length error, got {other:?}"),
+    for engine in v1_engines(|_| {}) {
+        let loaded = engine.load(&model).unwrap();
+        let jobs = vec![vec![0i8; 784], vec![0i8; 783]];
+        match loaded.run(&jobs) {
+            Err(EngineError::InputLen {
+                job: 1,
+                found: 783,
+                expected: 784,
+            }) => {}
+            other => panic!("expected an input length error, got {other:?}"),
+        }
     }
 }
 
@@ -109,5 +133,7 @@ fn cpu_backend_describes_its_device() {
 
 #[test]
 fn digits_model_matches_the_reference() {
-    check_digits(&engine(BackendChoice::Cpu));
+    for engine in v1_engines(|_| {}) {
+        check_digits(&engine);
+    }
 }

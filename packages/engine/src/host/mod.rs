@@ -1,4 +1,5 @@
-//! The engine's CPU kernels for graph models (version 2): every job's tensors in host memory
+//! The engine's CPU kernels. Version 1 chains ([`chain`]) run their dense layers and
+//! convolutions on the int8 products; graph models (version 2): every job's tensors in host memory
 //! in core's own layout (no padding: each job keeps its length), every row op computed by
 //! core's own integer arithmetic ([`tavdun_core::graph::arith`]), every matrix product by the
 //! exact int8 kernel of [`gemm`]. Work is spread over rayon's pool (the threads flex uses).
@@ -9,6 +10,7 @@
 //! (BENCHMARKS.md measures both paths). Calling core keeps one implementation of the
 //! semantics; the product kernel is the only arithmetic of the engine's own.
 
+mod chain;
 pub(crate) mod gemm;
 mod lanes;
 mod steps;
@@ -17,6 +19,8 @@ use tavdun_core::graph::{GraphModel, TokenInput, Trace};
 
 use crate::error::EngineError;
 use steps::HostStep;
+
+pub(crate) use chain::HostChain;
 
 /// A graph model prepared for the CPU kernels: weights packed once.
 pub(crate) struct HostGraph {

@@ -16,7 +16,7 @@ use crate::error::EngineError;
 
 /// Rows per parallel task of the row ops and of dense's products: enough work to amortise a
 /// task, few enough that a batch-1 job still spreads over the threads.
-const TASK_ROWS: usize = 32;
+pub(super) const TASK_ROWS: usize = 32;
 
 /// A requantisation multiplier: one for the tensor or one per output unit (column).
 enum Mults {
@@ -424,14 +424,14 @@ thread_local! {
     /// Each pool thread's raw products of its current task, kept from task to task: a fresh
     /// zeroed buffer per task meant zeroing (or faulting in) about 570 MB per batch-32
     /// MiniLM pass (dense 340, scores 150, context 75). It keeps its largest size for the
-    /// thread's life: at most `TASK_ROWS` rows of a dense layer or one head's scores (1 MiB
-    /// at 512 tokens).
+    /// thread's life: at most `TASK_ROWS` rows of a dense layer, one head's scores (1 MiB
+    /// at 512 tokens), or one version 1 job's convolution.
     static RAW: RefCell<Vec<i32>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Runs `f` on this thread's [`RAW`] buffer of `len` values, which hold what an earlier task
 /// left: `f` must write before it reads (the products write all of their output).
-fn with_raw<R>(len: usize, f: impl FnOnce(&mut [i32]) -> R) -> R {
+pub(super) fn with_raw<R>(len: usize, f: impl FnOnce(&mut [i32]) -> R) -> R {
     RAW.with_borrow_mut(|raw| {
         if raw.len() < len {
             raw.resize(len, 0);

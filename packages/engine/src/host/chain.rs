@@ -1,0 +1,312 @@
+//! A version 1 model (a chain of dense, convolution and pooling layers) on the engine's CPU
+//! kernels: dense layers and convolutions (as products over each output position's window)
+//! by the exact int8 products of [`super::gemm`], pooling by comparison, rows in parallel.
+//!
+//! Validation keeps every accumulator, with its bias and rounding term, below 2^24 in
+//! magnitude and every shift at most 24, so core's i64 requantisation
+//! ([`tavdun_core::requantize`]) is the same in i32: `(acc + 2^(shift-1)) >> shift` (an
+//! arithmetic shift floors, as core's does), clamped to the int8 range and by ReLU at 0.
+
+use rayon::prelude::*;
+use tavdun_core::{Layer, Model, Shape};
+
+use super::gemm::{padded_k, Left, Packed};
+use super::steps::{with_raw, TASK_ROWS};
+use crate::engine::Activations;
+use crate::error::EngineError;
+
+/// `clamp((acc + rounding) >> shift, lower, 127)`, the rounding term folded into the bias.
+#[derive(Clone, Copy)]
+struct Requantize {
+    shift: u32,
+    lower: i32,
+}
+
+impl Requantize {
+    fn new(shift: u32, relu: bool) -> Requantize {
+        Requantize {
+            shift,
+            lower: if relu { 0 } else { -128 },
+        }
+    }
+
+    /// The biases with the rounding term `2^(shift-1)` added.
+    fn biased(self, bias: &[i32]) -> Vec<i32> {
+        let rounding = if self.shift == 0 {
+            0
+        } else {
+            1 << (self.shift - 1)
+        };
+        bias.iter().map(|&b| b + rounding).collect()
+    }
+
+    #[inline(always)]
+    fn apply(self, acc: i32) -> i8 {
+        (acc >> self.shift).clamp(self.lower, 127) as i8
+    }
+}
+
+/// A square window of an image layer: `size` taps a side, `stride` apart, `padding` zeros
+/// around the `[c, h, w]` input, `oh x ow` output positions.
+#[derive(Clone, Copy)]
+struct Window {
+    channels: usize,
+    h: usize,
+    w: usize,
+    size: usize,
+    stride: usize,
+    padding: usize,
+    oh: usize,
+    ow: usize,
+}
+
+impl Window {
+    fn of(input: Shape, output: Shape, size: u32, stride: u32, padding: u32) -> Window {
+        let chw = |s: Shape| match s {
+            Shape::Chw { c, h, w } => (c as usize, h as usize, w as usize),
+            Shape::Flat(n) => (n as usize, 1, 1),
+        };
+        let ((channels, h, w), (_, oh, ow)) = (chw(input), chw(output));
+        Window {
+            channels,
+            h,
+            w,
+            size: size as usize,
+            stride: stride as usize,
+            padding: padding as usize,
+            oh,
+            ow,
+        }
+    }
+
+    /// The input position of tap `(ky, kx)` at output `(oy, ox)`, if it is not padding.
+    #[inline(always)]
+    fn tap(&self, oy: usize, ox: usize, ky: usize, kx: usize) -> Option<(usize, usize)> {
+        let y = (oy * self.stride + ky).checked_sub(self.padding)?;
+        let x = (ox * self.stride + kx).checked_sub(self.padding)?;
+        (y < self.h && x < self.w).then_some((y, x))
+    }
+}
+
+enum HostLayer {
+    Dense {
+        weights: Packed,
+        bias: Vec<i32>,
+        requantize: Requantize,
+    },
+    /// Filters `[filters][c * k * k]`, packed like a dense layer's units.
+    Conv {
+        weights: Packed,
+        bias: Vec<i32>,
+        requantize: Requantize,
+        window: Window,
+    },
+    Maxpool(Window),
+    Flatten,
+}
+
+/// A version 1 model prepared for the CPU kernels: weights packed once.
+pub(crate) struct HostChain {
+    layers: Vec<HostLayer>,
+}
+
+impl HostChain {
+    pub(crate) fn build(model: &Model) -> Result<HostChain, EngineError> {
+        let plan = &model.plan;
+        let mut layers = Vec::with_capacity(plan.layers.len());
+        for (i, ((layer, lp), weights)) in model
+            .spec
+            .layers
+            .iter()
+            .zip(&plan.layers)
+            .zip(&model.weights)
+            .enumerate()
+        {
+            let fan_in = lp.fan_in as usize;
+            let host = match (layer, weights) {
+                (&Layer::Dense { units, shift, relu }, Some(w)) => {
+                    let requantize = Requantize::new(shift, relu);
+                    HostLayer::Dense {
+                        weights: Packed::new(&w.weight, units as usize, fan_in),
+                        bias: requantize.biased(&w.bias),
+                        requantize,
+                    }
+                }
+                (
+                    &Layer::Conv2d {
+                        filters,
+                        kernel,
+                        stride,
+                        padding,
+                        shift,
+                        relu,
+                    },
+                    Some(w),
+                ) => {
+                    let requantize = Requantize::new(shift, relu);
+                    HostLayer::Conv {
+                        weights: Packed::new(&w.weight, filters as usize, fan_in),
+                        bias: requantize.biased(&w.bias),
+                        requantize,
+                        window: Window::of(lp.input, lp.output, kernel, stride, padding),
+                    }
+                }
+                (&Layer::Maxpool2d { size, stride }, _) => {
+                    HostLayer::Maxpool(Window::of(lp.input, lp.output, size, stride, 0))
+                }
+                (Layer::Flatten, _) => HostLayer::Flatten,
+                (Layer::Dense { .. } | Layer::Conv2d { .. }, None) => {
+                    return Err(EngineError::MissingWeights { layer: i })
+                }
+            };
+            layers.push(host);
+        }
+        Ok(HostChain { layers })
+    }
+
+    /// Every job's activations for `batch` concatenated inputs (lengths checked by the
+    /// caller), in job order.
+    pub(crate) fn run(&self, inputs: &[i8], batch: usize) -> Vec<Activations> {
+        // outputs[layer]: the whole batch's values, job after job.
+        let mut outputs: Vec<Vec<i8>> = Vec::with_capacity(self.layers.len());
+        for layer in &self.layers {
+            let x = outputs.last().map_or(inputs, Vec::as_slice);
+            let y = match layer {
+                HostLayer::Dense {
+                    weights,
+                    bias,
+                    requantize,
+                } => dense(x, batch, weights, bias, *requantize),
+                HostLayer::Conv {
+                    weights,
+                    bias,
+                    requantize,
+                    window,
+                } => conv(x, batch, weights, bias, *requantize, window),
+                HostLayer::Maxpool(window) => maxpool(x, batch, window),
+                // Channel-major already: the bytes do not change.
+                HostLayer::Flatten => x.to_vec(),
+            };
+            outputs.push(y);
+        }
+        (0..batch)
+            .map(|job| {
+                outputs
+                    .iter()
+                    .map(|layer| {
+                        let len = layer.len() / batch.max(1);
+                        layer[job * len..(job + 1) * len].to_vec()
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+}
+
+/// Rows of int8 values as the products' left operand: widened to i16, each padded to
+/// `padded_k(k)`.
+fn left_rows(x: &[i8], k: usize) -> Vec<i16> {
+    let kp = padded_k(k);
+    let mut out = vec![0i16; x.len() / k.max(1) * kp];
+    for (dst, row) in out
+        .chunks_exact_mut(kp.max(1))
+        .zip(x.chunks_exact(k.max(1)))
+    {
+        for (d, &v) in dst.iter_mut().zip(row) {
+            *d = v.into();
+        }
+    }
+    out
+}
+
+/// A dense layer over every job: [`TASK_ROWS`] jobs a task.
+fn dense(x: &[i8], batch: usize, weights: &Packed, bias: &[i32], rq: Requantize) -> Vec<i8> {
+    let units = weights.columns();
+    let fan_in = x.len() / batch.max(1);
+    let mut out = vec![0i8; batch * units];
+    out.par_chunks_mut(TASK_ROWS * units.max(1))
+        .zip(x.par_chunks(TASK_ROWS * fan_in.max(1)))
+        .for_each(|(dst, rows)| {
+            let left = left_rows(rows, fan_in);
+            let count = dst.len() / units.max(1);
+            with_raw(dst.len(), |raw| {
+                weights.product(Left::Int8(&left), count, raw);
+                for (dst, raw) in dst.chunks_exact_mut(units).zip(raw.chunks_exact(units)) {
+                    for ((d, &acc), &b) in dst.iter_mut().zip(raw).zip(bias) {
+                        *d = rq.apply(acc + b);
+                    }
+                }
+            })
+        });
+    out
+}
+
+/// A convolution over every job, one task per job: each output position's window (`c * k *
+/// k` values in the filters' order, zeros for padding) is a row of the product with the
+/// filters; the output is channel-major, `[filters, oh, ow]`.
+fn conv(
+    x: &[i8],
+    batch: usize,
+    weights: &Packed,
+    bias: &[i32],
+    rq: Requantize,
+    win: &Window,
+) -> Vec<i8> {
+    let filters = weights.columns();
+    let (in_len, positions) = (win.channels * win.h * win.w, win.oh * win.ow);
+    let k = win.channels * win.size * win.size;
+    let kp = padded_k(k);
+    let mut out = vec![0i8; batch * filters * positions];
+    out.par_chunks_mut((filters * positions).max(1))
+        .zip(x.par_chunks(in_len.max(1)))
+        .for_each(|(dst, image)| {
+            let mut windows = vec![0i16; positions * kp];
+            for (p, row) in windows.chunks_exact_mut(kp.max(1)).enumerate() {
+                let (oy, ox) = (p / win.ow, p % win.ow);
+                for c in 0..win.channels {
+                    for ky in 0..win.size {
+                        for kx in 0..win.size {
+                            if let Some((y, xx)) = win.tap(oy, ox, ky, kx) {
+                                let at = (c * win.size + ky) * win.size + kx;
+                                row[at] = image[(c * win.h + y) * win.w + xx].into();
+                            }
+                        }
+                    }
+                }
+            }
+            with_raw(positions * filters, |raw| {
+                weights.product(Left::Int8(&windows), positions, raw);
+                for (f, (dst, &b)) in dst.chunks_exact_mut(positions).zip(bias).enumerate() {
+                    for (p, d) in dst.iter_mut().enumerate() {
+                        *d = rq.apply(raw[p * filters + f] + b);
+                    }
+                }
+            })
+        });
+    out
+}
+
+/// Max pooling over every job, one task per job (windows without padding, as validation
+/// allows).
+fn maxpool(x: &[i8], batch: usize, win: &Window) -> Vec<i8> {
+    let (in_len, positions) = (win.channels * win.h * win.w, win.oh * win.ow);
+    let mut out = vec![0i8; batch * win.channels * positions];
+    out.par_chunks_mut((win.channels * positions).max(1))
+        .zip(x.par_chunks(in_len.max(1)))
+        .for_each(|(dst, image)| {
+            for (i, d) in dst.iter_mut().enumerate() {
+                let (c, p) = (i / positions, i % positions);
+                let (oy, ox) = (p / win.ow, p % win.ow);
+                let mut best = i8::MIN;
+                for ky in 0..win.size {
+                    for kx in 0..win.size {
+                        if let Some((y, xx)) = win.tap(oy, ox, ky, kx) {
+                            best = best.max(image[(c * win.h + y) * win.w + xx]);
+                        }
+                    }
+                }
+                *d = best;
+            }
+        });
+    out
+}
