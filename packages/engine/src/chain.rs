@@ -9,9 +9,10 @@
 use burn::tensor::module::{conv2d, max_pool2d};
 use burn::tensor::ops::{ConvOptions, MaxPoolOptions};
 use burn::tensor::{DType, Device, Tensor, TensorData, Transaction};
-use tavdun_core::{Layer, LayerWeights, Model, Shape};
+use tavdun_core::{Model, Shape};
 
 use crate::error::EngineError;
+use crate::layers::{self, Part, Requant};
 
 /// One layer's output for a whole batch: `[batch, n]` or `[batch, c, h, w]`.
 #[derive(Clone)]
@@ -66,40 +67,16 @@ impl Activation {
     }
 }
 
-/// `y = clamp(floor(acc * 2^-shift), lo, 127)`; the rounding term `2^(shift-1)` is folded into
-/// the bias, and ReLU is the lower bound 0 instead of -128.
-#[derive(Clone, Copy)]
-struct Requantize {
-    shift: u32,
-    lower: f32,
-}
-
-impl Requantize {
-    fn new(shift: u32, relu: bool) -> Requantize {
-        Requantize {
-            shift,
-            lower: if relu { 0.0 } else { -128.0 },
-        }
-    }
-
-    fn rounding(self) -> i64 {
-        if self.shift == 0 {
-            0
-        } else {
-            1 << (self.shift - 1)
-        }
-    }
-
-    fn apply<const D: usize>(self, acc: Tensor<D>) -> Tensor<D> {
-        let scaled = if self.shift == 0 {
-            // An integer accumulator needs no rounding.
-            acc
-        } else {
-            // 2^-shift is exact in f32 for every shift validation allows (<= 24).
-            acc.mul_scalar(1.0 / (1u32 << self.shift) as f32).floor()
-        };
-        scaled.clamp(self.lower, 127.0)
-    }
+/// `requant` in f32: `floor(acc * 2^-shift)` clamped, the rounding term in the bias.
+fn requantize<const D: usize>(requant: Requant, acc: Tensor<D>) -> Tensor<D> {
+    let scaled = if requant.shift == 0 {
+        // An integer accumulator needs no rounding.
+        acc
+    } else {
+        // 2^-shift is exact in f32 for every shift validation allows (<= 24).
+        acc.mul_scalar(1.0 / (1u32 << requant.shift) as f32).floor()
+    };
+    scaled.clamp(requant.lower() as f32, 127.0)
 }
 
 enum Step {
@@ -107,13 +84,13 @@ enum Step {
     Dense {
         weight: Tensor<2>,
         bias: Tensor<2>,
-        requantize: Requantize,
+        requant: Requant,
     },
     Conv {
         weight: Tensor<4>,
         bias: Tensor<1>,
         options: ConvOptions<2>,
-        requantize: Requantize,
+        requant: Requant,
     },
     Maxpool(MaxPoolOptions<2>),
     Flatten,
@@ -130,14 +107,6 @@ fn to_f32<T: Copy + Into<f64>>(values: &[T]) -> Vec<f32> {
     values.iter().map(|&v| v.into() as f32).collect()
 }
 
-fn biased(weights: &LayerWeights, requantize: Requantize) -> Vec<f32> {
-    weights
-        .bias
-        .iter()
-        .map(|&b| (i64::from(b) + requantize.rounding()) as f32)
-        .collect()
-}
-
 fn upload<const D: usize>(values: Vec<f32>, dims: [usize; D], device: &Device) -> Tensor<D> {
     Tensor::from_data(TensorData::new(values, dims), (device, DType::F32))
 }
@@ -146,71 +115,48 @@ impl Chain {
     /// Uploads the weights of a model. `Model::new` has checked every weight and bias length
     /// against the plan.
     pub(crate) fn build(model: &Model, device: &Device) -> Result<Chain, EngineError> {
-        let plan = &model.plan;
-        let mut steps = Vec::with_capacity(plan.layers.len());
-        for (i, ((layer, lp), weights)) in model
-            .spec
-            .layers
-            .iter()
-            .zip(&plan.layers)
-            .zip(&model.weights)
-            .enumerate()
-        {
-            let fan_in = lp.fan_in as usize;
-            let step = match (layer, weights) {
-                (&Layer::Dense { units, shift, relu }, Some(w)) => {
-                    let requantize = Requantize::new(shift, relu);
-                    let units = units as usize;
-                    let weight = upload(to_f32(&w.weight), [units, fan_in], device);
-                    Step::Dense {
-                        weight: weight.transpose(),
-                        bias: upload(biased(w, requantize), [1, units], device),
-                        requantize,
-                    }
-                }
-                (
-                    &Layer::Conv2d {
-                        filters,
-                        kernel,
-                        stride,
-                        padding,
-                        shift,
-                        relu,
-                    },
-                    Some(w),
-                ) => {
-                    let requantize = Requantize::new(shift, relu);
-                    let (filters, k) = (filters as usize, kernel as usize);
-                    let channels = fan_in / (k * k);
-                    let (s, p) = (stride as usize, padding as usize);
+        let layers = layers::steps(model)?;
+        let inputs = layers.iter().map(|layer| layer.input).collect();
+        let steps = layers
+            .into_iter()
+            .map(|layer| match layer.part {
+                Part::Dense {
+                    weights,
+                    units,
+                    fan_in,
+                    requant,
+                } => Step::Dense {
+                    weight: upload(to_f32(&weights.weight), [units, fan_in], device).transpose(),
+                    bias: upload(to_f32(&requant.biased(weights)), [1, units], device),
+                    requant,
+                },
+                Part::Conv {
+                    weights,
+                    filters,
+                    fan_in,
+                    window,
+                    requant,
+                } => {
+                    let (k, s, p) = (window.size, window.stride, window.padding);
+                    let channels = fan_in / (k * k).max(1);
                     Step::Conv {
-                        weight: upload(to_f32(&w.weight), [filters, channels, k, k], device),
-                        bias: upload(biased(w, requantize), [filters], device),
+                        weight: upload(to_f32(&weights.weight), [filters, channels, k, k], device),
+                        bias: upload(to_f32(&requant.biased(weights)), [filters], device),
                         options: ConvOptions::new([s, s], [p, p], [1, 1], 1),
-                        requantize,
+                        requant,
                     }
                 }
-                (&Layer::Maxpool2d { size, stride }, _) => {
-                    let (k, s) = (size as usize, stride as usize);
-                    Step::Maxpool(MaxPoolOptions {
-                        kernel_size: [k, k],
-                        stride: [s, s],
-                        padding: [(0, 0); 2],
-                        dilation: [1, 1],
-                        ceil_mode: false,
-                    })
-                }
-                (Layer::Flatten, _) => Step::Flatten,
-                (Layer::Dense { .. } | Layer::Conv2d { .. }, None) => {
-                    return Err(EngineError::MissingWeights { layer: i })
-                }
-            };
-            steps.push(step);
-        }
-        Ok(Chain {
-            steps,
-            inputs: plan.layers.iter().map(|lp| lp.input).collect(),
-        })
+                Part::Maxpool(window) => Step::Maxpool(MaxPoolOptions {
+                    kernel_size: [window.size; 2],
+                    stride: [window.stride; 2],
+                    padding: [(0, 0); 2],
+                    dilation: [1, 1],
+                    ceil_mode: false,
+                }),
+                Part::Flatten => Step::Flatten,
+            })
+            .collect();
+        Ok(Chain { steps, inputs })
     }
 
     /// Whether layer `i` only reinterprets its input's bytes (its output need not be read).
@@ -227,16 +173,16 @@ impl Chain {
                 Step::Dense {
                     weight,
                     bias,
-                    requantize,
+                    requant,
                 } => {
                     let acc = x.into_flat().matmul(weight.clone()).add(bias.clone());
-                    Activation::Flat(requantize.apply(acc))
+                    Activation::Flat(requantize(*requant, acc))
                 }
                 Step::Conv {
                     weight,
                     bias,
                     options,
-                    requantize,
+                    requant,
                 } => {
                     let acc = conv2d(
                         x.into_image(shape),
@@ -244,7 +190,7 @@ impl Chain {
                         Some(bias.clone()),
                         options.clone(),
                     );
-                    Activation::Image(requantize.apply(acc))
+                    Activation::Image(requantize(*requant, acc))
                 }
                 Step::Maxpool(options) => {
                     Activation::Image(max_pool2d(x.into_image(shape), options.clone()))

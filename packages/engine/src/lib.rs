@@ -46,6 +46,7 @@ pub mod engine;
 pub mod error;
 pub mod graph;
 mod host;
+mod layers;
 pub mod memory;
 
 pub use config::{AdapterChoice, BackendChoice, EngineConfig, ProductChoice};

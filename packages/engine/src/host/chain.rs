@@ -8,48 +8,23 @@
 //! arithmetic shift floors, as core's does), clamped to the int8 range and by ReLU at 0.
 
 use rayon::prelude::*;
-use tavdun_core::{Layer, Model, Shape};
+use tavdun_core::{LayerWeights, Model, Shape};
 
 use super::gemm::{padded_k, Left, Packed};
 use super::steps::{with_raw, TASK_ROWS};
 use crate::engine::Activations;
 use crate::error::EngineError;
+use crate::layers::{self, Part, Requant, Window};
 
 /// `clamp((acc + rounding) >> shift, lower, 127)`, the rounding term folded into the bias.
-#[derive(Clone, Copy)]
-struct Requantize {
-    shift: u32,
-    lower: i32,
+#[inline(always)]
+fn requantize(acc: i32, shift: u32, lower: i32) -> i8 {
+    (acc >> shift).clamp(lower, 127) as i8
 }
 
-impl Requantize {
-    fn new(shift: u32, relu: bool) -> Requantize {
-        Requantize {
-            shift,
-            lower: if relu { 0 } else { -128 },
-        }
-    }
-
-    /// The biases with the rounding term `2^(shift-1)` added.
-    fn biased(self, bias: &[i32]) -> Vec<i32> {
-        let rounding = if self.shift == 0 {
-            0
-        } else {
-            1 << (self.shift - 1)
-        };
-        bias.iter().map(|&b| b + rounding).collect()
-    }
-
-    #[inline(always)]
-    fn apply(self, acc: i32) -> i8 {
-        (acc >> self.shift).clamp(self.lower, 127) as i8
-    }
-}
-
-/// A square window of an image layer: `size` taps a side, `stride` apart, `padding` zeros
-/// around the `[c, h, w]` input, `oh x ow` output positions.
+/// A window over a job's `[c, h, w]` image, producing `oh x ow` positions.
 #[derive(Clone, Copy)]
-struct Window {
+struct Geometry {
     channels: usize,
     h: usize,
     w: usize,
@@ -60,20 +35,20 @@ struct Window {
     ow: usize,
 }
 
-impl Window {
-    fn of(input: Shape, output: Shape, size: u32, stride: u32, padding: u32) -> Window {
+impl Geometry {
+    fn of(window: Window, input: Shape, output: Shape) -> Geometry {
         let chw = |s: Shape| match s {
             Shape::Chw { c, h, w } => (c as usize, h as usize, w as usize),
             Shape::Flat(n) => (n as usize, 1, 1),
         };
         let ((channels, h, w), (_, oh, ow)) = (chw(input), chw(output));
-        Window {
+        Geometry {
             channels,
             h,
             w,
-            size: size as usize,
-            stride: stride as usize,
-            padding: padding as usize,
+            size: window.size,
+            stride: window.stride,
+            padding: window.padding,
             oh,
             ow,
         }
@@ -88,20 +63,36 @@ impl Window {
     }
 }
 
+/// A dense layer's or a convolution's packed weights (`[units or filters][fan_in]`), its
+/// biases with the rounding term, and its requantisation.
+struct Weighted {
+    weights: Packed,
+    bias: Vec<i32>,
+    shift: u32,
+    lower: i32,
+}
+
+impl Weighted {
+    fn new(weights: &LayerWeights, units: usize, fan_in: usize, requant: Requant) -> Weighted {
+        Weighted {
+            weights: Packed::new(&weights.weight, units, fan_in),
+            bias: requant.biased(weights),
+            shift: requant.shift,
+            lower: requant.lower(),
+        }
+    }
+
+    #[inline(always)]
+    fn output(&self, acc: i32, unit: usize) -> i8 {
+        requantize(acc + self.bias[unit], self.shift, self.lower)
+    }
+}
+
 enum HostLayer {
-    Dense {
-        weights: Packed,
-        bias: Vec<i32>,
-        requantize: Requantize,
-    },
+    Dense(Weighted),
     /// Filters `[filters][c * k * k]`, packed like a dense layer's units.
-    Conv {
-        weights: Packed,
-        bias: Vec<i32>,
-        requantize: Requantize,
-        window: Window,
-    },
-    Maxpool(Window),
+    Conv(Weighted, Geometry),
+    Maxpool(Geometry),
     Flatten,
 }
 
@@ -112,55 +103,31 @@ pub(crate) struct HostChain {
 
 impl HostChain {
     pub(crate) fn build(model: &Model) -> Result<HostChain, EngineError> {
-        let plan = &model.plan;
-        let mut layers = Vec::with_capacity(plan.layers.len());
-        for (i, ((layer, lp), weights)) in model
-            .spec
-            .layers
-            .iter()
-            .zip(&plan.layers)
-            .zip(&model.weights)
-            .enumerate()
-        {
-            let fan_in = lp.fan_in as usize;
-            let host = match (layer, weights) {
-                (&Layer::Dense { units, shift, relu }, Some(w)) => {
-                    let requantize = Requantize::new(shift, relu);
-                    HostLayer::Dense {
-                        weights: Packed::new(&w.weight, units as usize, fan_in),
-                        bias: requantize.biased(&w.bias),
-                        requantize,
-                    }
+        let layers = layers::steps(model)?
+            .into_iter()
+            .map(|layer| match layer.part {
+                Part::Dense {
+                    weights,
+                    units,
+                    fan_in,
+                    requant,
+                } => HostLayer::Dense(Weighted::new(weights, units, fan_in, requant)),
+                Part::Conv {
+                    weights,
+                    filters,
+                    fan_in,
+                    window,
+                    requant,
+                } => HostLayer::Conv(
+                    Weighted::new(weights, filters, fan_in, requant),
+                    Geometry::of(window, layer.input, layer.output),
+                ),
+                Part::Maxpool(window) => {
+                    HostLayer::Maxpool(Geometry::of(window, layer.input, layer.output))
                 }
-                (
-                    &Layer::Conv2d {
-                        filters,
-                        kernel,
-                        stride,
-                        padding,
-                        shift,
-                        relu,
-                    },
-                    Some(w),
-                ) => {
-                    let requantize = Requantize::new(shift, relu);
-                    HostLayer::Conv {
-                        weights: Packed::new(&w.weight, filters as usize, fan_in),
-                        bias: requantize.biased(&w.bias),
-                        requantize,
-                        window: Window::of(lp.input, lp.output, kernel, stride, padding),
-                    }
-                }
-                (&Layer::Maxpool2d { size, stride }, _) => {
-                    HostLayer::Maxpool(Window::of(lp.input, lp.output, size, stride, 0))
-                }
-                (Layer::Flatten, _) => HostLayer::Flatten,
-                (Layer::Dense { .. } | Layer::Conv2d { .. }, None) => {
-                    return Err(EngineError::MissingWeights { layer: i })
-                }
-            };
-            layers.push(host);
-        }
+                Part::Flatten => HostLayer::Flatten,
+            })
+            .collect();
         Ok(HostChain { layers })
     }
 
@@ -172,18 +139,9 @@ impl HostChain {
         for layer in &self.layers {
             let x = outputs.last().map_or(inputs, Vec::as_slice);
             let y = match layer {
-                HostLayer::Dense {
-                    weights,
-                    bias,
-                    requantize,
-                } => dense(x, batch, weights, bias, *requantize),
-                HostLayer::Conv {
-                    weights,
-                    bias,
-                    requantize,
-                    window,
-                } => conv(x, batch, weights, bias, *requantize, window),
-                HostLayer::Maxpool(window) => maxpool(x, batch, window),
+                HostLayer::Dense(layer) => dense(x, batch, layer),
+                HostLayer::Conv(layer, geometry) => conv(x, batch, layer, geometry),
+                HostLayer::Maxpool(geometry) => maxpool(x, batch, geometry),
                 // Channel-major already: the bytes do not change.
                 HostLayer::Flatten => x.to_vec(),
             };
@@ -220,8 +178,8 @@ fn left_rows(x: &[i8], k: usize) -> Vec<i16> {
 }
 
 /// A dense layer over every job: [`TASK_ROWS`] jobs a task.
-fn dense(x: &[i8], batch: usize, weights: &Packed, bias: &[i32], rq: Requantize) -> Vec<i8> {
-    let units = weights.columns();
+fn dense(x: &[i8], batch: usize, layer: &Weighted) -> Vec<i8> {
+    let units = layer.weights.columns();
     let fan_in = x.len() / batch.max(1);
     let mut out = vec![0i8; batch * units];
     out.par_chunks_mut(TASK_ROWS * units.max(1))
@@ -230,10 +188,10 @@ fn dense(x: &[i8], batch: usize, weights: &Packed, bias: &[i32], rq: Requantize)
             let left = left_rows(rows, fan_in);
             let count = dst.len() / units.max(1);
             with_raw(dst.len(), |raw| {
-                weights.product(Left::Int8(&left), count, raw);
+                layer.weights.product(Left::Int8(&left), count, raw);
                 for (dst, raw) in dst.chunks_exact_mut(units).zip(raw.chunks_exact(units)) {
-                    for ((d, &acc), &b) in dst.iter_mut().zip(raw).zip(bias) {
-                        *d = rq.apply(acc + b);
+                    for (unit, (d, &acc)) in dst.iter_mut().zip(raw).enumerate() {
+                        *d = layer.output(acc, unit);
                     }
                 }
             })
@@ -244,15 +202,8 @@ fn dense(x: &[i8], batch: usize, weights: &Packed, bias: &[i32], rq: Requantize)
 /// A convolution over every job, one task per job: each output position's window (`c * k *
 /// k` values in the filters' order, zeros for padding) is a row of the product with the
 /// filters; the output is channel-major, `[filters, oh, ow]`.
-fn conv(
-    x: &[i8],
-    batch: usize,
-    weights: &Packed,
-    bias: &[i32],
-    rq: Requantize,
-    win: &Window,
-) -> Vec<i8> {
-    let filters = weights.columns();
+fn conv(x: &[i8], batch: usize, layer: &Weighted, win: &Geometry) -> Vec<i8> {
+    let filters = layer.weights.columns();
     let (in_len, positions) = (win.channels * win.h * win.w, win.oh * win.ow);
     let k = win.channels * win.size * win.size;
     let kp = padded_k(k);
@@ -275,10 +226,10 @@ fn conv(
                 }
             }
             with_raw(positions * filters, |raw| {
-                weights.product(Left::Int8(&windows), positions, raw);
-                for (f, (dst, &b)) in dst.chunks_exact_mut(positions).zip(bias).enumerate() {
+                layer.weights.product(Left::Int8(&windows), positions, raw);
+                for (f, dst) in dst.chunks_exact_mut(positions).enumerate() {
                     for (p, d) in dst.iter_mut().enumerate() {
-                        *d = rq.apply(raw[p * filters + f] + b);
+                        *d = layer.output(raw[p * filters + f], f);
                     }
                 }
             })
@@ -288,7 +239,7 @@ fn conv(
 
 /// Max pooling over every job, one task per job (windows without padding, as validation
 /// allows).
-fn maxpool(x: &[i8], batch: usize, win: &Window) -> Vec<i8> {
+fn maxpool(x: &[i8], batch: usize, win: &Geometry) -> Vec<i8> {
     let (in_len, positions) = (win.channels * win.h * win.w, win.oh * win.ow);
     let mut out = vec![0i8; batch * win.channels * positions];
     out.par_chunks_mut((win.channels * positions).max(1))
