@@ -76,6 +76,13 @@ fn conv_model_matches_the_reference() {
 }
 
 #[test]
+fn large_image_convolutions_match_the_reference() {
+    for engine in v1_engines(|_| {}) {
+        check_model(&engine, &conv_large_image(), "large image");
+    }
+}
+
+#[test]
 fn bench_mlp_matches_the_reference() {
     for engine in v1_engines(|_| {}) {
         check_model(&engine, &bench_mlp(), "784-512-256-10");

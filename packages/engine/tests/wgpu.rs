@@ -47,6 +47,15 @@ fn conv_model_matches_the_reference() {
 }
 
 #[test]
+fn large_image_convolutions_match_the_reference() {
+    check_model(
+        &engine(BackendChoice::Wgpu),
+        &conv_large_image(),
+        "large image",
+    );
+}
+
+#[test]
 fn bench_mlp_matches_the_reference() {
     check_model(&engine(BackendChoice::Wgpu), &bench_mlp(), "784-512-256-10");
 }

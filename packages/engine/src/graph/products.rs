@@ -20,7 +20,8 @@ pub enum ProductStrategy {
     /// stay below 2^24, summed in int32.
     FloatSlices,
     /// The engine's CPU kernels (CPU backend only): core's arithmetic row by row, int8
-    /// products (AVX-512 VNNI where the CPU has it).
+    /// products (AMX and AVX-512 VNNI where the CPU has them, else AVX2); version 1 chains
+    /// run on them too.
     CpuInt8,
 }
 

@@ -199,21 +199,30 @@ fn dense(x: &[i8], batch: usize, layer: &Weighted) -> Vec<i8> {
     out
 }
 
-/// A convolution over every job, one task per job: each output position's window (`c * k *
-/// k` values in the filters' order, zeros for padding) is a row of the product with the
-/// filters; the output is channel-major, `[filters, oh, ow]`.
+/// Output positions per convolution task: a task's windows (`POSITIONS * c * k * k` values)
+/// stay bounded whatever the image's size, and one large image spreads over the threads.
+const POSITIONS: usize = 256;
+
+/// A convolution over every job, [`POSITIONS`] output positions a task: each position's
+/// window (`c * k * k` values in the filters' order, zeros for padding) is a row of the
+/// product with the filters. The output is channel-major, `[filters, oh, ow]`.
 fn conv(x: &[i8], batch: usize, layer: &Weighted, win: &Geometry) -> Vec<i8> {
     let filters = layer.weights.columns();
     let (in_len, positions) = (win.channels * win.h * win.w, win.oh * win.ow);
-    let k = win.channels * win.size * win.size;
-    let kp = padded_k(k);
-    let mut out = vec![0i8; batch * filters * positions];
-    out.par_chunks_mut((filters * positions).max(1))
-        .zip(x.par_chunks(in_len.max(1)))
-        .for_each(|(dst, image)| {
-            let mut windows = vec![0i16; positions * kp];
-            for (p, row) in windows.chunks_exact_mut(kp.max(1)).enumerate() {
-                let (oy, ox) = (p / win.ow, p % win.ow);
+    let kp = padded_k(win.channels * win.size * win.size);
+    let per_job = positions.div_ceil(POSITIONS);
+    let tiles: Vec<(usize, usize)> = (0..batch)
+        .flat_map(|job| (0..per_job).map(move |t| (job, t * POSITIONS)))
+        .collect();
+    // Each tile's outputs, position-major: `[its positions][filters]`.
+    let done: Vec<Vec<i8>> = tiles
+        .par_iter()
+        .map(|&(job, first)| {
+            let image = &x[job * in_len..(job + 1) * in_len];
+            let count = POSITIONS.min(positions - first);
+            let mut windows = vec![0i16; count * kp];
+            for (i, row) in windows.chunks_exact_mut(kp.max(1)).enumerate() {
+                let (oy, ox) = ((first + i) / win.ow, (first + i) % win.ow);
                 for c in 0..win.channels {
                     for ky in 0..win.size {
                         for kx in 0..win.size {
@@ -225,14 +234,32 @@ fn conv(x: &[i8], batch: usize, layer: &Weighted, win: &Geometry) -> Vec<i8> {
                     }
                 }
             }
-            with_raw(positions * filters, |raw| {
-                layer.weights.product(Left::Int8(&windows), positions, raw);
-                for (f, dst) in dst.chunks_exact_mut(positions).enumerate() {
-                    for (p, d) in dst.iter_mut().enumerate() {
-                        *d = layer.output(raw[p * filters + f], f);
+            let mut tile = vec![0i8; count * filters];
+            with_raw(count * filters, |raw| {
+                layer.weights.product(Left::Int8(&windows), count, raw);
+                for (dst, raw) in tile
+                    .chunks_exact_mut(filters)
+                    .zip(raw.chunks_exact(filters))
+                {
+                    for (f, (d, &acc)) in dst.iter_mut().zip(raw).enumerate() {
+                        *d = layer.output(acc, f);
                     }
                 }
-            })
+            });
+            tile
+        })
+        .collect();
+    let mut out = vec![0i8; batch * filters * positions];
+    out.par_chunks_mut((filters * positions).max(1))
+        .zip(done.par_chunks(per_job.max(1)))
+        .for_each(|(dst, tiles)| {
+            for (t, tile) in tiles.iter().enumerate() {
+                for (i, values) in tile.chunks_exact(filters).enumerate() {
+                    for (f, &v) in values.iter().enumerate() {
+                        dst[f * positions + t * POSITIONS + i] = v;
+                    }
+                }
+            }
         });
     out
 }

@@ -88,7 +88,7 @@ pub(crate) struct Packed {
 
 impl Packed {
     /// Packs `n` rows of `k` values (`w[n][k]`, row-major): a dense layer's weight rows,
-    /// keys, or transposed values. Values are int8 (held in i32 or i16 by the caller).
+    /// keys, or transposed values. Values are int8 (held in i8 or i16 by the caller).
     pub(crate) fn new<T: Copy + Into<i32>>(w: &[T], n: usize, k: usize) -> Packed {
         let kp = padded_k(k);
         let blocks = n.div_ceil(BLOCK_COLS);
@@ -127,6 +127,11 @@ impl Packed {
     pub(crate) fn product(&self, a: Left, rows: usize, out: &mut [i32]) {
         let kp = padded_k(self.k);
         assert!(a.values().len() >= rows * kp && out.len() >= rows * self.n);
+        if kp == 0 {
+            // Empty sums (validation admits no such layer; the kernels assume a quad).
+            out[..rows * self.n].fill(0);
+            return;
+        }
         #[cfg(target_arch = "x86_64")]
         if avx2::available() && !vnni::available() {
             // SAFETY: the CPU has AVX2 (checked above), and the slices hold what the kernel
@@ -665,6 +670,15 @@ mod tests {
         let mut out = vec![-1; rows * packed.n];
         packed.via_bytes(a, rows, &mut out);
         assert_eq!(out, want, "{what}: byte kernels");
+        // The AVX2 kernel too where the CPU has it, also on CPUs that prefer VNNI.
+        #[cfg(target_arch = "x86_64")]
+        if avx2::available() {
+            let mut out = vec![-1; rows * packed.n];
+            let kp = padded_k(packed.k);
+            // SAFETY: AVX2 is available; `a` holds `rows` rows of `kp`, `out` `rows * n`.
+            unsafe { avx2::product(a.values(), rows, &packed.data, kp, packed.n, &mut out) };
+            assert_eq!(out, want, "{what}: AVX2 kernel");
+        }
     }
 
     #[test]
@@ -777,6 +791,14 @@ mod tests {
                 assert_eq!(out, vec![want; rows * n]);
             }
         }
+    }
+
+    #[test]
+    fn an_empty_sum_is_zero() {
+        let packed = Packed::new::<i8>(&[], 3, 0);
+        let mut out = vec![-1; 2 * 3];
+        packed.product(Left::Int8(&[]), 2, &mut out);
+        assert_eq!(out, vec![0; 6]);
     }
 
     #[test]

@@ -1,14 +1,18 @@
-//! The engine's CPU kernels. Version 1 chains ([`chain`]) run their dense layers and
-//! convolutions on the int8 products; graph models (version 2): every job's tensors in host memory
-//! in core's own layout (no padding: each job keeps its length), every row op computed by
-//! core's own integer arithmetic ([`tavdun_core::graph::arith`]), every matrix product by the
-//! exact int8 kernel of [`gemm`]. Work is spread over rayon's pool (the threads flex uses).
+//! The engine's CPU kernels: every matrix product by the exact int8 products of [`gemm`], work
+//! spread over rayon's pool (the threads flex uses).
+//!
+//! - Graph models (version 2, [`steps`]): every job's tensors in host memory in core's own
+//!   layout (no padding: each job keeps its length), every row op by core's integer
+//!   arithmetic ([`tavdun_core::graph::arith`]), called or restated in [`lanes`] where it
+//!   must be to vectorise.
+//! - Version 1 chains ([`chain`]): dense layers and convolutions on the products, core's
+//!   requantisation restated in i32, pooling by comparison.
 //!
 //! Why not burn's flex ops for these: flex's int32 matmul is a dot product per output (no
 //! blocking, no int8 instructions) and each int32 elementwise op widens to i64 and allocates
 //! a tensor, so softmax's and LayerNorm's integer recipes cost many passes over memory
-//! (BENCHMARKS.md measures both paths). Calling core keeps one implementation of the
-//! semantics; the product kernel is the only arithmetic of the engine's own.
+//! (BENCHMARKS.md measures both paths); version 1 on flex's f32 ops ran at half PyTorch's
+//! speed. Every restatement of core's arithmetic is tested against core.
 
 mod chain;
 pub(crate) mod gemm;

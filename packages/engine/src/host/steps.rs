@@ -60,7 +60,7 @@ enum HostOp {
         input: usize,
         weights: Packed,
         /// The bias, in f64 for the requantisation (exact: integers below 2^31).
-        offsets: Vec<f64>,
+        bias: Vec<f64>,
         mults: Mults,
         shift: u32,
     },
@@ -179,17 +179,13 @@ impl HostStep {
                     bias,
                     mult,
                 },
-            ) => {
-                let weights = Packed::new(weight, *units as usize, *fan_in);
-                let offsets = bias.iter().map(|&b| f64::from(b)).collect();
-                HostOp::Dense {
-                    input: input(0),
-                    weights,
-                    offsets,
-                    mults: Mults::of(requant.mult, mult.as_deref()).ok_or_else(mismatch)?,
-                    shift: requant.shift,
-                }
-            }
+            ) => HostOp::Dense {
+                input: input(0),
+                weights: Packed::new(weight, *units as usize, *fan_in),
+                bias: bias.iter().map(|&b| f64::from(b)).collect(),
+                mults: Mults::of(requant.mult, mult.as_deref()).ok_or_else(mismatch)?,
+                shift: requant.shift,
+            },
             (Op::Requantize { requant, .. }, _) => HostOp::Requantize {
                 input: input(0),
                 mult: per_tensor(requant.mult),
@@ -277,10 +273,10 @@ impl HostStep {
             HostOp::Dense {
                 input,
                 weights,
-                offsets,
+                bias,
                 mults,
                 shift,
-            } => dense(&done[*input], weights, offsets, mults, *shift, out),
+            } => dense(&done[*input], weights, bias, mults, *shift, out),
             HostOp::Requantize { input, mult, shift } => {
                 let scale = lanes::Requant::scale(*mult, *shift);
                 by_rows(
@@ -425,7 +421,7 @@ thread_local! {
     /// zeroed buffer per task meant zeroing (or faulting in) about 570 MB per batch-32
     /// MiniLM pass (dense 340, scores 150, context 75). It keeps its largest size for the
     /// thread's life: at most `TASK_ROWS` rows of a dense layer, one head's scores (1 MiB
-    /// at 512 tokens), or one version 1 job's convolution.
+    /// at 512 tokens), or a version 1 convolution's tile of positions.
     static RAW: RefCell<Vec<i32>> = const { RefCell::new(Vec::new()) };
 }
 
@@ -445,7 +441,7 @@ pub(super) fn with_raw<R>(len: usize, f: impl FnOnce(&mut [i32]) -> R) -> R {
 fn dense(
     inputs: &[Tensor],
     weights: &Packed,
-    offsets: &[f64],
+    bias: &[f64],
     mults: &Mults,
     shift: u32,
     out: DType,
@@ -471,7 +467,7 @@ fn dense(
             weights.product(Left::Int8(a), dst.len() / units, raw);
             vectorised(
                 #[inline(always)]
-                || lanes::requant_rows(raw, offsets, &scales, out, dst),
+                || lanes::requant_rows(raw, bias, &scales, out, dst),
             );
         })
     });

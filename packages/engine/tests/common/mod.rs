@@ -165,6 +165,38 @@ pub fn conv_digits_like() -> Model {
     random_weights(spec("digits-like", vec![1, 8, 8], layers), 8)
 }
 
+/// A larger image: 3x24x20 -> conv 3x3 (8, pad 1, 480 positions) -> conv 5x5 (4, stride 2,
+/// pad 2) -> max-pool 3 (stride 2) -> flatten -> dense 10: convolutions over more output
+/// positions than the CPU kernels take per task, in tiles that end mid-row.
+pub fn conv_large_image() -> Model {
+    let layers = vec![
+        Layer::Conv2d {
+            filters: 8,
+            kernel: 3,
+            stride: 1,
+            padding: 1,
+            shift: 8,
+            relu: true,
+        },
+        Layer::Conv2d {
+            filters: 4,
+            kernel: 5,
+            stride: 2,
+            padding: 2,
+            shift: 10,
+            relu: false,
+        },
+        Layer::Maxpool2d { size: 3, stride: 2 },
+        Layer::Flatten,
+        Layer::Dense {
+            units: 10,
+            shift: 9,
+            relu: false,
+        },
+    ];
+    random_weights(spec("large-image", vec![3, 24, 20], layers), 11)
+}
+
 /// Accumulators at the edge of f32's exact range: fan-in 1024, |w| = 127, inputs -128 or 127,
 /// biases at the largest magnitude validation allows.
 pub fn worst_case() -> (Model, Vec<Vec<i8>>) {
