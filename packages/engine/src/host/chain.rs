@@ -10,7 +10,7 @@
 use rayon::prelude::*;
 use tavdun_core::{LayerWeights, Model, Shape};
 
-use super::gemm::{padded_k, Left, Packed};
+use super::gemm::{padded_k, widened_rows, Left, Packed};
 use super::steps::{with_raw, TASK_ROWS};
 use crate::engine::Activations;
 use crate::error::EngineError;
@@ -161,22 +161,6 @@ impl HostChain {
     }
 }
 
-/// Rows of int8 values as the products' left operand: widened to i16, each padded to
-/// `padded_k(k)`.
-fn left_rows(x: &[i8], k: usize) -> Vec<i16> {
-    let kp = padded_k(k);
-    let mut out = vec![0i16; x.len() / k.max(1) * kp];
-    for (dst, row) in out
-        .chunks_exact_mut(kp.max(1))
-        .zip(x.chunks_exact(k.max(1)))
-    {
-        for (d, &v) in dst.iter_mut().zip(row) {
-            *d = v.into();
-        }
-    }
-    out
-}
-
 /// A dense layer over every job: [`TASK_ROWS`] jobs a task.
 fn dense(x: &[i8], batch: usize, layer: &Weighted) -> Vec<i8> {
     let units = layer.weights.columns();
@@ -185,7 +169,7 @@ fn dense(x: &[i8], batch: usize, layer: &Weighted) -> Vec<i8> {
     out.par_chunks_mut(TASK_ROWS * units.max(1))
         .zip(x.par_chunks(TASK_ROWS * fan_in.max(1)))
         .for_each(|(dst, rows)| {
-            let left = left_rows(rows, fan_in);
+            let left = widened_rows(rows, fan_in);
             let count = dst.len() / units.max(1);
             with_raw(dst.len(), |raw| {
                 layer.weights.product(Left::Int8(&left), count, raw);

@@ -47,15 +47,26 @@ pub(crate) fn padded_k(k: usize) -> usize {
 /// [`Left`] operand's layout. Borrowed as they are where `k` needs no padding and they lie
 /// side by side.
 pub(crate) fn padded_rows<'a>(values: &'a [i16], rows: usize, k: usize) -> Cow<'a, [i16]> {
-    let kp = padded_k(k);
-    if kp == k {
+    if padded_k(k) == k {
         return Cow::Borrowed(&values[..rows * k]);
     }
-    let mut out = vec![0; rows * kp];
-    for (dst, row) in out.chunks_exact_mut(kp).zip(values.chunks_exact(k.max(1))) {
-        dst[..k].copy_from_slice(row);
+    Cow::Owned(widened_rows(&values[..rows * k], k))
+}
+
+/// Every row of `k` values in `values` as i16, padded with zeros to `padded_k(k)` values: a
+/// copy in a [`Left`] operand's layout.
+pub(crate) fn widened_rows<T: Copy + Into<i16>>(values: &[T], k: usize) -> Vec<i16> {
+    let kp = padded_k(k);
+    let mut out = vec![0; values.len() / k.max(1) * kp];
+    for (dst, row) in out
+        .chunks_exact_mut(kp.max(1))
+        .zip(values.chunks_exact(k.max(1)))
+    {
+        for (d, &v) in dst.iter_mut().zip(row) {
+            *d = v.into();
+        }
     }
-    Cow::Owned(out)
+    out
 }
 
 /// The left operand of [`Packed::product`]: rows of `padded_k(k)` values, held in i16 (the
@@ -810,5 +821,7 @@ mod tests {
             &*padded,
             &[1, 2, 3, 4, 5, 6, 0, 0, 7, 8, 9, 10, 11, 12, 0, 0]
         );
+        let bytes: [i8; 6] = [-128, 1, 127, -1, 2, 3];
+        assert_eq!(widened_rows(&bytes, 3), [-128, 1, 127, 0, -1, 2, 3, 0]);
     }
 }
